@@ -1,0 +1,175 @@
+"""The application, assembled in one factory: `create_app(settings)`.
+
+Relay routes are dispatched straight from a table (the hot path skips framework layers);
+everything else (health, and later the management API and console) is a Starlette app behind it.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import uuid
+from collections.abc import Awaitable, Callable
+
+import orjson
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from relaygate.auth.credentials import Family
+from relaygate.errors import GatewayError, MethodNotAllowed, NotFound
+from relaygate.logs import request_id as request_id_var
+from relaygate.relay import openai_routes
+from relaygate.relay.asgi import Message, Receive, Scope, Send, send_bytes
+from relaygate.relay.error_bodies import error_body
+from relaygate.runtime import Runtime
+from relaygate.settings import Settings
+
+log = logging.getLogger(__name__)
+
+RelayRoute = Callable[[Runtime, Scope, Receive, Send, str], Awaitable[None]]
+_CLIENT_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
+
+
+class Gateway:
+    """The ASGI app: lifespan, request ids, relay dispatch, and the rest through Starlette."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.runtime: Runtime | None = None
+        self.routes: dict[tuple[str, str], RelayRoute] = dict(openai_routes.ROUTES)
+        self.prefix_routes: dict[tuple[str, str], RelayRoute] = dict(openai_routes.PREFIX_ROUTES)
+        self.relay_paths = {path for _, path in self.routes}
+        self.rest = _management_app(self)
+
+    @property
+    def rt(self) -> Runtime:
+        if self.runtime is None:
+            raise RuntimeError("the gateway has not started (lifespan startup did not run)")
+        return self.runtime
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+            return
+        if scope["type"] != "http":
+            await self.rest(scope, receive, send)
+            return
+        rid = _request_id(scope)
+        request_id_var.set(rid)
+        sent = _ResponseTracker(send, rid)
+        route = self._route_for(scope["method"], scope["path"])
+        if route is None:
+            await self.rest(scope, receive, sent)
+            return
+        try:
+            await route(self.rt, scope, receive, sent, rid)
+        except GatewayError as error:
+            await self._send_error(sent, error)
+        except Exception:
+            log.exception("unhandled error in relay route %s", scope["path"])
+            await self._send_error(sent, GatewayError("The gateway failed on this request; try again."))
+
+    def _route_for(self, method: str, path: str) -> RelayRoute | None:
+        route = self.routes.get((method, path))
+        if route is not None:
+            return route
+        for (prefix_method, prefix), candidate in self.prefix_routes.items():
+            if method == prefix_method and path.startswith(prefix) and len(path) > len(prefix):
+                return candidate
+        if path in self.relay_paths:
+            return _method_not_allowed
+        return None
+
+    async def _send_error(self, send: _ResponseTracker, error: GatewayError) -> None:
+        if send.started:
+            return  # a stream already began: all that can be done is to end it, which the relay did
+        headers = [(name.lower().encode(), value.encode()) for name, value in error.headers.items()]
+        await send_bytes(send, error.status, error_body(Family.OPENAI, error), b"application/json", headers)
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                try:
+                    self.runtime = await Runtime.start(self.settings)
+                except (SQLAlchemyError, OSError, ValueError) as exc:
+                    log.exception("startup failed")
+                    await send({"type": "lifespan.startup.failed", "message": str(exc)})
+                    return
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                if self.runtime is not None:
+                    await self.runtime.close()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+
+class _ResponseTracker:
+    """Adds `X-Request-Id` to every response and remembers whether one has started."""
+
+    def __init__(self, send: Send, request_id: str):
+        self._send = send
+        self._request_id = request_id.encode()
+        self.started = False
+
+    async def __call__(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            self.started = True
+            message["headers"] = [*message.get("headers", ()), (b"x-request-id", self._request_id)]
+        await self._send(message)
+
+
+async def _method_not_allowed(rt: Runtime, scope: Scope, receive: Receive, send: Send, request_id: str) -> None:
+    raise MethodNotAllowed(f"{scope['method']} is not allowed on {scope['path']}: see the API reference.")
+
+
+def _request_id(scope: Scope) -> str:
+    for name, value in scope["headers"]:
+        if name == b"x-request-id":
+            candidate: str = value.decode("latin-1")
+            if _CLIENT_REQUEST_ID.fullmatch(candidate):
+                return candidate
+    return uuid.uuid4().hex
+
+
+def _management_app(gateway: Gateway) -> Starlette:
+    async def healthz(request: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    async def readyz(request: Request) -> Response:
+        try:
+            async with gateway.rt.engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+        except (SQLAlchemyError, OSError, RuntimeError) as exc:
+            return JSONResponse({"status": "unavailable", "reason": type(exc).__name__}, status_code=503)
+        return JSONResponse({"status": "ready"})
+
+    async def http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)
+        error: GatewayError = (
+            MethodNotAllowed(f"{request.method} is not allowed on {request.url.path}.")
+            if exc.status_code == 405
+            else NotFound(f"There is no route {request.url.path}: check the URL (relay routes start with /v1).")
+            if exc.status_code == 404
+            else GatewayError(str(exc.detail))
+        )
+        error.status = exc.status_code
+        return Response(orjson.dumps(_plain_error(error)), status_code=exc.status_code, media_type="application/json")
+
+    return Starlette(
+        routes=[Route("/healthz", healthz), Route("/readyz", readyz)],
+        exception_handlers={HTTPException: http_error},
+    )
+
+
+def _plain_error(error: GatewayError) -> dict[str, object]:
+    return {"error": {"message": error.message, "type": error.kind, "code": error.code, "param": None}}
+
+
+def create_app(settings: Settings) -> Gateway:
+    return Gateway(settings)

@@ -1,0 +1,111 @@
+"""The relay's cached view of tokens and their owners, dropped on every change-feed notice.
+
+Reads on the hot path come from memory; a key not in memory costs one database read. A load that
+raced with an invalidation is not cached, so a revoke is never undone by a stale read.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from relaygate.settings import IPNetwork
+from relaygate.store.schema import tokens, users
+from relaygate.tokens.keys import hash_key
+
+
+@dataclass(frozen=True)
+class TokenAccess:
+    id: int
+    user_id: int
+    status: str
+    expires_at: int | None
+    quota_limit: int | None  # None: unlimited
+    models: frozenset[str]
+    networks: tuple[IPNetwork, ...]
+    group: str | None
+    rpm: int | None
+    tpm: int | None
+    max_concurrent: int | None
+
+
+@dataclass(frozen=True)
+class UserAccess:
+    id: int
+    name: str
+    status: str
+    group: str
+
+
+class AccessCache:
+    def __init__(self, engine: AsyncEngine):
+        self._engine = engine
+        self._tokens: dict[str, TokenAccess] = {}
+        self._hash_by_token_id: dict[int, str] = {}
+        self._users: dict[int, UserAccess] = {}
+        self._generation = 0
+
+    async def token_for_key(self, key: str) -> TokenAccess | None:
+        """The live (not deleted) token with this key, or None."""
+        key_hash = hash_key(key)
+        cached = self._tokens.get(key_hash)
+        if cached is not None:
+            return cached
+        generation = self._generation
+        async with self._engine.connect() as conn:
+            row = (
+                (await conn.execute(select(tokens).where(tokens.c.key_hash == key_hash, tokens.c.status != "deleted")))
+                .mappings()
+                .first()
+            )
+        if row is None:
+            return None
+        token = _token_from_row(row)
+        if generation == self._generation:
+            self._tokens[key_hash] = token
+            self._hash_by_token_id[token.id] = key_hash
+        return token
+
+    async def user(self, user_id: int) -> UserAccess | None:
+        cached = self._users.get(user_id)
+        if cached is not None:
+            return cached
+        generation = self._generation
+        async with self._engine.connect() as conn:
+            row = (await conn.execute(select(users).where(users.c.id == user_id))).mappings().first()
+        if row is None:
+            return None
+        user = UserAccess(id=row["id"], name=row["name"], status=row["status"], group=row["group"])
+        if generation == self._generation:
+            self._users[user_id] = user
+        return user
+
+    async def on_change(self, kind: str, ref_id: str) -> None:
+        if kind == "token":
+            self._generation += 1
+            key_hash = self._hash_by_token_id.pop(int(ref_id), None)
+            if key_hash is not None:
+                self._tokens.pop(key_hash, None)
+        elif kind == "user":
+            self._generation += 1
+            self._users.pop(int(ref_id), None)
+
+
+def _token_from_row(row: Any) -> TokenAccess:
+    return TokenAccess(
+        id=row["id"],
+        user_id=row["user_id"],
+        status=row["status"],
+        expires_at=row["expires_at"],
+        quota_limit=None if row["unlimited"] else row["quota_limit"],
+        models=frozenset(row["models"]),
+        networks=tuple(ipaddress.ip_network(entry, strict=False) for entry in row["allow_ips"]),
+        group=row["group"],
+        rpm=row["rpm"],
+        tpm=row["tpm"],
+        max_concurrent=row["max_concurrent"],
+    )

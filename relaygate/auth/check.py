@@ -1,0 +1,58 @@
+"""How a relay key is checked: the rows of SPEC section 3's failure table, in order."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from relaygate.auth.access import AccessCache, TokenAccess, UserAccess
+from relaygate.auth.client_ip import IPAddress
+from relaygate.clock import now
+from relaygate.errors import (
+    AccountDisabled,
+    InvalidApiKey,
+    IpNotAllowed,
+    ModelNotAllowed,
+    TokenDisabled,
+    TokenExpired,
+)
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: the token, its owner, the pricing group and the client address."""
+
+    token: TokenAccess
+    user: UserAccess
+    group: str
+    client_ip: str
+
+
+async def authenticate(cache: AccessCache, key: str, ip: IPAddress | None) -> Principal:
+    token = await cache.token_for_key(key)
+    if token is None:
+        raise InvalidApiKey(
+            "The API key is not valid: it may be mistyped, deleted or rotated. "
+            "Copy it again from Token Management, or create a new one."
+        )
+    if token.status != "enabled":
+        raise TokenDisabled("This API key is disabled: enable it in Token Management or use another key.")
+    if token.expires_at is not None and token.expires_at <= now():
+        raise TokenExpired("This API key has expired: extend its expiration in Token Management or create a new one.")
+    user = await cache.user(token.user_id)
+    if user is None:
+        raise InvalidApiKey("The API key is not valid: its account no longer exists.")
+    if user.status != "enabled":
+        raise AccountDisabled("The account that owns this API key is disabled: contact the administrator.")
+    if token.networks and (ip is None or not any(ip in network for network in token.networks)):
+        raise IpNotAllowed(
+            f"Requests from {ip} are not allowed for this API key: add the address to the key's IP allowlist."
+        )
+    return Principal(token=token, user=user, group=token.group or user.group, client_ip=str(ip or ""))
+
+
+def authorise_model(principal: Principal, model: str) -> None:
+    if principal.token.models and model not in principal.token.models:
+        raise ModelNotAllowed(
+            f"This API key may not use the model {model!r}: allow it in the key's model restrictions "
+            "or use another key."
+        )

@@ -1,0 +1,68 @@
+"""The books (SPEC section 5): for every account, credits = balance + charges; for every token,
+used quota = the sum of its charges. Run against the database, after the ledger has flushed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from relaygate.store.schema import ledger_entries, tokens, usage_records, users
+
+
+async def check_books(conn: AsyncConnection) -> dict[str, Any]:
+    """`{balanced, accounts, tokens}`, listing every account or token that does not balance."""
+    credits = (
+        select(ledger_entries.c.user_id, func.sum(ledger_entries.c.amount).label("credits"))
+        .group_by(ledger_entries.c.user_id)
+        .subquery()
+    )
+    user_charges = (
+        select(usage_records.c.user_id, func.sum(usage_records.c.quota).label("charges"))
+        .group_by(usage_records.c.user_id)
+        .subquery()
+    )
+    account_rows = (
+        await conn.execute(
+            select(
+                users.c.id,
+                users.c.name,
+                users.c.balance,
+                users.c.used_quota,
+                func.coalesce(credits.c.credits, 0).label("credits"),
+                func.coalesce(user_charges.c.charges, 0).label("charges"),
+            )
+            .outerjoin(credits, credits.c.user_id == users.c.id)
+            .outerjoin(user_charges, user_charges.c.user_id == users.c.id)
+        )
+    ).all()
+    token_charges = (
+        select(usage_records.c.token_id, func.sum(usage_records.c.quota).label("charges"))
+        .group_by(usage_records.c.token_id)
+        .subquery()
+    )
+    token_rows = (
+        await conn.execute(
+            select(
+                tokens.c.id, tokens.c.used_quota, func.coalesce(token_charges.c.charges, 0).label("charges")
+            ).outerjoin(token_charges, token_charges.c.token_id == tokens.c.id)
+        )
+    ).all()
+    accounts = [
+        {
+            "id": row.id,
+            "name": row.name,
+            "credits": int(row.credits),
+            "balance": row.balance,
+            "charges": int(row.charges),
+        }
+        for row in account_rows
+        if int(row.credits) != row.balance + int(row.charges) or row.used_quota != int(row.charges)
+    ]
+    bad_tokens = [
+        {"id": row.id, "used_quota": row.used_quota, "charges": int(row.charges)}
+        for row in token_rows
+        if row.used_quota != int(row.charges)
+    ]
+    return {"balanced": not accounts and not bad_tokens, "accounts": accounts, "tokens": bad_tokens}

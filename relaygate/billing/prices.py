@@ -1,0 +1,99 @@
+"""Prices per model and group multipliers: stored as decimal strings, held in memory as Fractions."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from decimal import Decimal
+from fractions import Fraction
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from relaygate.billing.money import parse_usd
+from relaygate.clock import now
+from relaygate.errors import NotFoundError
+from relaygate.store.changes import record_change
+from relaygate.store.schema import groups, prices
+
+PRICE_FIELDS = ("input", "cached_input", "output", "per_call")
+
+
+@dataclass(frozen=True)
+class Price:
+    """USD per 1M tokens (input, cached input, output) or USD per call."""
+
+    input: Fraction = Fraction(0)
+    cached_input: Fraction | None = None
+    output: Fraction = Fraction(0)
+    per_call: Fraction | None = None
+
+
+async def set_price(conn: AsyncConnection, model: str, values: dict[str, str | None]) -> dict[str, Any]:
+    """Create or replace the price of `model`; unknown fields and negative prices are refused."""
+    if not model:
+        raise ValueError("model must not be empty")
+    clean: dict[str, str | None] = {}
+    for name in PRICE_FIELDS:
+        raw = values.get(name)
+        if raw is None or raw == "":
+            clean[name] = None
+            continue
+        amount = parse_usd(raw, field=name)
+        if amount < 0:
+            raise ValueError(f"{name} must not be negative")
+        clean[name] = str(amount)
+    if all(value is None for value in clean.values()):
+        raise ValueError("give at least one of --input, --cached-input, --output or --per-call")
+    await conn.execute(delete(prices).where(prices.c.model == model))
+    await conn.execute(prices.insert().values(model=model, updated_at=now(), **clean))
+    await record_change(conn, "price", model)
+    return {"model": model, **clean}
+
+
+async def delete_price(conn: AsyncConnection, model: str) -> None:
+    if (await conn.execute(delete(prices).where(prices.c.model == model))).rowcount == 0:
+        raise NotFoundError(f"no price for model {model!r}")
+    await record_change(conn, "price", model)
+
+
+async def list_prices(conn: AsyncConnection) -> list[dict[str, Any]]:
+    rows = (await conn.execute(select(prices).order_by(prices.c.model))).mappings().all()
+    return [{"model": row["model"], **{name: row[name] for name in PRICE_FIELDS}} for row in rows]
+
+
+async def list_groups(conn: AsyncConnection) -> list[dict[str, Any]]:
+    rows = (await conn.execute(select(groups).order_by(groups.c.name))).mappings().all()
+    return [dict(row) for row in rows]
+
+
+class PriceBook:
+    """The in-memory price table the relay reads on every request."""
+
+    def __init__(self) -> None:
+        self._prices: dict[str, Price] = {}
+        self._multipliers: dict[str, Fraction] = {}
+
+    def load(self, price_rows: Iterable[dict[str, Any]], group_rows: Iterable[dict[str, Any]]) -> None:
+        self._prices = {row["model"]: _price_from_row(row) for row in price_rows}
+        self._multipliers = {row["name"]: Fraction(Decimal(row["multiplier"])) for row in group_rows}
+
+    def price_for(self, model: str) -> Price | None:
+        return self._prices.get(model)
+
+    def multiplier(self, group: str) -> Fraction:
+        return self._multipliers.get(group, Fraction(1))
+
+
+def _fraction(value: str | None) -> Fraction | None:
+    return None if value is None else Fraction(Decimal(value))
+
+
+def _price_from_row(row: dict[str, Any]) -> Price:
+    return Price(
+        input=_fraction(row["input"]) or Fraction(0),
+        cached_input=_fraction(row["cached_input"]),
+        output=_fraction(row["output"]) or Fraction(0),
+        per_call=_fraction(row["per_call"]),
+    )

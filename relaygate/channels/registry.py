@@ -1,0 +1,93 @@
+"""The in-memory view of enabled channels, and the choice among them (SPEC section 4).
+
+Highest priority tier first, weighted random inside a tier; a retry moves on to channels not
+yet tried, tier by tier.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from relaygate.channels.crypto import SecretBox
+
+
+@dataclass(frozen=True)
+class Channel:
+    id: int
+    name: str
+    type: str
+    base_url: str
+    key: str
+    models: frozenset[str]
+    model_map: dict[str, str]
+    groups: frozenset[str]
+    priority: int
+    weight: int
+
+    def upstream_model(self, model: str) -> str:
+        return self.model_map.get(model, model)
+
+
+class ChannelRegistry:
+    def __init__(self) -> None:
+        self._by_route: dict[tuple[str, str], list[list[Channel]]] = {}
+        self._models_by_group: dict[str, set[str]] = {}
+        self._all: list[Channel] = []
+
+    def load(self, rows: Iterable[Any], box: SecretBox) -> None:
+        """Replace the view with these channel rows (all enabled)."""
+        channels = [_channel_from_row(row, box) for row in rows]
+        by_route: dict[tuple[str, str], list[Channel]] = {}
+        models_by_group: dict[str, set[str]] = {}
+        for channel in channels:
+            for group in channel.groups:
+                models_by_group.setdefault(group, set()).update(channel.models)
+                for model in channel.models:
+                    by_route.setdefault((group, model), []).append(channel)
+        self._by_route = {route: _tiers(found) for route, found in by_route.items()}
+        self._models_by_group = models_by_group
+        self._all = channels
+
+    def all(self) -> list[Channel]:
+        return list(self._all)
+
+    def serves(self, group: str, model: str) -> bool:
+        return (group, model) in self._by_route
+
+    def models_for(self, group: str) -> set[str]:
+        return self._models_by_group.get(group, set())
+
+    def pick(self, group: str, model: str, tried: set[int]) -> Channel | None:
+        """A channel for `model` in `group` that is not in `tried`, or None when none is left."""
+        for tier in self._by_route.get((group, model), ()):
+            left = [channel for channel in tier if channel.id not in tried]
+            if not left:
+                continue
+            weights = [max(channel.weight, 0) for channel in left]
+            if sum(weights) == 0:
+                return left[0]
+            return random.choices(left, weights=weights)[0]
+        return None
+
+
+def _tiers(channels: list[Channel]) -> list[list[Channel]]:
+    priorities = sorted({channel.priority for channel in channels}, reverse=True)
+    return [[channel for channel in channels if channel.priority == p] for p in priorities]
+
+
+def _channel_from_row(row: Any, box: SecretBox) -> Channel:
+    return Channel(
+        id=row["id"],
+        name=row["name"],
+        type=row["type"],
+        base_url=row["base_url"],
+        key=box.decrypt(row["key_encrypted"]),
+        models=frozenset(row["models"]),
+        model_map=dict(row["model_map"]),
+        groups=frozenset(row["groups"]),
+        priority=row["priority"],
+        weight=row["weight"],
+    )

@@ -1,0 +1,93 @@
+"""What every CLI command shares: settings, a database connection, output as text or JSON."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+import click
+import orjson
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from relaygate.errors import ConflictError, NotFoundError
+from relaygate.settings import Settings, load_settings
+from relaygate.store.database import create_engine
+from relaygate.store.migrate import upgrade_to_head
+
+T = TypeVar("T")
+
+json_option = click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
+
+
+def settings() -> Settings:
+    return load_settings()
+
+
+@asynccontextmanager
+async def transaction(config: Settings) -> AsyncIterator[AsyncConnection]:
+    """One transaction on a migrated database; the engine is closed afterwards."""
+    engine = create_engine(config.sqlalchemy_url)
+    try:
+        await upgrade_to_head(engine)
+        async with engine.begin() as conn:
+            yield conn
+    finally:
+        await engine.dispose()
+
+
+def run(work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
+    """Run `work` in one transaction; domain errors become CLI errors with exit status 1."""
+
+    async def main() -> T:
+        async with transaction(settings()) as conn:
+            return await work(conn)
+
+    try:
+        return asyncio.run(main())
+    except (ValueError, NotFoundError, ConflictError) as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+def emit(items: Sequence[dict[str, Any]], as_json: bool, columns: Sequence[str]) -> None:
+    """A JSON array, or one aligned line per item with the given columns."""
+    if as_json:
+        click.echo(orjson.dumps(list(items), option=orjson.OPT_INDENT_2).decode())
+        return
+    if not items:
+        click.echo("(none)")
+        return
+    rows = [[_cell(item.get(column)) for column in columns] for item in items]
+    widths = [max(len(column), *(len(row[i]) for row in rows)) for i, column in enumerate(columns)]
+    click.echo("  ".join(column.upper().ljust(width) for column, width in zip(columns, widths, strict=True)))
+    for row in rows:
+        click.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)))
+
+
+def parse_time(text: str | None) -> int | None:
+    """ISO-8601 to Unix seconds; a time without zone is taken as UTC."""
+    if not text:
+        return None
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise click.BadParameter(f"{text!r} is not an ISO-8601 time such as 2026-12-31T23:59:00Z") from exc
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return int(moment.timestamp())
+
+
+def iso_time(seconds: int | None) -> str | None:
+    return None if seconds is None else datetime.fromtimestamp(seconds, UTC).isoformat().replace("+00:00", "Z")
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, list | tuple):
+        return ",".join(str(v) for v in value) or "-"
+    if isinstance(value, dict):
+        return ",".join(f"{k}={v}" for k, v in value.items()) or "-"
+    return str(value)

@@ -1,0 +1,40 @@
+"""`relaygate price ...`"""
+
+from __future__ import annotations
+
+import click
+
+from relaygate.billing.prices import list_prices, set_price
+from relaygate.cli.context import emit, json_option, run
+
+COLUMNS = ("model", "input", "cached_input", "output", "per_call")
+
+
+@click.group("price")
+def price_group() -> None:
+    """Model prices: USD per 1M tokens, or per call."""
+
+
+@price_group.command("set")
+@click.argument("model")
+@click.option("--input", "input_", help="USD per 1M input tokens.")
+@click.option("--cached-input", help="USD per 1M cached input tokens (default: the input price).")
+@click.option("--output", help="USD per 1M output tokens.")
+@click.option("--per-call", help="USD per call (images, tasks).")
+@json_option
+def set_(
+    model: str,
+    input_: str | None,
+    cached_input: str | None,
+    output: str | None,
+    per_call: str | None,
+    as_json: bool,
+) -> None:
+    values = {"input": input_, "cached_input": cached_input, "output": output, "per_call": per_call}
+    emit([run(lambda conn: set_price(conn, model, values))], as_json, COLUMNS)
+
+
+@price_group.command("list")
+@json_option
+def list_(as_json: bool) -> None:
+    emit(run(list_prices), as_json, COLUMNS)

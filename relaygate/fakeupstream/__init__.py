@@ -1,0 +1,55 @@
+"""A deterministic OpenAI-protocol provider over real sockets, for tests, benchmarks and demos.
+
+Its behaviour is configured per request by flags in the API key (see `UpstreamBehaviour`), and its
+token counts follow the rules in `behaviour`, so a test can compute the bill it expects.
+"""
+
+from relaygate.fakeupstream.behaviour import (
+    DEFAULT_REPLY_WORDS,
+    EMBEDDING_DIMENSIONS,
+    FakeUpstreamError,
+    UpstreamBehaviour,
+    chat_prompt_tokens,
+    chat_usage,
+    completion_prompt_tokens,
+    completion_usage,
+    count_words,
+    embedding_usage,
+    embedding_vector,
+    parse_bearer,
+    parse_behaviour,
+    reply_length,
+    reply_text,
+    reply_words,
+    stream_pieces,
+)
+from relaygate.fakeupstream.server import (
+    MODEL_IDS,
+    REQUEST_LOG_SIZE,
+    create_fake_upstream_app,
+    run_fake_upstream,
+)
+
+__all__ = [
+    "DEFAULT_REPLY_WORDS",
+    "EMBEDDING_DIMENSIONS",
+    "MODEL_IDS",
+    "REQUEST_LOG_SIZE",
+    "FakeUpstreamError",
+    "UpstreamBehaviour",
+    "chat_prompt_tokens",
+    "chat_usage",
+    "completion_prompt_tokens",
+    "completion_usage",
+    "count_words",
+    "create_fake_upstream_app",
+    "embedding_usage",
+    "embedding_vector",
+    "parse_bearer",
+    "parse_behaviour",
+    "reply_length",
+    "reply_text",
+    "reply_words",
+    "run_fake_upstream",
+    "stream_pieces",
+]

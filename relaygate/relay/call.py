@@ -1,0 +1,45 @@
+"""One relayed request as the pipeline sees it, and the interface every protocol adapter implements."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from relaygate.auth.credentials import Family
+from relaygate.billing.charge import Usage
+from relaygate.channels.registry import Channel
+from relaygate.relay.upstream import UpstreamRequest
+
+
+@dataclass
+class RelayCall:
+    family: Family
+    endpoint: str  # recorded in usage records, e.g. "chat.completions"
+    upstream_path: str
+    body: dict[str, Any]
+    raw: bytes
+    model: str
+    stream: bool
+    request_id: str
+    started: float = field(default_factory=time.perf_counter)
+
+
+class StreamTap(Protocol):
+    """Watches a relayed event stream: decides what reaches the client and finds the usage."""
+
+    def forward(self, event: bytes) -> bool:
+        """Whether this event goes to the client."""
+
+    def usage(self) -> Usage:
+        """The usage reported by the upstream, or counted from what was streamed."""
+
+
+class Adapter(Protocol):
+    """What the pipeline needs from an upstream protocol."""
+
+    def build_request(self, channel: Channel, call: RelayCall) -> UpstreamRequest: ...
+
+    def response_usage(self, call: RelayCall, data: Any) -> Usage: ...
+
+    def stream_tap(self, call: RelayCall) -> StreamTap: ...

@@ -1,0 +1,41 @@
+"""Errors rendered in the protocol of the route, so each official SDK raises its own typed error."""
+
+from __future__ import annotations
+
+import orjson
+
+from relaygate.auth.credentials import Family
+from relaygate.errors import GatewayError
+
+_GOOGLE_STATUS = {
+    400: "INVALID_ARGUMENT",
+    401: "UNAUTHENTICATED",
+    403: "PERMISSION_DENIED",
+    404: "NOT_FOUND",
+    413: "INVALID_ARGUMENT",
+    429: "RESOURCE_EXHAUSTED",
+    503: "UNAVAILABLE",
+}
+_ANTHROPIC_TYPE = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    403: "permission_error",
+    404: "not_found_error",
+    413: "request_too_large",
+    429: "rate_limit_error",
+    529: "overloaded_error",
+}
+
+
+def error_body(family: Family, error: GatewayError) -> bytes:
+    if family is Family.ANTHROPIC:
+        kind = _ANTHROPIC_TYPE.get(error.status, "api_error")
+        return orjson.dumps({"type": "error", "error": {"type": kind, "message": error.message}})
+    if family is Family.GEMINI:
+        status = _GOOGLE_STATUS.get(error.status, "INTERNAL")
+        return orjson.dumps({"error": {"code": error.status, "message": error.message, "status": status}})
+    if family is Family.MIDJOURNEY:
+        return orjson.dumps({"code": error.status, "description": error.message})
+    return orjson.dumps(
+        {"error": {"message": error.message, "type": error.kind, "code": error.code, "param": error.param}}
+    )

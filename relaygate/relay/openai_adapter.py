@@ -1,0 +1,75 @@
+"""The OpenAI protocol toward an upstream: request building, usage from responses and streams."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from relaygate.billing.charge import Usage
+from relaygate.channels.registry import Channel
+from relaygate.relay.call import RelayCall
+from relaygate.relay.openai_usage import counted_stream_usage, counted_usage, usage_from
+from relaygate.relay.sse import event_json
+from relaygate.relay.upstream import UpstreamRequest
+
+STREAM_USAGE_ENDPOINTS = frozenset({"chat.completions", "completions"})
+
+
+def client_wants_usage(body: dict[str, Any]) -> bool:
+    options = body.get("stream_options")
+    return isinstance(options, dict) and options.get("include_usage") is True
+
+
+def upstream_base(channel: Channel) -> str:
+    """Channels may be configured with or without the trailing `/v1`."""
+    base = channel.base_url.rstrip("/")
+    return base[:-3] if base.endswith("/v1") else base
+
+
+class OpenAIAdapter:
+    def build_request(self, channel: Channel, call: RelayCall) -> UpstreamRequest:
+        body = call.body
+        upstream_model = channel.upstream_model(call.model)
+        if upstream_model != call.model:
+            body = {**body, "model": upstream_model}
+        if call.stream and call.endpoint in STREAM_USAGE_ENDPOINTS and not client_wants_usage(body):
+            options = body.get("stream_options")
+            extra = options if isinstance(options, dict) else {}
+            body = {**body, "stream_options": {**extra, "include_usage": True}}
+        return UpstreamRequest(
+            url=upstream_base(channel) + call.upstream_path,
+            headers={"Authorization": f"Bearer {channel.key}", "Content-Type": "application/json"},
+            body=call.raw if body is call.body else orjson.dumps(body),
+        )
+
+    def response_usage(self, call: RelayCall, data: Any) -> Usage:
+        return usage_from(data) or counted_usage(call.body, data)
+
+    def stream_tap(self, call: RelayCall) -> OpenAIStreamTap:
+        return OpenAIStreamTap(call, client_wants_usage(call.body))
+
+
+class OpenAIStreamTap:
+    """Finds the usage chunk; hides it when only the gateway asked for it."""
+
+    def __init__(self, call: RelayCall, client_wants_usage: bool):
+        self._call = call
+        self._client_wants_usage = client_wants_usage
+        self._events: list[bytes] = []
+        self._reported: Usage | None = None
+
+    def forward(self, event: bytes) -> bool:
+        self._events.append(event)
+        if b'"usage"' not in event or b'"usage":null' in event:
+            return True
+        data = event_json(event)
+        usage = usage_from(data)
+        if usage is not None:
+            self._reported = usage
+            if not self._client_wants_usage and data is not None and data.get("choices") == []:
+                return False
+        return True
+
+    def usage(self) -> Usage:
+        return self._reported or counted_stream_usage(self._call.body, self._events)

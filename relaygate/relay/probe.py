@@ -1,0 +1,57 @@
+"""A channel test: one tiny real request through the channel's protocol, timed."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any
+
+import orjson
+
+from relaygate.auth.credentials import Family
+from relaygate.channels.registry import Channel
+from relaygate.errors import GatewayError
+from relaygate.relay.call import RelayCall
+from relaygate.relay.openai_adapter import OpenAIAdapter
+from relaygate.relay.upstream import UpstreamClient
+from relaygate.settings import Settings
+
+
+async def probe_channel(channel: Channel, settings: Settings, model: str | None = None) -> dict[str, Any]:
+    """Send `ping` with max_tokens 1; report the status, latency and any error message."""
+    model = model or sorted(channel.models)[0]
+    body = {"model": model, "messages": [{"role": "user", "content": "ping"}], "max_tokens": 1}
+    call = RelayCall(
+        family=Family.OPENAI,
+        endpoint="chat.completions",
+        upstream_path="/v1/chat/completions",
+        body=body,
+        raw=orjson.dumps(body),
+        model=model,
+        stream=False,
+        request_id=uuid.uuid4().hex,
+    )
+    client = UpstreamClient(settings.model_copy(update={"retries": 0}))
+    started = time.perf_counter()
+    try:
+        _, response = await client.send(
+            lambda tried: None if tried else channel, lambda c: OpenAIAdapter().build_request(c, call)
+        )
+        async with response:
+            await response.read()
+        status, error = (
+            response.status,
+            None if response.status < 400 else f"upstream answered {response.status}",
+        )
+    except GatewayError as exc:
+        status, error = exc.status, exc.message
+    finally:
+        await client.close()
+    return {
+        "channel_id": channel.id,
+        "model": model,
+        "ok": error is None,
+        "status": status,
+        "latency_ms": round((time.perf_counter() - started) * 1000, 1),
+        "error": error,
+    }

@@ -1,0 +1,109 @@
+"""Calls to upstream providers: one pooled aiohttp session, channel choice with retries.
+
+A retryable failure (connect error, timeout, 401/403 from the upstream's own auth, 429, 5xx) moves
+to another channel, up to `RELAYGATE_RETRIES` times, always before anything reached the client.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import aiohttp
+import orjson
+
+from relaygate.channels.registry import Channel
+from relaygate.errors import GatewayError, UpstreamError, UpstreamUnreachable
+from relaygate.settings import Settings
+
+log = logging.getLogger(__name__)
+
+RETRYABLE_STATUSES = frozenset({401, 403, 408, 429}) | frozenset(range(500, 600))
+
+
+@dataclass
+class UpstreamRequest:
+    """What to send to one channel: built per attempt, since each channel maps the model its own way."""
+
+    url: str
+    headers: dict[str, str]
+    body: bytes
+
+
+BuildRequest = Callable[[Channel], UpstreamRequest]
+PickChannel = Callable[[set[int]], Channel | None]
+
+
+class UpstreamClient:
+    def __init__(self, settings: Settings):
+        self._retries = settings.retries
+        self._timeout = aiohttp.ClientTimeout(
+            total=None, connect=settings.connect_timeout, sock_read=settings.upstream_timeout
+        )
+        connector = aiohttp.TCPConnector(limit=0, ttl_dns_cache=300, keepalive_timeout=60)
+        self._session = aiohttp.ClientSession(
+            connector=connector,
+            timeout=self._timeout,
+            auto_decompress=True,
+            skip_auto_headers=("User-Agent",),
+        )
+
+    async def close(self) -> None:
+        await self._session.close()
+
+    async def send(self, pick: PickChannel, build: BuildRequest) -> tuple[Channel, aiohttp.ClientResponse]:
+        """The first channel's response that is not a retryable failure; raises when every try failed."""
+        tried: set[int] = set()
+        failure: GatewayError | None = None
+        for _ in range(self._retries + 1):
+            channel = pick(tried)
+            if channel is None:
+                break
+            tried.add(channel.id)
+            request = build(channel)
+            try:
+                response = await self._session.post(request.url, data=request.body, headers=request.headers)
+            except (TimeoutError, aiohttp.ClientError) as exc:
+                log.warning("upstream %s unreachable: %s", channel.name, type(exc).__name__)
+                failure = UpstreamUnreachable(
+                    f"The upstream provider could not be reached ({type(exc).__name__}); try again later."
+                )
+                continue
+            if response.status not in RETRYABLE_STATUSES:
+                return channel, response
+            failure = await _failure_from(channel, response)
+        raise failure or UpstreamUnreachable("No upstream channel is available for this model; try again later.")
+
+
+async def _failure_from(channel: Channel, response: aiohttp.ClientResponse) -> GatewayError:
+    try:
+        body = await response.read()
+    except (TimeoutError, aiohttp.ClientError):
+        body = b""
+    finally:
+        response.release()
+    log.warning("upstream %s answered %d", channel.name, response.status)
+    if response.status in (401, 403):
+        # The upstream refused the gateway's own key: the client can do nothing about it.
+        return UpstreamError(
+            502,
+            "The upstream provider refused the gateway's credentials; the operator must fix the channel key.",
+        )
+    return UpstreamError(
+        response.status, upstream_message(body) or f"The upstream provider answered {response.status}."
+    )
+
+
+def upstream_message(body: bytes) -> str:
+    """The message of an upstream error body, whatever its protocol's shape."""
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return ""
+    error = data.get("error") if isinstance(data, dict) else None
+    if isinstance(error, dict) and isinstance(error.get("message"), str):
+        return str(error["message"])
+    if isinstance(error, str):
+        return error
+    return ""

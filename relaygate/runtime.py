@@ -1,0 +1,86 @@
+"""Everything a running gateway holds, built once from the settings and closed once.
+
+The relay reads tokens, channels and prices from memory here; the change feed keeps them fresh.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from relaygate.auth.access import AccessCache
+from relaygate.billing.ledger import Ledger, MemoryLedger
+from relaygate.billing.prices import PriceBook, list_groups, list_prices
+from relaygate.channels.crypto import SecretBox
+from relaygate.channels.registry import ChannelRegistry
+from relaygate.channels.service import load_channel_rows
+from relaygate.relay.upstream import UpstreamClient
+from relaygate.settings import Settings
+from relaygate.store.changes import ChangePoller
+from relaygate.store.database import create_engine
+from relaygate.store.migrate import upgrade_to_head
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    engine: AsyncEngine
+    box: SecretBox
+    access: AccessCache
+    ledger: Ledger
+    upstream: UpstreamClient
+    channels: ChannelRegistry = field(default_factory=ChannelRegistry)
+    prices: PriceBook = field(default_factory=PriceBook)
+    poller: ChangePoller | None = None
+
+    @classmethod
+    async def start(cls, settings: Settings) -> Runtime:
+        """Migrate, load what the relay reads from memory, and start the background tasks."""
+        engine = create_engine(settings.sqlalchemy_url)
+        await upgrade_to_head(engine)
+        rt = cls(
+            settings=settings,
+            engine=engine,
+            box=SecretBox(settings.secret_key),
+            access=AccessCache(engine),
+            ledger=MemoryLedger(engine, settings.flush_interval),
+            upstream=UpstreamClient(settings),
+        )
+        await rt.reload_channels()
+        await rt.reload_prices()
+        await rt.ledger.start()
+        rt.poller = ChangePoller(engine, rt.on_change, settings.change_poll_interval)
+        await rt.poller.start()
+        return rt
+
+    async def close(self) -> None:
+        """Stop polling, write every pending usage record, close connections."""
+        if self.poller:
+            await self.poller.stop()
+        await self.ledger.close()
+        await self.upstream.close()
+        await self.engine.dispose()
+
+    async def on_change(self, kind: str, ref_id: str) -> None:
+        if kind == "channel":
+            await self.reload_channels()
+        elif kind in ("price", "group"):
+            await self.reload_prices()
+        else:
+            await self.access.on_change(kind, ref_id)
+            await self.ledger.on_change(kind, ref_id)
+
+    async def reload_channels(self) -> None:
+        async with self.engine.connect() as conn:
+            rows = await load_channel_rows(conn)
+        self.channels.load(rows, self.box)
+
+    async def reload_prices(self) -> None:
+        async with self.engine.connect() as conn:
+            price_rows = await list_prices(conn)
+            group_rows = await list_groups(conn)
+        self.prices.load(price_rows, group_rows)

@@ -1,0 +1,99 @@
+"""The one settings object: read once from `RELAYGATE_*` env vars or a TOML file, then passed down.
+
+Only this module reads the environment.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import secrets
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+class Settings(BaseSettings):
+    """Every knob of the gateway (SPEC section 7)."""
+
+    model_config = SettingsConfigDict(env_prefix="RELAYGATE_", extra="ignore", frozen=True)
+
+    data_dir: Path = Path("./data")
+    database_url: str = ""
+    redis_url: str = ""
+    secret_key: str = ""
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=0, le=65535)
+    workers: int = Field(default=1, ge=1)
+    trusted_proxies: list[IPNetwork] = Field(default_factory=list)
+    flush_interval: float = Field(default=1.0, gt=0)
+    max_body_bytes: int = Field(default=32 * 1024 * 1024, gt=0)
+    retries: int = Field(default=2, ge=0)
+    root_password: str = ""
+    upstream_timeout: float = Field(default=300.0, gt=0)
+    connect_timeout: float = Field(default=10.0, gt=0)
+    change_poll_interval: float = Field(default=0.25, gt=0)
+    default_max_output_tokens: int = Field(default=1024, ge=0)
+    log_level: str = "info"
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _split_proxies(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        """The database URL with the async driver SQLAlchemy needs."""
+        url = self.database_url or f"sqlite:///{(self.data_dir / 'relaygate.db').resolve()}"
+        return to_async_url(url)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.sqlalchemy_url.startswith("sqlite")
+
+
+def to_async_url(url: str) -> str:
+    """Map `postgresql://` and `sqlite://` URLs onto their asyncio drivers."""
+    for prefix, driver in (
+        ("postgresql+asyncpg://", None),
+        ("postgresql://", "postgresql+asyncpg://"),
+        ("postgres://", "postgresql+asyncpg://"),
+        ("sqlite+aiosqlite://", None),
+        ("sqlite://", "sqlite+aiosqlite://"),
+    ):
+        if url.startswith(prefix):
+            return url if driver is None else driver + url[len(prefix) :]
+    raise ValueError(f"unsupported database URL scheme in {url.split(':', 1)[0]!r}: use sqlite:// or postgresql://")
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read settings: a TOML file (`RELAYGATE_CONFIG`) first, env vars over it, explicit overrides last."""
+    file_values: dict[str, Any] = {}
+    config_path = os.environ.get("RELAYGATE_CONFIG")
+    if config_path:
+        with open(config_path, "rb") as handle:
+            file_values = {key.lower(): value for key, value in tomllib.load(handle).items()}
+    env_values = Settings().model_dump(exclude_unset=True)
+    merged = {**file_values, **env_values, **{k: v for k, v in overrides.items() if v is not None}}
+    settings = Settings(**merged)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    if not settings.secret_key:
+        settings = settings.model_copy(update={"secret_key": _data_dir_secret(settings.data_dir)})
+    return settings
+
+
+def _data_dir_secret(data_dir: Path) -> str:
+    """The generated secret key kept in the data dir, created on first use with owner-only access."""
+    path = data_dir / "secret.key"
+    if not path.exists():
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_urlsafe(32))
+    return path.read_text().strip()

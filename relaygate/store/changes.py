@@ -1,0 +1,81 @@
+"""The change feed: writers append what changed; running servers poll it and drop their caches.
+
+Every write a running server must notice (a token revoked, a channel added, a top-up) calls
+`record_change` inside its own transaction, so the change and the notice commit together.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+
+from sqlalchemy import delete, func, insert, select
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from relaygate.clock import now
+from relaygate.store.schema import changes
+
+log = logging.getLogger(__name__)
+
+Listener = Callable[[str, str], Awaitable[None]]
+KEEP_SECONDS = 3600
+
+
+async def record_change(conn: AsyncConnection, kind: str, ref_id: object) -> None:
+    """Note that object `ref_id` of `kind` (token, user, channel, price, group) changed."""
+    await conn.execute(insert(changes).values(kind=kind, ref_id=str(ref_id), created_at=now()))
+
+
+class ChangePoller:
+    """Polls the change feed and tells a listener about each change, in order."""
+
+    def __init__(self, engine: AsyncEngine, listener: Listener, interval: float):
+        self._engine = engine
+        self._listener = listener
+        self._interval = interval
+        self._last_id = 0
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        async with self._engine.connect() as conn:
+            self._last_id = (await conn.execute(select(func.coalesce(func.max(changes.c.id), 0)))).scalar_one()
+        self._task = asyncio.create_task(self._run(), name="change-poller")
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+
+    async def poll_once(self) -> int:
+        """Deliver every change since the last poll; returns how many there were."""
+        async with self._engine.connect() as conn:
+            rows = (
+                await conn.execute(
+                    select(changes.c.id, changes.c.kind, changes.c.ref_id)
+                    .where(changes.c.id > self._last_id)
+                    .order_by(changes.c.id)
+                )
+            ).all()
+        for row in rows:
+            await self._listener(row.kind, row.ref_id)
+            self._last_id = row.id
+        return len(rows)
+
+    async def _run(self) -> None:
+        polls = 0
+        while True:
+            await asyncio.sleep(self._interval)
+            try:
+                await self.poll_once()
+                polls += 1
+                if polls % 1000 == 0:
+                    await self._prune()
+            except (OSError, ConnectionError, TimeoutError) as exc:
+                log.warning("change feed poll failed, will retry", extra={"error": str(exc)})
+            except Exception:
+                log.exception("change feed poll failed, will retry")
+
+    async def _prune(self) -> None:
+        async with self._engine.begin() as conn:
+            await conn.execute(delete(changes).where(changes.c.created_at < now() - KEEP_SECONDS))

@@ -1,0 +1,153 @@
+"""The database schema (SQLAlchemy Core). Times are integer Unix seconds; money is integer quota units."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+Id = BigInteger().with_variant(Integer(), "sqlite")  # SQLite only autoincrements INTEGER PRIMARY KEY
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("name", String(64), nullable=False, unique=True),
+    Column("password_hash", String(255), nullable=False),
+    Column("role", String(16), nullable=False, server_default="user"),
+    Column("group", String(64), nullable=False, server_default="default"),
+    Column("status", String(16), nullable=False, server_default="enabled"),
+    Column("balance", BigInteger, nullable=False, server_default="0"),
+    Column("used_quota", BigInteger, nullable=False, server_default="0"),
+    Column("request_count", BigInteger, nullable=False, server_default="0"),
+    Column("created_at", BigInteger, nullable=False),
+)
+
+tokens = Table(
+    "tokens",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("user_id", Id, ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("name", String(128), nullable=False, server_default=""),
+    Column("key_hash", String(64), nullable=False, unique=True),
+    Column("hint", String(32), nullable=False),
+    Column("status", String(16), nullable=False, server_default="enabled"),
+    Column("expires_at", BigInteger, nullable=True),
+    Column("unlimited", Boolean, nullable=False, server_default="0"),
+    Column("quota_limit", BigInteger, nullable=False, server_default="0"),
+    Column("used_quota", BigInteger, nullable=False, server_default="0"),
+    Column("models", JSON, nullable=False),
+    Column("allow_ips", JSON, nullable=False),
+    Column("group", String(64), nullable=True),
+    Column("rpm", Integer, nullable=True),
+    Column("tpm", Integer, nullable=True),
+    Column("max_concurrent", Integer, nullable=True),
+    Column("reset_period", String(16), nullable=True),
+    Column("last_reset_at", BigInteger, nullable=True),
+    Column("created_at", BigInteger, nullable=False),
+    Column("last_used_at", BigInteger, nullable=True),
+)
+
+channels = Table(
+    "channels",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("name", String(128), nullable=False),
+    Column("type", String(32), nullable=False),
+    Column("base_url", String(512), nullable=False),
+    Column("key_encrypted", Text, nullable=False),
+    Column("key_hint", String(32), nullable=False),
+    Column("models", JSON, nullable=False),
+    Column("model_map", JSON, nullable=False),
+    Column("groups", JSON, nullable=False),
+    Column("priority", Integer, nullable=False, server_default="0"),
+    Column("weight", Integer, nullable=False, server_default="1"),
+    Column("status", String(16), nullable=False, server_default="enabled"),
+    Column("created_at", BigInteger, nullable=False),
+)
+
+prices = Table(
+    "prices",
+    metadata,
+    Column("model", String(128), primary_key=True),
+    # Decimal strings, USD per 1M tokens (or per call): exact, and portable across databases.
+    Column("input", String(32), nullable=True),
+    Column("cached_input", String(32), nullable=True),
+    Column("output", String(32), nullable=True),
+    Column("per_call", String(32), nullable=True),
+    Column("updated_at", BigInteger, nullable=False),
+)
+
+groups = Table(
+    "groups",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("multiplier", String(32), nullable=False, server_default="1"),
+    Column("description", String(255), nullable=False, server_default=""),
+)
+
+usage_records = Table(
+    "usage_records",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("request_id", String(64), nullable=False),
+    Column("user_id", Id, nullable=False),
+    Column("token_id", Id, nullable=True),
+    Column("channel_id", Id, nullable=True),
+    Column("endpoint", String(64), nullable=False),
+    Column("model", String(128), nullable=False),
+    Column("upstream_model", String(128), nullable=False),
+    Column("prompt_tokens", Integer, nullable=False, server_default="0"),
+    Column("cached_tokens", Integer, nullable=False, server_default="0"),
+    Column("completion_tokens", Integer, nullable=False, server_default="0"),
+    Column("quota", BigInteger, nullable=False),
+    Column("latency_ms", Integer, nullable=False, server_default="0"),
+    Column("status_code", Integer, nullable=False),
+    Column("stream", Boolean, nullable=False, server_default="0"),
+    Column("client_ip", String(64), nullable=False, server_default=""),
+    Column("created_at", BigInteger, nullable=False),
+    Index("ix_usage_records_user_created", "user_id", "created_at"),
+    Index("ix_usage_records_token_created", "token_id", "created_at"),
+)
+
+# Every credit to a balance (initial, top-up, redemption, adjustment); charges are the usage records.
+ledger_entries = Table(
+    "ledger_entries",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("user_id", Id, nullable=False, index=True),
+    Column("kind", String(16), nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Column("reason", String(255), nullable=False, server_default=""),
+    Column("created_at", BigInteger, nullable=False),
+)
+
+# The change feed: every write that a running server must see (token revoked, channel added, ...)
+# appends a row here in its own transaction; servers poll it (or Redis carries it) to drop caches.
+changes = Table(
+    "changes",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("kind", String(16), nullable=False),
+    Column("ref_id", String(128), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+)

@@ -1,0 +1,127 @@
+"""Token lifecycle: create (one or a batch), list, enable, disable, revoke, rotate.
+
+The full key exists only in what `create_tokens` and `rotate_token` return; the database keeps
+its hash and a hint. Every change is put on the change feed so running servers see it at once.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from relaygate.clock import now
+from relaygate.errors import NotFoundError
+from relaygate.store.changes import record_change
+from relaygate.store.schema import tokens
+from relaygate.tokens.keys import generate_key, hash_key, key_hint
+from relaygate.tokens.spec import TokenSpec, validate_spec
+
+MAX_BATCH = 100
+STATUSES = ("enabled", "disabled")
+
+
+async def create_tokens(conn: AsyncConnection, user_id: int, spec: TokenSpec, count: int = 1) -> list[dict[str, Any]]:
+    """Create `count` tokens with the same settings; each returned dict carries its full `key`, once."""
+    if not 1 <= count <= MAX_BATCH:
+        raise ValueError(f"count must be between 1 and {MAX_BATCH}")
+    spec = validate_spec(spec)
+    created = []
+    for index in range(count):
+        key = generate_key()
+        name = spec.name if count == 1 or not spec.name else f"{spec.name}-{index + 1}"
+        result = await conn.execute(
+            insert(tokens).values(
+                user_id=user_id,
+                name=name,
+                key_hash=hash_key(key),
+                hint=key_hint(key),
+                status="enabled",
+                expires_at=spec.expires_at,
+                unlimited=spec.unlimited,
+                quota_limit=0 if spec.unlimited else spec.quota_limit,
+                used_quota=0,
+                models=list(spec.models),
+                allow_ips=list(spec.allow_ips),
+                group=spec.group,
+                rpm=spec.rpm,
+                tpm=spec.tpm,
+                max_concurrent=spec.max_concurrent,
+                reset_period=spec.reset_period,
+                created_at=now(),
+            )
+        )
+        token = await get_token(conn, result.inserted_primary_key[0])  # type: ignore[index]
+        created.append({**token, "key": key})
+        await record_change(conn, "token", token["id"])
+    return created
+
+
+async def get_token(conn: AsyncConnection, token_id: int, *, user_id: int | None = None) -> dict[str, Any]:
+    """A live token by id; with `user_id`, only if that user owns it (else not found)."""
+    query = select(tokens).where(tokens.c.id == token_id, tokens.c.status != "deleted")
+    if user_id is not None:
+        query = query.where(tokens.c.user_id == user_id)
+    row = (await conn.execute(query)).mappings().first()
+    if row is None:
+        raise NotFoundError(f"no token with id {token_id}")
+    return public_token(row)
+
+
+async def list_tokens(conn: AsyncConnection, user_id: int | None = None) -> list[dict[str, Any]]:
+    query = select(tokens).where(tokens.c.status != "deleted").order_by(tokens.c.id)
+    if user_id is not None:
+        query = query.where(tokens.c.user_id == user_id)
+    return [public_token(row) for row in (await conn.execute(query)).mappings().all()]
+
+
+async def set_token_status(conn: AsyncConnection, token_id: int, status: str, *, user_id: int | None = None) -> None:
+    if status not in STATUSES:
+        raise ValueError(f"status must be one of {', '.join(STATUSES)}")
+    await _update_live_token(conn, token_id, user_id, status=status)
+
+
+async def revoke_token(conn: AsyncConnection, token_id: int, *, user_id: int | None = None) -> None:
+    """Delete: the key stops working at once; the row stays so usage records keep their token."""
+    await _update_live_token(conn, token_id, user_id, status="deleted")
+
+
+async def rotate_token(conn: AsyncConnection, token_id: int, *, user_id: int | None = None) -> dict[str, Any]:
+    """A new secret with the same settings; the old key stops working at once."""
+    key = generate_key()
+    await _update_live_token(conn, token_id, user_id, key_hash=hash_key(key), hint=key_hint(key))
+    return {**await get_token(conn, token_id), "key": key}
+
+
+async def _update_live_token(conn: AsyncConnection, token_id: int, user_id: int | None, **values: Any) -> None:
+    query = update(tokens).where(tokens.c.id == token_id, tokens.c.status != "deleted")
+    if user_id is not None:
+        query = query.where(tokens.c.user_id == user_id)
+    if (await conn.execute(query.values(**values))).rowcount == 0:
+        raise NotFoundError(f"no token with id {token_id}")
+    await record_change(conn, "token", token_id)
+
+
+def public_token(row: Any) -> dict[str, Any]:
+    """A token as the API and CLI show it: the hint, never the hash."""
+    return {
+        "id": row["id"],
+        "user_id": row["user_id"],
+        "name": row["name"],
+        "hint": row["hint"],
+        "status": row["status"],
+        "expires_at": row["expires_at"],
+        "unlimited": bool(row["unlimited"]),
+        "quota_limit": None if row["unlimited"] else row["quota_limit"],
+        "used_quota": row["used_quota"],
+        "models": list(row["models"]),
+        "allow_ips": list(row["allow_ips"]),
+        "group": row["group"],
+        "rpm": row["rpm"],
+        "tpm": row["tpm"],
+        "max_concurrent": row["max_concurrent"],
+        "reset": row["reset_period"],
+        "created_at": row["created_at"],
+        "last_used_at": row["last_used_at"],
+    }

@@ -1,0 +1,53 @@
+"""What a token may do (SPEC section 2), validated before anything is stored."""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+
+RESET_PERIODS = ("daily", "weekly", "monthly")
+
+
+@dataclass(frozen=True)
+class TokenSpec:
+    name: str = ""
+    expires_at: int | None = None
+    unlimited: bool = False
+    quota_limit: int = 0
+    models: tuple[str, ...] = ()
+    allow_ips: tuple[str, ...] = ()
+    group: str | None = None
+    rpm: int | None = None
+    tpm: int | None = None
+    max_concurrent: int | None = None
+    reset_period: str | None = None
+
+
+def validate_spec(spec: TokenSpec) -> TokenSpec:
+    """Check every field; returns the spec with allowlist entries in canonical form."""
+    if len(spec.name) > 128:
+        raise ValueError("name must be at most 128 characters")
+    if spec.quota_limit < 0:
+        raise ValueError("quota_limit must not be negative")
+    for limit_name in ("rpm", "tpm", "max_concurrent"):
+        value = getattr(spec, limit_name)
+        if value is not None and value < 1:
+            raise ValueError(f"{limit_name} must be a positive integer, or left unset for no limit")
+    if spec.reset_period is not None and spec.reset_period not in RESET_PERIODS:
+        raise ValueError(f"reset must be one of {', '.join(RESET_PERIODS)}")
+    models = tuple(m.strip() for m in spec.models if m.strip())
+    return TokenSpec(**{**spec.__dict__, "models": models, "allow_ips": canonical_networks(spec.allow_ips)})
+
+
+def canonical_networks(entries: tuple[str, ...] | list[str]) -> tuple[str, ...]:
+    """IPs and CIDRs (v4 and v6) in canonical form; a bad entry names itself in the error."""
+    canonical = []
+    for entry in entries:
+        text = entry.strip()
+        if not text:
+            continue
+        try:
+            canonical.append(str(ipaddress.ip_network(text, strict=False)))
+        except ValueError as exc:
+            raise ValueError(f"allow_ips entry {text!r} is not an IP address or CIDR such as 10.0.0.0/8") from exc
+    return tuple(canonical)
