@@ -20,9 +20,11 @@ class GatewayError(Exception):
         self.param = param
         self.headers = headers or {}
 
-
-def _error(name: str, status: int, code: str, kind: str) -> type[GatewayError]:
-    return type(name, (GatewayError,), {"status": status, "code": code, "kind": kind})
+    def __init_subclass__(cls, status: int = 0, code: str = "", kind: str = "", **kwargs: object) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.status = status or cls.status
+        cls.code = code or cls.code
+        cls.kind = kind or cls.kind
 
 
 class BadRequest(GatewayError):
@@ -36,26 +38,78 @@ class BadRequest(GatewayError):
             self.code = code
 
 
-MissingApiKey = _error("MissingApiKey", 401, "missing_api_key", "invalid_request_error")
-InvalidAuthorizationHeader = _error(
-    "InvalidAuthorizationHeader", 401, "invalid_authorization_header", "invalid_request_error"
-)
-InvalidApiKey = _error("InvalidApiKey", 401, "invalid_api_key", "invalid_request_error")
-TokenDisabled = _error("TokenDisabled", 401, "token_disabled", "invalid_request_error")
-TokenExpired = _error("TokenExpired", 401, "token_expired", "invalid_request_error")
-AccountDisabled = _error("AccountDisabled", 403, "account_disabled", "permission_error")
-ModelNotAllowed = _error("ModelNotAllowed", 403, "model_not_allowed", "permission_error")
-IpNotAllowed = _error("IpNotAllowed", 403, "ip_not_allowed", "permission_error")
-NotFound = _error("NotFound", 404, "not_found", "invalid_request_error")
-MethodNotAllowed = _error("MethodNotAllowed", 405, "method_not_allowed", "invalid_request_error")
-BodyTooLarge = _error("BodyTooLarge", 413, "request_too_large", "invalid_request_error")
-TokenQuotaExceeded = _error("TokenQuotaExceeded", 429, "token_quota_exceeded", "insufficient_quota")
-InsufficientBalance = _error("InsufficientBalance", 429, "insufficient_balance", "insufficient_quota")
-RateLimitExceeded = _error("RateLimitExceeded", 429, "rate_limit_exceeded", "requests")
-ModelNotAvailable = _error("ModelNotAvailable", 503, "model_not_available", "server_error")
-ModelNotPriced = _error("ModelNotPriced", 503, "model_not_priced", "server_error")
-ServiceUnavailable = _error("ServiceUnavailable", 503, "service_unavailable", "server_error")
-UpstreamUnreachable = _error("UpstreamUnreachable", 502, "upstream_unreachable", "server_error")
+class MissingApiKey(GatewayError, status=401, code="missing_api_key", kind="invalid_request_error"):
+    pass
+
+
+class InvalidAuthorizationHeader(
+    GatewayError, status=401, code="invalid_authorization_header", kind="invalid_request_error"
+):
+    pass
+
+
+class InvalidApiKey(GatewayError, status=401, code="invalid_api_key", kind="invalid_request_error"):
+    pass
+
+
+class TokenDisabled(GatewayError, status=401, code="token_disabled", kind="invalid_request_error"):
+    pass
+
+
+class TokenExpired(GatewayError, status=401, code="token_expired", kind="invalid_request_error"):
+    pass
+
+
+class AccountDisabled(GatewayError, status=403, code="account_disabled", kind="permission_error"):
+    pass
+
+
+class ModelNotAllowed(GatewayError, status=403, code="model_not_allowed", kind="permission_error"):
+    pass
+
+
+class IpNotAllowed(GatewayError, status=403, code="ip_not_allowed", kind="permission_error"):
+    pass
+
+
+class NotFound(GatewayError, status=404, code="not_found", kind="invalid_request_error"):
+    pass
+
+
+class MethodNotAllowed(GatewayError, status=405, code="method_not_allowed", kind="invalid_request_error"):
+    pass
+
+
+class BodyTooLarge(GatewayError, status=413, code="request_too_large", kind="invalid_request_error"):
+    pass
+
+
+class TokenQuotaExceeded(GatewayError, status=429, code="token_quota_exceeded", kind="insufficient_quota"):
+    pass
+
+
+class InsufficientBalance(GatewayError, status=429, code="insufficient_balance", kind="insufficient_quota"):
+    pass
+
+
+class RateLimitExceeded(GatewayError, status=429, code="rate_limit_exceeded", kind="requests"):
+    pass
+
+
+class ModelNotAvailable(GatewayError, status=503, code="model_not_available", kind="server_error"):
+    pass
+
+
+class ModelNotPriced(GatewayError, status=503, code="model_not_priced", kind="server_error"):
+    pass
+
+
+class ServiceUnavailable(GatewayError, status=503, code="service_unavailable", kind="server_error"):
+    pass
+
+
+class UpstreamUnreachable(GatewayError, status=502, code="upstream_unreachable", kind="server_error"):
+    pass
 
 
 class UpstreamError(GatewayError):

@@ -16,6 +16,7 @@ from relaygate.billing.prices import PriceBook, list_groups, list_prices
 from relaygate.channels.crypto import SecretBox
 from relaygate.channels.registry import ChannelRegistry
 from relaygate.channels.service import load_channel_rows
+from relaygate.limits.rate import MemoryRateLimiter, RateLimiter
 from relaygate.relay.upstream import UpstreamClient
 from relaygate.settings import Settings
 from relaygate.store.changes import ChangePoller
@@ -33,6 +34,7 @@ class Runtime:
     access: AccessCache
     ledger: Ledger
     upstream: UpstreamClient
+    limiter: RateLimiter = field(default_factory=MemoryRateLimiter)
     channels: ChannelRegistry = field(default_factory=ChannelRegistry)
     prices: PriceBook = field(default_factory=PriceBook)
     poller: ChangePoller | None = None

@@ -10,10 +10,10 @@ import os
 import secrets
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -30,7 +30,7 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=0, le=65535)
     workers: int = Field(default=1, ge=1)
-    trusted_proxies: list[IPNetwork] = Field(default_factory=list)
+    trusted_proxies: Annotated[list[IPNetwork], NoDecode] = Field(default_factory=list)
     flush_interval: float = Field(default=1.0, gt=0)
     max_body_bytes: int = Field(default=32 * 1024 * 1024, gt=0)
     retries: int = Field(default=2, ge=0)

@@ -52,6 +52,7 @@ def serve(host: str | None, port: int | None, workers: int | None) -> None:
         access_log=False,
         log_config=None,
         server_header=False,
+        proxy_headers=False,  # X-Forwarded-For is judged by RELAYGATE_TRUSTED_PROXIES in auth/client_ip.py
         timeout_graceful_shutdown=30,
     )
 

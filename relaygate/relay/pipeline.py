@@ -31,7 +31,12 @@ async def relay(
 ) -> None:
     authorise_model(principal, call.model)
     price, multiplier = quote(rt, principal, call.model)
-    reservation = await reserve(rt, principal, call, price, multiplier)
+    permit = rt.limiter.acquire(principal.token)
+    try:
+        reservation = await reserve(rt, principal, call, price, multiplier)
+    except GatewayError:
+        rt.limiter.release(permit, 0)
+        raise
     usage, status, channel_id, upstream_model = Usage(), 502, None, call.model
     try:
         channel, response = await rt.upstream.send(
@@ -52,6 +57,7 @@ async def relay(
         raise
     finally:
         charge = charge_for(price, usage, multiplier) if 200 <= status < 300 else 0
+        rt.limiter.release(permit, usage.prompt + usage.completion)
         await rt.ledger.settle(
             reservation, charge, usage_record(principal, call, usage, status, channel_id, upstream_model)
         )

@@ -1,0 +1,64 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from relaygate.fakeupstream import create_fake_upstream_app
+from tests.support.deployment import Deployment
+from tests.support.postgres import fresh_database
+from tests.support.servers import AiohttpThread
+
+
+@pytest.fixture(scope="session")
+def fake_upstream() -> Iterator[str]:
+    """The project's fake provider on a real socket, shared by every test."""
+    server = AiohttpThread(create_fake_upstream_app())
+    url = server.start()
+    yield url
+    server.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """Each storage backend in turn: SQLite in tmp_path, then a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        yield ""
+        return
+    with fresh_database() as url:
+        yield url
+
+
+@pytest.fixture
+def sqlite_deployment(tmp_path: Path) -> Deployment:
+    return Deployment(tmp_path / "data")
+
+
+@pytest.fixture
+def deployment(tmp_path: Path, database_url: str) -> Deployment:
+    return Deployment(tmp_path / "data", database_url)
+
+
+@pytest.fixture
+def gateway(sqlite_deployment: Deployment, fake_upstream: str) -> Iterator[Deployment]:
+    """A running gateway on SQLite with one channel to the fake upstream and priced models."""
+    yield from _running(sqlite_deployment, fake_upstream)
+
+
+@pytest.fixture
+def gateway_on_each_backend(deployment: Deployment, fake_upstream: str) -> Iterator[Deployment]:
+    yield from _running(deployment, fake_upstream)
+
+
+def _running(deployment: Deployment, fake_upstream: str) -> Iterator[Deployment]:
+    deployment.cli(
+        "channel", "add", "--type", "openai", "--base-url", fake_upstream, "--key", "fake",
+        "--models", "gpt-4o-mini,gpt-4o,text-embedding-3-small,unpriced-model",
+    )  # fmt: skip
+    deployment.cli("price", "set", "gpt-4o-mini", "--input", "0.15", "--output", "0.6", "--cached-input", "0.075")
+    deployment.cli("price", "set", "gpt-4o", "--input", "2.5", "--output", "10")
+    deployment.cli("price", "set", "text-embedding-3-small", "--input", "0.02")
+    deployment.start()
+    yield deployment
+    deployment.stop()

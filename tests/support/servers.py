@@ -1,0 +1,85 @@
+"""Real servers on real sockets, each in a thread with its own event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+import time
+from typing import Any
+
+import uvicorn
+from aiohttp import web
+
+
+class UvicornThread:
+    """Runs an ASGI app with uvicorn on 127.0.0.1 and a free port until `stop()`."""
+
+    def __init__(self, app: Any):
+        self.config = uvicorn.Config(
+            app,
+            host="127.0.0.1",
+            port=0,
+            loop="asyncio",
+            lifespan="on",
+            log_config=None,
+            access_log=False,
+            proxy_headers=False,
+        )
+        self.server = uvicorn.Server(self.config)
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self.loop)
+        try:
+            self.loop.run_until_complete(self.server.serve())
+        finally:
+            self.loop.close()
+
+    def call(self, coroutine: Any, timeout: float = 30) -> Any:
+        """Run a coroutine on the server's own event loop and wait for its result."""
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout=timeout)
+
+    def start(self) -> str:
+        self.thread.start()
+        deadline = time.monotonic() + 20
+        while not self.server.started:
+            if not self.thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("the gateway did not start")
+            time.sleep(0.01)
+        port = self.server.servers[0].sockets[0].getsockname()[1]
+        return f"http://127.0.0.1:{port}"
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=30)
+
+
+class AiohttpThread:
+    """Runs an aiohttp application on 127.0.0.1 and a free port until `stop()`."""
+
+    def __init__(self, app: web.Application):
+        self.app = app
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.runner = web.AppRunner(app, access_log=None)
+
+    def start(self) -> str:
+        self.thread.start()
+        sock = socket.socket()
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+
+        async def serve() -> None:
+            await self.runner.setup()
+            await web.SockSite(self.runner, sock).start()
+
+        asyncio.run_coroutine_threadsafe(serve(), self.loop).result(timeout=10)
+        return f"http://127.0.0.1:{port}"
+
+    def stop(self) -> None:
+        asyncio.run_coroutine_threadsafe(self.runner.cleanup(), self.loop).result(timeout=10)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(timeout=10)
+        self.loop.close()
