@@ -1,0 +1,3 @@
+from relaygate.cli.main import main
+
+main()

@@ -1,0 +1,102 @@
+"""The ledger contract, on every storage backend: holds, charges, refunds, flushes, outside credits."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from relaygate.billing.books import check_books
+from relaygate.billing.ledger import MemoryLedger
+from relaygate.errors import InsufficientBalance, TokenQuotaExceeded
+from relaygate.settings import to_async_url
+from relaygate.store.database import create_engine
+from relaygate.store.migrate import upgrade_to_head
+from relaygate.tokens.service import create_tokens, get_token
+from relaygate.tokens.spec import TokenSpec
+from relaygate.users.service import NewUser, create_user, credit, get_user
+
+
+def record(user_id: int, token_id: int) -> dict[str, Any]:
+    return {
+        "request_id": "r", "user_id": user_id, "token_id": token_id, "channel_id": None, "endpoint": "chat.completions",
+        "model": "m", "upstream_model": "m", "prompt_tokens": 1, "cached_tokens": 0, "completion_tokens": 1,
+        "latency_ms": 1, "status_code": 200, "stream": False, "client_ip": "127.0.0.1", "created_at": 1,
+    }  # fmt: skip
+
+
+def run_contract(url: str, scenario: Any) -> None:
+    async def main() -> None:
+        engine = create_engine(to_async_url(url))
+        await upgrade_to_head(engine)
+        async with engine.begin() as conn:
+            user = await create_user(conn, NewUser(name="alice", password="password-123", balance=1000))
+            [token] = await create_tokens(conn, user["id"], TokenSpec(quota_limit=600))
+        ledger = MemoryLedger(engine, flush_interval=3600)
+        try:
+            await scenario(engine, ledger, user["id"], token["id"])
+        finally:
+            await ledger.close()
+            await engine.dispose()
+
+    asyncio.run(main())
+
+
+@pytest.fixture
+def url(database_url: str, tmp_path: Path) -> str:
+    return database_url or f"sqlite:///{tmp_path / 'ledger.db'}"
+
+
+def test_holds_charges_and_refunds_balance_after_a_flush(url: str) -> None:
+    async def scenario(engine: Any, ledger: MemoryLedger, user_id: int, token_id: int) -> None:
+        first = await ledger.reserve(token_id, user_id, 600, 400)
+        second = await ledger.reserve(token_id, user_id, 600, 200)
+        with pytest.raises(TokenQuotaExceeded):
+            await ledger.reserve(token_id, user_id, 600, 1)
+        await ledger.settle(first, 150, record(user_id, token_id))
+        await ledger.settle(second, 0, record(user_id, token_id))  # a failed request: refunded
+        assert await ledger.flush() == 2
+        async with engine.connect() as conn:
+            assert (await get_user(conn, user_id))["balance"] == 850
+            assert (await get_token(conn, token_id))["used_quota"] == 150
+            assert (await check_books(conn))["balanced"]
+        third = await ledger.reserve(token_id, user_id, 600, 450)
+        await ledger.settle(third, 450, record(user_id, token_id))
+
+    run_contract(url, scenario)
+
+
+def test_an_outside_credit_is_seen_while_charges_are_still_pending(url: str) -> None:
+    async def scenario(engine: Any, ledger: MemoryLedger, user_id: int, token_id: int) -> None:
+        hold = await ledger.reserve(token_id, user_id, None, 900)
+        await ledger.settle(hold, 900, record(user_id, token_id))  # pending, not yet written
+        with pytest.raises(InsufficientBalance):
+            await ledger.reserve(token_id, user_id, None, 101)
+        async with engine.begin() as conn:
+            await credit(conn, user_id, 500, kind="topup", reason="test")
+        await ledger.on_change("user", str(user_id))
+        hold = await ledger.reserve(token_id, user_id, None, 600)  # 1000 + 500 - 900 = 600 left
+        with pytest.raises(InsufficientBalance):
+            await ledger.reserve(token_id, user_id, None, 1)
+        await ledger.settle(hold, 600, record(user_id, token_id))
+        await ledger.flush()
+        async with engine.connect() as conn:
+            assert (await get_user(conn, user_id))["balance"] == 0
+            assert await check_books(conn) == {"balanced": True, "accounts": [], "tokens": []}
+
+    run_contract(url, scenario)
+
+
+def test_a_flush_that_fails_keeps_its_records_for_the_next(url: str) -> None:
+    async def scenario(engine: Any, ledger: MemoryLedger, user_id: int, token_id: int) -> None:
+        hold = await ledger.reserve(token_id, user_id, None, 10)
+        await ledger.settle(hold, 10, {**record(user_id, token_id), "model": None})  # violates NOT NULL
+        assert await ledger.flush() == 0
+        ledger._records[0]["model"] = "m"  # the database is healthy again
+        assert await ledger.flush() == 1
+        async with engine.connect() as conn:
+            assert (await check_books(conn))["balanced"]
+
+    run_contract(url, scenario)
