@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 import re
 import uuid
-from collections.abc import Awaitable, Callable
 
 import orjson
 from sqlalchemy import text
@@ -26,12 +25,12 @@ from relaygate.logs import request_id as request_id_var
 from relaygate.relay import openai_routes
 from relaygate.relay.asgi import Message, Receive, Scope, Send, send_bytes
 from relaygate.relay.error_bodies import error_body
+from relaygate.relay.routing import RouteTable
 from relaygate.runtime import Runtime
 from relaygate.settings import Settings
 
 log = logging.getLogger(__name__)
 
-RelayRoute = Callable[[Runtime, Scope, Receive, Send, str], Awaitable[None]]
 _CLIENT_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 
 
@@ -41,9 +40,7 @@ class Gateway:
     def __init__(self, settings: Settings):
         self.settings = settings
         self.runtime: Runtime | None = None
-        self.routes: dict[tuple[str, str], RelayRoute] = dict(openai_routes.ROUTES)
-        self.prefix_routes: dict[tuple[str, str], RelayRoute] = dict(openai_routes.PREFIX_ROUTES)
-        self.relay_paths = {path for _, path in self.routes}
+        self.routes = RouteTable([*openai_routes.ROUTES])
         self.rest = _management_app(self)
 
     @property
@@ -62,34 +59,22 @@ class Gateway:
         rid = _request_id(scope)
         request_id_var.set(rid)
         sent = _ResponseTracker(send, rid)
-        route = self._route_for(scope["method"], scope["path"])
+        route = self.routes.match(scope["method"], scope["path"])
         if route is None:
-            await self.rest(scope, receive, sent)
+            family = self.routes.family_of_known_path(scope["path"])
+            if family is None:
+                await self.rest(scope, receive, sent)
+            else:
+                message = f"{scope['method']} is not allowed on {scope['path']}: see the API reference."
+                await _send_error(sent, family, MethodNotAllowed(message))
             return
         try:
-            await route(self.rt, scope, receive, sent, rid)
+            await route.handler(self.rt, scope, receive, sent, rid)
         except GatewayError as error:
-            await self._send_error(sent, error)
+            await _send_error(sent, route.family, error)
         except Exception:
             log.exception("unhandled error in relay route %s", scope["path"])
-            await self._send_error(sent, GatewayError("The gateway failed on this request; try again."))
-
-    def _route_for(self, method: str, path: str) -> RelayRoute | None:
-        route = self.routes.get((method, path))
-        if route is not None:
-            return route
-        for (prefix_method, prefix), candidate in self.prefix_routes.items():
-            if method == prefix_method and path.startswith(prefix) and len(path) > len(prefix):
-                return candidate
-        if path in self.relay_paths:
-            return _method_not_allowed
-        return None
-
-    async def _send_error(self, send: _ResponseTracker, error: GatewayError) -> None:
-        if send.started:
-            return  # a stream already began: all that can be done is to end it, which the relay did
-        headers = [(name.lower().encode(), value.encode()) for name, value in error.headers.items()]
-        await send_bytes(send, error.status, error_body(Family.OPENAI, error), b"application/json", headers)
+            await _send_error(sent, route.family, GatewayError("The gateway failed on this request; try again."))
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:
@@ -124,8 +109,11 @@ class _ResponseTracker:
         await self._send(message)
 
 
-async def _method_not_allowed(rt: Runtime, scope: Scope, receive: Receive, send: Send, request_id: str) -> None:
-    raise MethodNotAllowed(f"{scope['method']} is not allowed on {scope['path']}: see the API reference.")
+async def _send_error(send: _ResponseTracker, family: Family, error: GatewayError) -> None:
+    if send.started:
+        return  # a stream already began: all that can be done is to end it, which the relay did
+    headers = [(name.lower().encode(), value.encode()) for name, value in error.headers.items()]
+    await send_bytes(send, error.status, error_body(family, error), b"application/json", headers)
 
 
 def _request_id(scope: Scope) -> str:

@@ -6,52 +6,22 @@ from typing import Any
 
 import orjson
 
-from relaygate.auth.check import Principal, authenticate
-from relaygate.auth.client_ip import client_ip
-from relaygate.auth.credentials import Family, extract_key
-from relaygate.errors import BadRequest, NotFound
-from relaygate.relay.asgi import Receive, Scope, Send, header_map, query_map, read_body, send_bytes
+from relaygate.auth.check import Principal
+from relaygate.auth.credentials import Family
+from relaygate.errors import NotFound
+from relaygate.relay.asgi import Receive, Scope, Send, header_map, read_body, send_bytes
 from relaygate.relay.call import RelayCall
 from relaygate.relay.openai_adapter import OpenAIAdapter
 from relaygate.relay.pipeline import relay
+from relaygate.relay.requests import authenticate_request, parse_request_json, required_model
+from relaygate.relay.routing import Handler, RelayRoute
 from relaygate.runtime import Runtime
 
 JSON = b"application/json"
 ADAPTER = OpenAIAdapter()
 
 
-async def authenticate_request(rt: Runtime, scope: Scope, family: Family, headers: dict[str, str]) -> Principal:
-    """Find the key where `family`'s clients put it, check it, and learn the client's address."""
-    key = extract_key(family, headers, query_map(scope) if family is Family.GEMINI else {})
-    peer = scope.get("client")
-    ip = client_ip(peer[0] if peer else None, headers.get("x-forwarded-for"), rt.settings.trusted_proxies)
-    return await authenticate(rt.access, key, ip)
-
-
-def parse_request_json(raw: bytes) -> dict[str, Any]:
-    try:
-        body = orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        raise BadRequest(
-            f"The request body is not valid JSON ({exc.args[0]}): send a JSON object.", code="invalid_json"
-        ) from exc
-    if not isinstance(body, dict):
-        raise BadRequest("The request body must be a JSON object.", code="invalid_json")
-    return body
-
-
-def required_model(body: dict[str, Any]) -> str:
-    model = body.get("model")
-    if not isinstance(model, str) or not model:
-        raise BadRequest(
-            'The request has no \'model\': add the model name, for example "model": "gpt-4o-mini".',
-            code="missing_model",
-            param="model",
-        )
-    return model
-
-
-def relay_endpoint(endpoint: str, upstream_path: str) -> Any:
+def relay_endpoint(endpoint: str, upstream_path: str) -> Handler:
     """A route that relays a JSON body to the same path upstream."""
 
     async def route(rt: Runtime, scope: Scope, receive: Receive, send: Send, request_id: str) -> None:
@@ -103,10 +73,12 @@ async def get_model(rt: Runtime, scope: Scope, receive: Receive, send: Send, req
     await send_bytes(send, 200, orjson.dumps(model_object(model)), JSON, [])
 
 
-ROUTES = {
-    ("POST", "/v1/chat/completions"): relay_endpoint("chat.completions", "/v1/chat/completions"),
-    ("POST", "/v1/completions"): relay_endpoint("completions", "/v1/completions"),
-    ("POST", "/v1/embeddings"): relay_endpoint("embeddings", "/v1/embeddings"),
-    ("GET", "/v1/models"): list_models,
-}
-PREFIX_ROUTES = {("GET", "/v1/models/"): get_model}
+ROUTES = [
+    RelayRoute(
+        "POST", "/v1/chat/completions", Family.OPENAI, relay_endpoint("chat.completions", "/v1/chat/completions")
+    ),
+    RelayRoute("POST", "/v1/completions", Family.OPENAI, relay_endpoint("completions", "/v1/completions")),
+    RelayRoute("POST", "/v1/embeddings", Family.OPENAI, relay_endpoint("embeddings", "/v1/embeddings")),
+    RelayRoute("GET", "/v1/models", Family.OPENAI, list_models),
+    RelayRoute("GET", "/v1/models/", Family.OPENAI, get_model, prefix=True),
+]
