@@ -16,7 +16,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from relaygate.auth.credentials import Family
@@ -137,6 +137,11 @@ def _management_app(gateway: Gateway) -> Starlette:
             return JSONResponse({"status": "unavailable", "reason": type(exc).__name__}, status_code=503)
         return JSONResponse({"status": "ready"})
 
+    async def metrics(request: Request) -> Response:
+        rt = gateway.rt
+        gauges = {"usage_records_pending": rt.ledger.pending_records()}
+        return PlainTextResponse(rt.metrics.render(gauges), media_type="text/plain; version=0.0.4")
+
     async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
         error: GatewayError = (
@@ -150,7 +155,7 @@ def _management_app(gateway: Gateway) -> Starlette:
         return Response(orjson.dumps(_plain_error(error)), status_code=exc.status_code, media_type="application/json")
 
     return Starlette(
-        routes=[Route("/healthz", healthz), Route("/readyz", readyz)],
+        routes=[Route("/healthz", healthz), Route("/readyz", readyz), Route("/metrics", metrics)],
         exception_handlers={HTTPException: http_error},
     )
 

@@ -17,6 +17,7 @@ from relaygate.channels.crypto import SecretBox
 from relaygate.channels.registry import ChannelRegistry
 from relaygate.channels.service import load_channel_rows
 from relaygate.limits.rate import MemoryRateLimiter, RateLimiter
+from relaygate.metrics import RelayMetrics
 from relaygate.relay.upstream import UpstreamClient
 from relaygate.settings import Settings
 from relaygate.store.changes import ChangePoller
@@ -35,6 +36,7 @@ class Runtime:
     ledger: Ledger
     upstream: UpstreamClient
     limiter: RateLimiter = field(default_factory=MemoryRateLimiter)
+    metrics: RelayMetrics = field(default_factory=RelayMetrics)
     channels: ChannelRegistry = field(default_factory=ChannelRegistry)
     prices: PriceBook = field(default_factory=PriceBook)
     poller: ChangePoller | None = None

@@ -57,3 +57,13 @@ def test_health_readiness_and_request_ids(gateway: Deployment) -> None:
     ready = httpx.get(gateway.url + "/readyz", headers={"X-Request-Id": "trace-123"})
     assert (ready.status_code, ready.json()["status"]) == (200, "ready")
     assert ready.headers["x-request-id"] == "trace-123"
+
+
+def test_metrics_count_relayed_requests(gateway: Deployment) -> None:
+    headers = {"Authorization": f"Bearer {key_for(gateway)}"}
+    body = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}
+    assert httpx.post(gateway.url + "/v1/chat/completions", json=body, headers=headers).status_code == 200
+    metrics = httpx.get(gateway.url + "/metrics")
+    assert metrics.headers["content-type"].startswith("text/plain")
+    assert 'relaygate_requests_total{endpoint="chat.completions",model="gpt-4o-mini",status="200"} 1' in metrics.text
+    assert "relaygate_usage_records_pending" in metrics.text

@@ -48,6 +48,9 @@ class Ledger(Protocol):
     async def close(self) -> None:
         """Write everything still pending (a clean shutdown loses nothing)."""
 
+    def pending_records(self) -> int:
+        """Usage records not yet written to the database."""
+
 
 class _Counter:
     """`stored` is the database value as of the last flush or load; the rest lives only here."""
@@ -110,6 +113,9 @@ class MemoryLedger:
             return
         async with self._flush_lock:
             counters[int(ref_id)].stored = await self._read_stored(kind, int(ref_id))
+
+    def pending_records(self) -> int:
+        return len(self._records)
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._flush_periodically(), name="ledger-flush")

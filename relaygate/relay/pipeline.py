@@ -19,7 +19,7 @@ from relaygate.billing.estimate import estimate_prompt_tokens, requested_output_
 from relaygate.billing.ledger import Reservation
 from relaygate.billing.prices import Price
 from relaygate.clock import now
-from relaygate.errors import GatewayError, ModelNotAvailable, ModelNotPriced
+from relaygate.errors import GatewayError, ModelNotAvailable, ModelNotPriced, UpstreamUnreachable
 from relaygate.relay.asgi import Receive, Send, send_bytes
 from relaygate.relay.call import Adapter, RelayCall
 from relaygate.relay.streaming import stream_events
@@ -58,9 +58,9 @@ async def relay(
     finally:
         charge = charge_for(price, usage, multiplier) if 200 <= status < 300 else 0
         rt.limiter.release(permit, usage.prompt + usage.completion)
-        await rt.ledger.settle(
-            reservation, charge, usage_record(principal, call, usage, status, channel_id, upstream_model)
-        )
+        record = usage_record(principal, call, usage, status, channel_id, upstream_model)
+        rt.metrics.observe(call.endpoint, call.model, status, charge, record["latency_ms"])
+        await rt.ledger.settle(reservation, charge, record)
 
 
 def quote(rt: Runtime, principal: Principal, model: str) -> tuple[Price, Fraction]:
@@ -94,6 +94,10 @@ async def read_whole(response: aiohttp.ClientResponse, call: RelayCall, adapter:
     """The upstream's whole answer and its usage (none for an error answer)."""
     try:
         body = await response.read()
+    except (TimeoutError, aiohttp.ClientError) as exc:
+        raise UpstreamUnreachable(
+            f"The upstream provider broke off its answer ({type(exc).__name__}); try again."
+        ) from exc
     finally:
         response.release()
     if not 200 <= response.status < 300:

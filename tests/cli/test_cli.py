@@ -94,3 +94,36 @@ def test_a_revoke_from_another_process_reaches_the_running_server_within_a_secon
         assert time.monotonic() - revoked_at < 1.0, "the revoke did not reach the server within 1 s"
         time.sleep(0.02)
     assert response.json()["error"]["code"] == "invalid_api_key"
+
+
+def test_channel_test_reports_status_and_latency(sqlite_deployment: Deployment, fake_upstream: str) -> None:
+    gw = sqlite_deployment
+    ok = gw.cli(
+        "channel", "add", "--type", "openai", "--base-url", fake_upstream, "--key", "fake", "--models", "gpt-4o"
+    )[0]
+    [result] = gw.cli("channel", "test", str(ok["id"]))
+    assert (result["ok"], result["status"], result["model"]) == (True, 200, "gpt-4o")
+    assert result["latency_ms"] > 0
+    bad = gw.cli(
+        "channel", "add", "--type", "openai", "--base-url", fake_upstream, "--key", "k;fail=503", "--models", "m"
+    )[0]
+    output = gw.cli_fails("channel", "test", str(bad["id"]), "--json")
+    assert '"status": 503' in output
+    assert "k;fail=503" not in output
+
+
+def test_a_channel_added_while_the_server_runs_serves_within_a_second(gateway: Deployment, fake_upstream: str) -> None:
+    gateway.cli("user", "create", "alice", "--password", "password-123", "--balance-usd", "1")
+    token = gateway.cli("token", "create", "--user", "alice")[0]
+    headers = {"Authorization": f"Bearer {token['key']}"}
+    body = {"model": "new-model", "messages": [{"role": "user", "content": "hi"}]}
+    response = httpx.post(gateway.url + "/v1/chat/completions", json=body, headers=headers)
+    assert response.json()["error"]["code"] == "model_not_available"
+    gateway.cli("price", "set", "new-model", "--input", "1", "--output", "1")
+    gateway.cli(
+        "channel", "add", "--type", "openai", "--base-url", fake_upstream, "--key", "fake", "--models", "new-model"
+    )
+    added_at = time.monotonic()
+    while (response := httpx.post(gateway.url + "/v1/chat/completions", json=body, headers=headers)).status_code != 200:
+        assert time.monotonic() - added_at < 1.0, response.text
+        time.sleep(0.02)
