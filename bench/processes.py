@@ -1,0 +1,89 @@
+"""The benchmark's child processes: free ports, starting, waiting until they answer, stopping."""
+
+from __future__ import annotations
+
+import signal
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+
+READY_TIMEOUT_S = 30.0
+STOP_TIMEOUT_S = 40.0  # above the gateway's 30 s graceful shutdown
+
+
+def free_port() -> int:
+    """A port that was free a moment ago: the kernel's pick for a socket bound to port 0."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def start(command: list[str], log_path: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    """Start `command` with its output in `log_path`, so a full pipe can never stall it."""
+    with log_path.open("wb") as log:
+        return subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
+
+
+def wait_for_port(process: subprocess.Popen[bytes], port: int, log_path: Path) -> None:
+    """Return once something accepts TCP connections on 127.0.0.1:`port`."""
+
+    def accepts() -> bool:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        except OSError:
+            return False
+        return True
+
+    _wait(process, accepts, f"port {port}", log_path)
+
+
+def wait_for_http(process: subprocess.Popen[bytes], url: str, log_path: Path) -> None:
+    """Return once GET `url` answers 200."""
+
+    def answers() -> bool:
+        try:
+            with urllib.request.urlopen(url, timeout=1) as response:  # noqa: S310 (a fixed http://127.0.0.1 URL)
+                return bool(response.status == 200)
+        except (urllib.error.URLError, OSError):
+            return False
+
+    _wait(process, answers, url, log_path)
+
+
+def _wait(process: subprocess.Popen[bytes], ready: Callable[[], bool], what: str, log_path: Path) -> None:
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{process.args} exited with {process.returncode}:\n{log_tail(log_path)}")
+        if ready():
+            return
+        time.sleep(0.1)
+    raise RuntimeError(f"{what} not ready after {READY_TIMEOUT_S:.0f} s:\n{log_tail(log_path)}")
+
+
+def stop(process: subprocess.Popen[bytes]) -> int:
+    """SIGTERM, then SIGKILL if it has not exited in time; the exit code. Safe to call twice."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=STOP_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    return process.returncode
+
+
+def rss_mb(pid: int) -> float:
+    """Resident memory of `pid` in MB, from /proc/PID/status."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no VmRSS line for pid {pid}")
+
+
+def log_tail(log_path: Path, lines: int = 30) -> str:
+    return "\n".join(log_path.read_text(errors="replace").splitlines()[-lines:])

@@ -1,0 +1,219 @@
+"""`make bench`: wrk against the fake upstream directly and through a real gateway, then the targets.
+
+Everything runs on 127.0.0.1 in child processes that are stopped at the end, even on failure.
+bench/RESULTS.md says how to read the figures and keeps those of earlier runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import shlex
+import sqlite3
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import processes
+from report import Check, Run, load_average, prepend_section, results_section, scenario_table
+from wrk import ensure_wrk, run_wrk
+
+BENCH_DIR = Path(__file__).resolve().parent
+RESULTS = BENCH_DIR / "RESULTS.md"
+RELAYGATE = str(Path(sys.executable).with_name("relaygate"))
+CHAT, STREAM = BENCH_DIR / "chat.lua", BENCH_DIR / "chat_stream.lua"
+# (name, Lua script, connections): each is run directly against the fake upstream, then via the gateway.
+SCENARIOS = (("chat", CHAT, 32), ("chat", CHAT, 1), ("stream", STREAM, 32))
+WARMUP_SECONDS = 2
+BENCH_USER = "bench"
+OPENING_BALANCE = 50_000_000_000  # 100000 USD at 500,000 quota units per USD
+MIN_THROUGHPUT_RATIO = 0.35
+MAX_ADDED_P50_MS = 0.5
+MAX_RSS_MB = 150.0
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where wrk sends its requests, and with which key."""
+
+    via: str
+    url: str
+    key: str
+
+
+@dataclass(frozen=True)
+class Billing:
+    """What the gateway's database holds once it has stopped."""
+
+    records: int
+    balance: int
+    charged: int
+
+
+def gateway_env(data_dir: Path) -> dict[str, str]:
+    """The environment of the gateway and its CLI: a fresh data dir, no RELAYGATE_* from the caller."""
+    inherited = {name: value for name, value in os.environ.items() if not name.startswith("RELAYGATE_")}
+    return inherited | {
+        "RELAYGATE_DATA_DIR": str(data_dir),
+        "RELAYGATE_SECRET_KEY": "bench-secret",
+        "RELAYGATE_ROOT_PASSWORD": "bench-root-pass",
+    }
+
+
+def relaygate_cli(env: dict[str, str], *args: str) -> str:
+    completed = subprocess.run([RELAYGATE, *args], env=env, capture_output=True, text=True, timeout=60, check=False)
+    if completed.returncode != 0:
+        raise RuntimeError(f"relaygate {shlex.join(args)} exited with {completed.returncode}:\n{completed.stderr}")
+    return completed.stdout
+
+
+def configure_gateway(env: dict[str, str], upstream_port: int) -> str:
+    """Channel, price, user and token through the CLI, before the gateway starts; the token's key."""
+    upstream = f"http://127.0.0.1:{upstream_port}"
+    relaygate_cli(
+        env, "channel", "add", "--type", "openai", "--base-url", upstream, "--key", "fake", "--models", "gpt-4o-mini"
+    )
+    relaygate_cli(env, "price", "set", "gpt-4o-mini", "--input", "0.15", "--output", "0.6")
+    relaygate_cli(env, "user", "create", BENCH_USER, "--password", "bench-pass-1", "--balance-usd", "100000")
+    tokens = json.loads(relaygate_cli(env, "token", "create", "--user", BENCH_USER, "--json"))
+    return str(tokens[0]["key"])
+
+
+def start_fake_upstream(children: contextlib.ExitStack, workdir: Path, port: int) -> None:
+    log = workdir / "fake-upstream.log"
+    process = processes.start([RELAYGATE, "fake-upstream", "--port", str(port)], log, dict(os.environ))
+    children.callback(processes.stop, process)
+    processes.wait_for_port(process, port, log)
+
+
+def start_gateway(
+    children: contextlib.ExitStack, workdir: Path, env: dict[str, str], port: int
+) -> subprocess.Popen[bytes]:
+    log = workdir / "gateway.log"
+    process = processes.start([RELAYGATE, "serve", "--port", str(port)], log, env)
+    children.callback(processes.stop, process)
+    processes.wait_for_http(process, f"http://127.0.0.1:{port}/healthz", log)
+    return process
+
+
+def measure(wrk: str, targets: list[Target], seconds: int) -> tuple[list[Run], list[Run]]:
+    """A short warm-up per target, then every scenario against every target: (warm-ups, runs)."""
+    warmups = [
+        Run("warm-up", t.via, 32, run_wrk(wrk, t.url, CHAT, connections=32, seconds=WARMUP_SECONDS, key=t.key))
+        for t in targets
+    ]
+    runs = []
+    for target in targets:
+        for name, script, connections in SCENARIOS:
+            print(f"wrk: {name} {target.via}, {connections} conn, {seconds} s", flush=True)
+            result = run_wrk(wrk, target.url, script, connections=connections, seconds=seconds, key=target.key)
+            runs.append(Run(name, target.via, connections, result))
+    return warmups, runs
+
+
+def read_billing(env: dict[str, str]) -> Billing:
+    """Usage records and the bench user's balance, read after the gateway flushed and stopped."""
+    users = json.loads(relaygate_cli(env, "user", "list", "--json"))
+    user = next(u for u in users if u["name"] == BENCH_USER)
+    database = Path(env["RELAYGATE_DATA_DIR"]) / "relaygate.db"
+    with contextlib.closing(sqlite3.connect(database)) as db:
+        (records,) = db.execute("SELECT count(*) FROM usage_records").fetchone()
+        (charged,) = db.execute(
+            "SELECT coalesce(sum(quota), 0) FROM usage_records WHERE user_id = ?", (user["id"],)
+        ).fetchone()
+    return Billing(records=records, balance=int(user["balance"]), charged=int(charged))
+
+
+def find(runs: list[Run], scenario: str, via: str, connections: int) -> Run:
+    return next(r for r in runs if (r.scenario, r.via, r.connections) == (scenario, via, connections))
+
+
+def ratios(runs: list[Run]) -> tuple[float, float, float]:
+    """Throughput via gateway / direct for chat and stream at 32 connections; added p50 at 1 connection."""
+    chat = (
+        find(runs, "chat", "gateway", 32).result.requests_per_sec
+        / find(runs, "chat", "direct", 32).result.requests_per_sec
+    )
+    stream = (
+        find(runs, "stream", "gateway", 32).result.requests_per_sec
+        / find(runs, "stream", "direct", 32).result.requests_per_sec
+    )
+    added_p50 = find(runs, "chat", "gateway", 1).result.p50_ms - find(runs, "chat", "direct", 1).result.p50_ms
+    return chat, stream, added_p50
+
+
+def evaluate(warmups: list[Run], runs: list[Run], rss_mb: float, billing: Billing) -> list[Check]:
+    chat_ratio, _, added_p50 = ratios(runs)
+    errors = sum(r.result.errors for r in warmups + runs)
+    via_gateway = [r for r in warmups + runs if r.via == "gateway"]
+    sent = sum(r.result.requests for r in via_gateway)
+    # wrk leaves out requests still in flight when its time is up: at most one per connection and run.
+    in_flight = sum(r.connections for r in via_gateway)
+    return [
+        Check(
+            "throughput via gateway >= 0.35 x direct (chat, 32 conn)",
+            chat_ratio >= MIN_THROUGHPUT_RATIO,
+            f"{chat_ratio:.2f} x",
+        ),
+        Check("added p50 latency <= 0.5 ms (chat, 1 conn)", added_p50 <= MAX_ADDED_P50_MS, f"{added_p50:+.2f} ms"),
+        Check("no errors or non-2xx responses", errors == 0, f"{errors} errors in all runs"),
+        Check(f"gateway RSS <= {MAX_RSS_MB:.0f} MB after load", rss_mb <= MAX_RSS_MB, f"{rss_mb:.1f} MB"),
+        Check(
+            "every request billed",
+            sent <= billing.records <= sent + in_flight,
+            f"{billing.records} usage records for {sent} requests wrk counted (allowed up to {sent + in_flight})",
+        ),
+        Check(
+            "balance + charges == opening balance",
+            billing.balance + billing.charged == OPENING_BALANCE,
+            f"{billing.balance} + {billing.charged} = {billing.balance + billing.charged} (opening {OPENING_BALANCE})",
+        ),
+    ]
+
+
+def benchmark(wrk: str, seconds: int) -> tuple[list[Run], list[Check]]:
+    with tempfile.TemporaryDirectory(prefix="relaygate-bench-") as tmp, contextlib.ExitStack() as children:
+        workdir = Path(tmp)
+        env = gateway_env(workdir / "data")
+        upstream_port = processes.free_port()
+        start_fake_upstream(children, workdir, upstream_port)
+        key = configure_gateway(env, upstream_port)
+        gateway_port = processes.free_port()
+        gateway = start_gateway(children, workdir, env, gateway_port)
+        targets = [
+            Target("direct", f"http://127.0.0.1:{upstream_port}/v1/chat/completions", "bench"),
+            Target("gateway", f"http://127.0.0.1:{gateway_port}/v1/chat/completions", key),
+        ]
+        warmups, runs = measure(wrk, targets, seconds)
+        rss_mb = processes.rss_mb(gateway.pid)
+        # SIGTERM makes the gateway flush pending usage records; uvicorn then exits with -15.
+        print(f"gateway stopped with exit code {processes.stop(gateway)}", flush=True)
+        billing = read_billing(env)
+    return runs, evaluate(warmups, runs, rss_mb, billing)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=int, default=10, help="Duration of each wrk run (default 10).")
+    args = parser.parse_args()
+    load_before = load_average()
+    runs, checks = benchmark(ensure_wrk(), args.seconds)
+    chat_ratio, stream_ratio, added_p50 = ratios(runs)
+    summary = [
+        f"Throughput via gateway / direct, chat at 32 connections: {chat_ratio:.2f}",
+        f"Throughput via gateway / direct, stream at 32 connections: {stream_ratio:.2f}",
+        f"Added p50 latency via gateway, chat at 1 connection: {added_p50:+.2f} ms",
+    ]
+    table = scenario_table(runs)
+    print("\n".join(["", table, "", *summary, "", *[check.line() for check in checks]]))
+    command = f".venv/bin/python bench/run.py --seconds {args.seconds}  (make bench)"
+    prepend_section(RESULTS, results_section(command, load_before, table, summary, checks))
+    return 0 if all(check.passed for check in checks) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
