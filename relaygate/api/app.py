@@ -10,12 +10,23 @@ from collections.abc import Callable
 
 from fastapi import FastAPI
 
-from relaygate.api import access_keys, auth, me, redemptions, users
+from relaygate.api import access_keys, audit, auth, channels, me, prices, redemptions, tokens, usage, users
 from relaygate.api.body_limit import BodyLimit
 from relaygate.api.errors import install_error_handlers
 from relaygate.runtime import Runtime
 
-ROUTERS = (auth.router, me.router, access_keys.router, users.router, redemptions.router)
+ROUTERS = (
+    auth.router,
+    me.router,
+    access_keys.router,
+    tokens.router,
+    users.router,
+    channels.router,
+    prices.router,
+    redemptions.router,
+    usage.router,
+    audit.router,
+)
 
 
 def create_api(runtime: Callable[[], Runtime]) -> FastAPI:
