@@ -1,7 +1,7 @@
 """The application, assembled in one factory: `create_app(settings)`.
 
 Relay routes are dispatched straight from a table (the hot path skips framework layers);
-everything else (health, and later the management API and console) is a Starlette app behind it.
+everything else (health, the management API under /api, later the console) is a Starlette app behind it.
 """
 
 from __future__ import annotations
@@ -17,8 +17,9 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
-from starlette.routing import Route
+from starlette.routing import Mount, Route
 
+from relaygate.api.app import create_api
 from relaygate.auth.credentials import Family
 from relaygate.errors import GatewayError, MethodNotAllowed, NotFound
 from relaygate.logs import request_id as request_id_var
@@ -155,7 +156,12 @@ def _management_app(gateway: Gateway) -> Starlette:
         return Response(orjson.dumps(_plain_error(error)), status_code=exc.status_code, media_type="application/json")
 
     return Starlette(
-        routes=[Route("/healthz", healthz), Route("/readyz", readyz), Route("/metrics", metrics)],
+        routes=[
+            Route("/healthz", healthz),
+            Route("/readyz", readyz),
+            Route("/metrics", metrics),
+            Mount("/api", app=create_api(lambda: gateway.rt)),
+        ],
         exception_handlers={HTTPException: http_error},
     )
 

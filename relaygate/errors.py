@@ -131,3 +131,46 @@ class NotFoundError(Exception):
 
 class ConflictError(Exception):
     """A domain rule refused a change (duplicate name, ...); faces map it to 409 or a CLI error."""
+
+
+class InvalidValue(ValueError):
+    """A value a domain rule refuses; `field` names the input it came from, when there is one.
+
+    A ValueError, so the CLI reports it like any other bad input; the REST API answers 422 with `fields`.
+    """
+
+    def __init__(self, message: str, *, field: str | None = None):
+        super().__init__(message)
+        self.field = field
+
+
+class Unauthenticated(GatewayError, status=401, code="unauthenticated", kind="authentication_error"):
+    pass
+
+
+class InvalidCredentials(GatewayError, status=401, code="invalid_credentials", kind="authentication_error"):
+    pass
+
+
+class InvalidAccessKey(GatewayError, status=401, code="invalid_access_key", kind="authentication_error"):
+    pass
+
+
+class Forbidden(GatewayError, status=403, code="forbidden", kind="permission_error"):
+    pass
+
+
+class CsrfFailed(GatewayError, status=403, code="csrf_failed", kind="permission_error"):
+    pass
+
+
+class RegistrationClosed(GatewayError, status=403, code="registration_closed", kind="permission_error"):
+    pass
+
+
+class AlreadyRedeemed(GatewayError, status=409, code="already_redeemed", kind="invalid_request_error"):
+    pass
+
+
+class TooManyAttempts(GatewayError, status=429, code="too_many_attempts", kind="requests"):
+    pass

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from relaygate.accounts.throttle import LoginThrottle
 from relaygate.auth.access import AccessCache
 from relaygate.billing.ledger import Ledger, MemoryLedger
 from relaygate.billing.prices import PriceBook, list_groups, list_prices
@@ -40,6 +41,7 @@ class Runtime:
     channels: ChannelRegistry = field(default_factory=ChannelRegistry)
     prices: PriceBook = field(default_factory=PriceBook)
     poller: ChangePoller | None = None
+    login_throttle: LoginThrottle = field(default_factory=LoginThrottle)
 
     @classmethod
     async def start(cls, settings: Settings) -> Runtime:

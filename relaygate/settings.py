@@ -10,7 +10,7 @@ import os
 import secrets
 import tomllib
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -40,6 +40,11 @@ class Settings(BaseSettings):
     change_poll_interval: float = Field(default=0.25, gt=0)
     default_max_output_tokens: int = Field(default=1024, ge=0)
     log_level: str = "info"
+    # Who may create an account through POST /api/auth/register: anyone, nobody, or holders of a code.
+    registration: Literal["open", "closed", "invite"] = "closed"
+    session_ttl: int = Field(default=7 * 24 * 3600, gt=0)
+    # Mark the session cookie Secure even when the gateway itself is reached over plain HTTP (TLS proxy).
+    secure_cookies: bool = False
 
     @field_validator("trusted_proxies", mode="before")
     @classmethod

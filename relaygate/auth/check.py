@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from relaygate.accounts.access_keys import PREFIX as ACCESS_KEY_PREFIX
 from relaygate.auth.access import AccessCache, TokenAccess, UserAccess
 from relaygate.auth.client_ip import IPAddress
 from relaygate.clock import now
@@ -28,6 +29,11 @@ class Principal:
 
 
 async def authenticate(cache: AccessCache, key: str, ip: IPAddress | None) -> Principal:
+    if key.startswith(ACCESS_KEY_PREFIX):
+        raise InvalidApiKey(
+            "This is a management access key (ak-...), which works only on /api: "
+            "relay requests need an API key (sk-...) from Token Management."
+        )
     token = await cache.token_for_key(key)
     if token is None:
         raise InvalidApiKey(

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
 
+from relaygate.errors import InvalidValue
+
 UNITS_PER_USD = 500_000
 
 
@@ -12,9 +14,9 @@ def parse_usd(text: str | int | float | Decimal, *, field: str = "usd") -> Decim
     try:
         value = Decimal(str(text))
     except InvalidOperation as exc:
-        raise ValueError(f"{field} must be a number of US dollars such as 12.5, got {text!r}") from exc
+        raise InvalidValue(f"{field} must be a number of US dollars such as 12.5, got {text!r}", field=field) from exc
     if not value.is_finite():
-        raise ValueError(f"{field} must be a finite number of US dollars, got {text!r}")
+        raise InvalidValue(f"{field} must be a finite number of US dollars, got {text!r}", field=field)
     return value
 
 
@@ -22,7 +24,7 @@ def usd_to_units(usd: str | int | float | Decimal, *, field: str = "usd") -> int
     """Exact conversion; refuses amounts finer than one unit (0.000002 USD) rather than rounding money."""
     units = parse_usd(usd, field=field) * UNITS_PER_USD
     if units != units.to_integral_value():
-        raise ValueError(f"{field} must be a multiple of 0.000002 USD (one quota unit), got {usd}")
+        raise InvalidValue(f"{field} must be a multiple of 0.000002 USD (one quota unit), got {usd}", field=field)
     return int(units)
 
 

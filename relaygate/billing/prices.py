@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from relaygate.billing.money import parse_usd
 from relaygate.clock import now
-from relaygate.errors import NotFoundError
+from relaygate.errors import InvalidValue, NotFoundError
 from relaygate.store.changes import record_change
 from relaygate.store.schema import groups, prices
 
@@ -33,7 +33,7 @@ class Price:
 async def set_price(conn: AsyncConnection, model: str, values: dict[str, str | None]) -> dict[str, Any]:
     """Create or replace the price of `model`; unknown fields and negative prices are refused."""
     if not model:
-        raise ValueError("model must not be empty")
+        raise InvalidValue("model must not be empty", field="model")
     clean: dict[str, str | None] = {}
     for name in PRICE_FIELDS:
         raw = values.get(name)
@@ -42,10 +42,10 @@ async def set_price(conn: AsyncConnection, model: str, values: dict[str, str | N
             continue
         amount = parse_usd(raw, field=name)
         if amount < 0:
-            raise ValueError(f"{name} must not be negative")
+            raise InvalidValue(f"{name} must not be negative", field=name)
         clean[name] = str(amount)
     if all(value is None for value in clean.values()):
-        raise ValueError("give at least one of --input, --cached-input, --output or --per-call")
+        raise InvalidValue("give at least one price: input, cached-input, output or per-call")
     await conn.execute(delete(prices).where(prices.c.model == model))
     await conn.execute(prices.insert().values(model=model, updated_at=now(), **clean))
     await record_change(conn, "price", model)

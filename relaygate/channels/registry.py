@@ -39,7 +39,7 @@ class ChannelRegistry:
 
     def load(self, rows: Iterable[Any], box: SecretBox) -> None:
         """Replace the view with these channel rows (all enabled)."""
-        channels = [_channel_from_row(row, box) for row in rows]
+        channels = [channel_from_row(row, box) for row in rows]
         by_route: dict[tuple[str, str], list[Channel]] = {}
         models_by_group: dict[str, set[str]] = {}
         for channel in channels:
@@ -78,7 +78,8 @@ def _tiers(channels: list[Channel]) -> list[list[Channel]]:
     return [[channel for channel in channels if channel.priority == p] for p in priorities]
 
 
-def _channel_from_row(row: Any, box: SecretBox) -> Channel:
+def channel_from_row(row: Any, box: SecretBox) -> Channel:
+    """A channel row as the relay uses it, key decrypted."""
     return Channel(
         id=row["id"],
         name=row["name"],

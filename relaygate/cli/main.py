@@ -8,6 +8,7 @@ import click
 import uvicorn
 
 from relaygate.app import create_app
+from relaygate.cli.access_keys import access_key_group
 from relaygate.cli.channels import channel_group
 from relaygate.cli.context import transaction
 from relaygate.cli.prices import price_group
@@ -84,6 +85,7 @@ cli.add_command(user_group)
 cli.add_command(token_group)
 cli.add_command(channel_group)
 cli.add_command(price_group)
+cli.add_command(access_key_group)
 
 
 def main() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from relaygate.billing.default_prices import default_price_table, load_default_prices
 from relaygate.billing.prices import list_prices, set_price
 from relaygate.cli.context import emit, json_option, run
 
@@ -38,3 +39,15 @@ def set_(
 @json_option
 def list_(as_json: bool) -> None:
     emit(run(list_prices), as_json, COLUMNS)
+
+
+@price_group.command("load-defaults")
+@click.option("--replace", is_flag=True, help="Also overwrite models that already have a price.")
+@json_option
+def load_defaults(replace: bool, as_json: bool) -> None:
+    """Price current OpenAI, Anthropic and Gemini models from the list prices shipped with relaygate."""
+    loaded = run(lambda conn: load_default_prices(conn, replace=replace))
+    emit(loaded, as_json, COLUMNS)
+    if not as_json:
+        as_of, _ = default_price_table()
+        click.echo(f"{len(loaded)} prices set from the list prices published as of {as_of}; check them before use.")

@@ -151,3 +151,57 @@ changes = Table(
     Column("ref_id", String(128), nullable=False),
     Column("created_at", BigInteger, nullable=False),
 )
+
+# Console sessions, kept server-side so that logout, a disabled account or a new password end them at once.
+# `id` is the SHA-256 of the cookie's secret; the CSRF token is sent back on every cookie-authenticated write.
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("user_id", Id, ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("csrf_token", String(64), nullable=False),
+    Column("ip", String(64), nullable=False, server_default=""),
+    Column("created_at", BigInteger, nullable=False),
+    Column("expires_at", BigInteger, nullable=False),
+)
+
+# Management credentials for scripts (`ak-...`): only a hash and a hint are kept.
+access_keys = Table(
+    "access_keys",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("user_id", Id, ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("name", String(128), nullable=False, server_default=""),
+    Column("key_hash", String(64), nullable=False, unique=True),
+    Column("hint", String(32), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("last_used_at", BigInteger, nullable=True),
+)
+
+# Top-up codes: redeemed at most once (a conditional UPDATE on redeemed_at), also the invitations to register.
+redemption_codes = Table(
+    "redemption_codes",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("code_hash", String(64), nullable=False, unique=True),
+    Column("hint", String(32), nullable=False),
+    Column("quota", BigInteger, nullable=False),
+    Column("created_by", Id, nullable=True),
+    Column("created_at", BigInteger, nullable=False),
+    Column("redeemed_by", Id, nullable=True),
+    Column("redeemed_at", BigInteger, nullable=True),
+)
+
+# Who did what to which object, when and from where. Never a secret in `detail`.
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("actor_id", Id, nullable=True),
+    Column("actor_name", String(64), nullable=False, server_default=""),
+    Column("action", String(64), nullable=False),
+    Column("target", String(160), nullable=False, server_default=""),
+    Column("detail", JSON, nullable=False),
+    Column("ip", String(64), nullable=False, server_default=""),
+    Column("created_at", BigInteger, nullable=False, index=True),
+)

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from relaygate.clock import now
-from relaygate.errors import NotFoundError
+from relaygate.errors import InvalidValue, NotFoundError
 from relaygate.store.changes import record_change
 from relaygate.store.schema import tokens
 from relaygate.tokens.keys import generate_key, hash_key, key_hint
@@ -25,7 +25,7 @@ STATUSES = ("enabled", "disabled")
 async def create_tokens(conn: AsyncConnection, user_id: int, spec: TokenSpec, count: int = 1) -> list[dict[str, Any]]:
     """Create `count` tokens with the same settings; each returned dict carries its full `key`, once."""
     if not 1 <= count <= MAX_BATCH:
-        raise ValueError(f"count must be between 1 and {MAX_BATCH}")
+        raise InvalidValue(f"count must be between 1 and {MAX_BATCH}", field="count")
     spec = validate_spec(spec)
     created = []
     for index in range(count):
@@ -34,22 +34,12 @@ async def create_tokens(conn: AsyncConnection, user_id: int, spec: TokenSpec, co
         result = await conn.execute(
             insert(tokens).values(
                 user_id=user_id,
-                name=name,
                 key_hash=hash_key(key),
                 hint=key_hint(key),
                 status="enabled",
-                expires_at=spec.expires_at,
-                unlimited=spec.unlimited,
-                quota_limit=0 if spec.unlimited else spec.quota_limit,
                 used_quota=0,
-                models=list(spec.models),
-                allow_ips=list(spec.allow_ips),
-                group=spec.group,
-                rpm=spec.rpm,
-                tpm=spec.tpm,
-                max_concurrent=spec.max_concurrent,
-                reset_period=spec.reset_period,
                 created_at=now(),
+                **(_settings_columns(spec) | {"name": name}),
             )
         )
         token = await get_token(conn, result.inserted_primary_key[0])  # type: ignore[index]
@@ -76,9 +66,64 @@ async def list_tokens(conn: AsyncConnection, user_id: int | None = None) -> list
     return [public_token(row) for row in (await conn.execute(query)).mappings().all()]
 
 
+async def search_tokens(
+    conn: AsyncConnection,
+    user_id: int,
+    *,
+    q: str = "",
+    status: str | None = None,
+    page: int = 1,
+    per_page: int = 20,
+) -> tuple[list[dict[str, Any]], int]:
+    """One page of a user's live tokens whose name or hint contains `q`, and how many match in all."""
+    condition = (tokens.c.user_id == user_id) & (tokens.c.status != "deleted")
+    if q:
+        condition &= or_(tokens.c.name.contains(q, autoescape=True), tokens.c.hint.contains(q, autoescape=True))
+    if status:
+        condition &= tokens.c.status == status
+    total = (await conn.execute(select(func.count()).select_from(tokens).where(condition))).scalar_one()
+    query = select(tokens).where(condition).order_by(tokens.c.id).limit(per_page).offset((page - 1) * per_page)
+    return [public_token(row) for row in (await conn.execute(query)).mappings().all()], int(total)
+
+
+async def update_token(
+    conn: AsyncConnection, token_id: int, changes: dict[str, Any], *, user_id: int | None = None
+) -> dict[str, Any]:
+    """Change any of the token's settings (the field names of `public_token`) and/or its status.
+
+    `quota_limit: None` means unlimited, as `public_token` shows it; a number sets a cap.
+    """
+    current = await get_token(conn, token_id, user_id=user_id)
+    merged = {**current, **changes}
+    if merged["status"] not in STATUSES:
+        raise InvalidValue(f"status must be one of {', '.join(STATUSES)}", field="status")
+    unlimited = bool(merged["unlimited"])
+    if "quota_limit" in changes:
+        unlimited = changes["quota_limit"] is None
+    if "unlimited" in changes and "quota_limit" in changes and changes["unlimited"] != unlimited:
+        raise InvalidValue("give a quota_limit or unlimited: true, not both", field="unlimited")
+    spec = validate_spec(
+        TokenSpec(
+            name=merged["name"],
+            expires_at=merged["expires_at"],
+            unlimited=unlimited,
+            quota_limit=0 if unlimited else int(merged["quota_limit"] or 0),
+            models=tuple(merged["models"]),
+            allow_ips=tuple(merged["allow_ips"]),
+            group=merged["group"],
+            rpm=merged["rpm"],
+            tpm=merged["tpm"],
+            max_concurrent=merged["max_concurrent"],
+            reset_period=merged["reset"],
+        )
+    )
+    await _update_live_token(conn, token_id, user_id, status=merged["status"], **_settings_columns(spec))
+    return await get_token(conn, token_id)
+
+
 async def set_token_status(conn: AsyncConnection, token_id: int, status: str, *, user_id: int | None = None) -> None:
     if status not in STATUSES:
-        raise ValueError(f"status must be one of {', '.join(STATUSES)}")
+        raise InvalidValue(f"status must be one of {', '.join(STATUSES)}", field="status")
     await _update_live_token(conn, token_id, user_id, status=status)
 
 
@@ -101,6 +146,22 @@ async def _update_live_token(conn: AsyncConnection, token_id: int, user_id: int 
     if (await conn.execute(query.values(**values))).rowcount == 0:
         raise NotFoundError(f"no token with id {token_id}")
     await record_change(conn, "token", token_id)
+
+
+def _settings_columns(spec: TokenSpec) -> dict[str, Any]:
+    return {
+        "name": spec.name,
+        "expires_at": spec.expires_at,
+        "unlimited": spec.unlimited,
+        "quota_limit": 0 if spec.unlimited else spec.quota_limit,
+        "models": list(spec.models),
+        "allow_ips": list(spec.allow_ips),
+        "group": spec.group,
+        "rpm": spec.rpm,
+        "tpm": spec.tpm,
+        "max_concurrent": spec.max_concurrent,
+        "reset_period": spec.reset_period,
+    }
 
 
 def public_token(row: Any) -> dict[str, Any]:

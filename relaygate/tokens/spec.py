@@ -5,6 +5,8 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass
 
+from relaygate.errors import InvalidValue
+
 RESET_PERIODS = ("daily", "weekly", "monthly")
 
 
@@ -26,15 +28,15 @@ class TokenSpec:
 def validate_spec(spec: TokenSpec) -> TokenSpec:
     """Check every field; returns the spec with allowlist entries in canonical form."""
     if len(spec.name) > 128:
-        raise ValueError("name must be at most 128 characters")
+        raise InvalidValue("name must be at most 128 characters", field="name")
     if spec.quota_limit < 0:
-        raise ValueError("quota_limit must not be negative")
+        raise InvalidValue("quota_limit must not be negative", field="quota_limit")
     for limit_name in ("rpm", "tpm", "max_concurrent"):
         value = getattr(spec, limit_name)
         if value is not None and value < 1:
-            raise ValueError(f"{limit_name} must be a positive integer, or left unset for no limit")
+            raise InvalidValue(f"{limit_name} must be a positive integer, or left unset for no limit", field=limit_name)
     if spec.reset_period is not None and spec.reset_period not in RESET_PERIODS:
-        raise ValueError(f"reset must be one of {', '.join(RESET_PERIODS)}")
+        raise InvalidValue(f"reset must be one of {', '.join(RESET_PERIODS)}", field="reset")
     models = tuple(m.strip() for m in spec.models if m.strip())
     return TokenSpec(**{**spec.__dict__, "models": models, "allow_ips": canonical_networks(spec.allow_ips)})
 
@@ -49,5 +51,7 @@ def canonical_networks(entries: tuple[str, ...] | list[str]) -> tuple[str, ...]:
         try:
             canonical.append(str(ipaddress.ip_network(text, strict=False)))
         except ValueError as exc:
-            raise ValueError(f"allow_ips entry {text!r} is not an IP address or CIDR such as 10.0.0.0/8") from exc
+            raise InvalidValue(
+                f"allow_ips entry {text!r} is not an IP address or CIDR such as 10.0.0.0/8", field="allow_ips"
+            ) from exc
     return tuple(canonical)

@@ -14,12 +14,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from relaygate.clock import now
-from relaygate.errors import ConflictError, NotFoundError
+from relaygate.errors import ConflictError, InvalidValue, NotFoundError
 from relaygate.store.changes import record_change
-from relaygate.store.schema import ledger_entries, users
+from relaygate.store.schema import ledger_entries, tokens, users
 from relaygate.users.passwords import generate_password, hash_password
 
 ROLES = ("user", "admin", "root")
+STATUSES = ("enabled", "disabled")
 
 
 @dataclass(frozen=True)
@@ -33,13 +34,17 @@ class NewUser:
 
 def validate_user(spec: NewUser) -> None:
     if not spec.name or len(spec.name) > 64 or not spec.name.replace("_", "").replace("-", "").isalnum():
-        raise ValueError("name must be 1-64 letters, digits, '-' or '_'")
+        raise InvalidValue("name must be 1-64 letters, digits, '-' or '_'", field="name")
     if spec.role not in ROLES:
-        raise ValueError(f"role must be one of {', '.join(ROLES)}")
-    if len(spec.password) < 8:
-        raise ValueError("password must be at least 8 characters")
+        raise InvalidValue(f"role must be one of {', '.join(ROLES)}", field="role")
+    validate_password(spec.password)
     if spec.balance < 0:
-        raise ValueError("balance must not be negative")
+        raise InvalidValue("balance must not be negative", field="balance")
+
+
+def validate_password(password: str) -> None:
+    if len(password) < 8:
+        raise InvalidValue("password must be at least 8 characters", field="password")
 
 
 async def create_user(conn: AsyncConnection, spec: NewUser) -> dict[str, Any]:
@@ -65,37 +70,119 @@ async def create_user(conn: AsyncConnection, spec: NewUser) -> dict[str, Any]:
 
 
 async def get_user(conn: AsyncConnection, user_id: int) -> dict[str, Any]:
-    row = (await conn.execute(select(users).where(users.c.id == user_id))).mappings().first()
+    """A user that has not been deleted."""
+    row = (
+        (await conn.execute(select(users).where(users.c.id == user_id, users.c.status != "deleted"))).mappings().first()
+    )
     if row is None:
         raise NotFoundError(f"no user with id {user_id}")
     return public_user(row)
 
 
 async def find_user_id(conn: AsyncConnection, name: str) -> int:
-    user_id = (await conn.execute(select(users.c.id).where(users.c.name == name))).scalar()
+    user_id = (await conn.execute(select(users.c.id).where(users.c.name == name, users.c.status != "deleted"))).scalar()
     if user_id is None:
         raise NotFoundError(f"no user named {name!r}")
     return int(user_id)
 
 
+async def find_login(conn: AsyncConnection, name: str) -> Any | None:
+    """What a login checks: id, name, password hash and status of a user that has not been deleted."""
+    query = select(users.c.id, users.c.name, users.c.password_hash, users.c.status).where(
+        users.c.name == name, users.c.status != "deleted"
+    )
+    return (await conn.execute(query)).mappings().first()
+
+
 async def list_users(conn: AsyncConnection) -> list[dict[str, Any]]:
-    rows = (await conn.execute(select(users).order_by(users.c.id))).mappings().all()
+    rows = (await conn.execute(select(users).where(users.c.status != "deleted").order_by(users.c.id))).mappings().all()
     return [public_user(row) for row in rows]
 
 
-async def credit(conn: AsyncConnection, user_id: int, amount: int, *, kind: str, reason: str) -> None:
-    """Add `amount` units (negative for an adjustment down) with its ledger entry."""
-    result = await conn.execute(update(users).where(users.c.id == user_id).values(balance=users.c.balance + amount))
-    if result.rowcount == 0:
+async def search_users(
+    conn: AsyncConnection, *, q: str = "", role: str | None = None, page: int = 1, per_page: int = 20
+) -> tuple[list[dict[str, Any]], int]:
+    """One page of users whose name contains `q`, and how many match in all."""
+    condition = users.c.status != "deleted"
+    if q:
+        condition = condition & users.c.name.contains(q, autoescape=True)
+    if role:
+        condition = condition & (users.c.role == role)
+    total = (await conn.execute(select(func.count()).select_from(users).where(condition))).scalar_one()
+    query = select(users).where(condition).order_by(users.c.id).limit(per_page).offset((page - 1) * per_page)
+    return [public_user(row) for row in (await conn.execute(query)).mappings().all()], int(total)
+
+
+async def update_user(conn: AsyncConnection, user_id: int, changes: dict[str, Any]) -> dict[str, Any]:
+    """Change group, role and/or status; the relay sees it at once."""
+    if "role" in changes and changes["role"] not in ROLES:
+        raise InvalidValue(f"role must be one of {', '.join(ROLES)}", field="role")
+    if "status" in changes and changes["status"] not in STATUSES:
+        raise InvalidValue(f"status must be one of {', '.join(STATUSES)}", field="status")
+    values = {name: changes[name] for name in ("group", "role", "status") if name in changes}
+    if values:
+        query = update(users).where(users.c.id == user_id, users.c.status != "deleted").values(**values)
+        if (await conn.execute(query)).rowcount == 0:
+            raise NotFoundError(f"no user with id {user_id}")
+        await record_change(conn, "user", user_id)
+    return await get_user(conn, user_id)
+
+
+async def set_password(conn: AsyncConnection, user_id: int, password: str) -> None:
+    validate_password(password)
+    query = update(users).where(users.c.id == user_id).values(password_hash=hash_password(password))
+    if (await conn.execute(query)).rowcount == 0:
         raise NotFoundError(f"no user with id {user_id}")
+
+
+async def delete_user(conn: AsyncConnection, user_id: int) -> None:
+    """Delete an account: its tokens stop working at once. The row stays (status `deleted`) so
+    that usage records, ledger entries and the books keep their account; the name stays taken."""
+    query = update(users).where(users.c.id == user_id, users.c.status != "deleted").values(status="deleted")
+    if (await conn.execute(query)).rowcount == 0:
+        raise NotFoundError(f"no user with id {user_id}")
+    live = (tokens.c.user_id == user_id) & (tokens.c.status != "deleted")
+    token_ids = (await conn.execute(select(tokens.c.id).where(live))).scalars().all()
+    await conn.execute(update(tokens).where(live).values(status="deleted"))
+    for token_id in token_ids:
+        await record_change(conn, "token", token_id)
+    await record_change(conn, "user", user_id)
+
+
+async def credit(
+    conn: AsyncConnection, user_id: int, amount: int, *, kind: str, reason: str, floor: int | None = None
+) -> None:
+    """Add `amount` units (negative for an adjustment down) with its ledger entry.
+
+    With `floor`, refuse (ConflictError) a change that would leave the balance below it.
+    """
+    query = update(users).where(users.c.id == user_id).values(balance=users.c.balance + amount)
+    if floor is not None:
+        query = query.where(users.c.balance + amount >= floor)
+    result = await conn.execute(query)
+    if result.rowcount == 0:
+        await get_user(conn, user_id)  # raises NotFoundError for an unknown user
+        raise ConflictError(f"the balance would fall below {floor} quota units")
     await conn.execute(
         insert(ledger_entries).values(user_id=user_id, kind=kind, amount=amount, reason=reason, created_at=now())
     )
     await record_change(conn, "user", user_id)
 
 
+async def top_up(conn: AsyncConnection, user_id: int, amount: int, reason: str) -> dict[str, Any]:
+    """Credit (or, negative, take back) an amount by hand; a balance never goes below zero this way."""
+    if amount == 0:
+        raise InvalidValue("the amount must not be zero", field="quota")
+    kind = "topup" if amount > 0 else "adjustment"
+    await credit(conn, user_id, amount, kind=kind, reason=reason or kind, floor=0)
+    return await get_user(conn, user_id)
+
+
 async def set_user_status(conn: AsyncConnection, user_id: int, status: str) -> None:
-    result = await conn.execute(update(users).where(users.c.id == user_id).values(status=status))
+    if status not in STATUSES:
+        raise InvalidValue(f"status must be one of {', '.join(STATUSES)}", field="status")
+    query = update(users).where(users.c.id == user_id, users.c.status != "deleted").values(status=status)
+    result = await conn.execute(query)
     if result.rowcount == 0:
         raise NotFoundError(f"no user with id {user_id}")
     await record_change(conn, "user", user_id)

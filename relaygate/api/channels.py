@@ -1,0 +1,146 @@
+"""`/api/channels` (admin): upstreams. A channel's key goes in, and only its hint ever comes out."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from fastapi import APIRouter, status
+from pydantic import BaseModel, ConfigDict, Field
+
+from relaygate.api.caller import AdminDep, Caller
+from relaygate.api.pages import Page, PagingDep
+from relaygate.channels import service
+from relaygate.relay.probe import probe_channel
+
+router = APIRouter(prefix="/channels", tags=["channels"])
+
+ChannelType = Literal["openai", "azure", "anthropic", "gemini", "midjourney", "suno"]
+
+
+class ChannelOut(BaseModel):
+    id: int
+    name: str
+    type: str
+    base_url: str
+    key_hint: str = Field(description="the start and end of the key; the key itself is never returned")
+    models: list[str]
+    model_map: dict[str, str]
+    groups: list[str]
+    priority: int
+    weight: int
+    status: str
+    created_at: datetime
+
+
+class ChannelCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    type: ChannelType
+    base_url: str = Field(max_length=512)
+    key: str = Field(min_length=1, max_length=4096)
+    name: str = Field(default="", max_length=128)
+    models: list[str] = Field(min_length=1)
+    model_map: dict[str, str] = Field(default_factory=dict, description="client model name to upstream name")
+    groups: list[str] = Field(default_factory=lambda: ["default"])
+    priority: int = Field(default=0, description="higher tiers are tried first")
+    weight: int = Field(default=1, ge=0, description="share of traffic inside a priority tier")
+
+
+class ChannelPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    type: ChannelType | None = None
+    base_url: str | None = Field(default=None, max_length=512)
+    key: str | None = Field(default=None, min_length=1, max_length=4096)
+    name: str | None = Field(default=None, max_length=128)
+    models: list[str] | None = Field(default=None, min_length=1)
+    model_map: dict[str, str] | None = None
+    groups: list[str] | None = None
+    priority: int | None = None
+    weight: int | None = Field(default=None, ge=0)
+    status: Literal["enabled", "disabled"] | None = None
+
+
+class ChannelTest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    model: str | None = Field(default=None, description="the model to ask; the channel's first by default")
+
+
+class ChannelTestResult(BaseModel):
+    channel_id: int
+    model: str
+    ok: bool
+    status: int = Field(description="the upstream's HTTP status, or the gateway's when it could not reach it")
+    latency_ms: float
+    error: str | None
+
+
+@router.get("", response_model=Page[ChannelOut])
+async def list_channels(caller: AdminDep, paging: PagingDep) -> dict[str, Any]:
+    async with caller.transaction() as conn:
+        everything = await service.list_channels(conn)
+    start = (paging.page - 1) * paging.per_page
+    items = everything[start : start + paging.per_page]
+    return {"items": items, "total": len(everything), "page": paging.page, "per_page": paging.per_page}
+
+
+@router.post("", response_model=ChannelOut, status_code=status.HTTP_201_CREATED)
+async def create_channel(body: ChannelCreate, caller: AdminDep) -> dict[str, Any]:
+    spec = service.NewChannel(**{**body.model_dump(), "models": tuple(body.models), "groups": tuple(body.groups)})
+    async with caller.transaction() as conn:
+        channel = await service.add_channel(conn, spec, caller.rt.box)
+        await caller.audit(conn, "channel.create", f"channel:{channel['id']}", **_described(channel))
+    return channel
+
+
+@router.get("/{channel_id}", response_model=ChannelOut)
+async def get_channel(channel_id: int, caller: AdminDep) -> dict[str, Any]:
+    async with caller.transaction() as conn:
+        return await service.get_channel(conn, channel_id)
+
+
+@router.patch("/{channel_id}", response_model=ChannelOut)
+async def update_channel(channel_id: int, body: ChannelPatch, caller: AdminDep) -> dict[str, Any]:
+    changes = body.model_dump(exclude_none=True)
+    async with caller.transaction() as conn:
+        channel = await service.update_channel(conn, channel_id, changes, caller.rt.box)
+        await caller.audit(conn, "channel.update", f"channel:{channel_id}", fields=sorted(changes))
+    return channel
+
+
+@router.delete("/{channel_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_channel(channel_id: int, caller: AdminDep) -> None:
+    async with caller.transaction() as conn:
+        await service.delete_channel(conn, channel_id)
+        await caller.audit(conn, "channel.delete", f"channel:{channel_id}")
+
+
+@router.post("/{channel_id}/enable", response_model=ChannelOut)
+async def enable_channel(channel_id: int, caller: AdminDep) -> dict[str, Any]:
+    return await _set_status(caller, channel_id, "enabled")
+
+
+@router.post("/{channel_id}/disable", response_model=ChannelOut)
+async def disable_channel(channel_id: int, caller: AdminDep) -> dict[str, Any]:
+    return await _set_status(caller, channel_id, "disabled")
+
+
+@router.post("/{channel_id}/test", response_model=ChannelTestResult)
+async def run_channel_test(channel_id: int, caller: AdminDep, body: ChannelTest | None = None) -> dict[str, Any]:
+    """One tiny real request (`ping`, max_tokens 1) through the channel, enabled or not; not billed."""
+    async with caller.transaction() as conn:
+        channel = await service.load_channel(conn, channel_id, caller.rt.box)
+    result = await probe_channel(channel, caller.rt.settings, body.model if body else None)
+    async with caller.transaction() as conn:
+        await caller.audit(conn, "channel.test", f"channel:{channel_id}", ok=result["ok"], status=result["status"])
+    return result
+
+
+async def _set_status(caller: Caller, channel_id: int, status: str) -> dict[str, Any]:
+    async with caller.transaction() as conn:
+        await service.set_channel_status(conn, channel_id, status)
+        await caller.audit(conn, f"channel.{status.removesuffix('d')}", f"channel:{channel_id}")
+        return await service.get_channel(conn, channel_id)
+
+
+def _described(channel: dict[str, Any]) -> dict[str, Any]:
+    return {name: channel[name] for name in ("name", "type", "base_url", "models")}

@@ -1,0 +1,98 @@
+"""Every error under /api as `{"error": {"code", "message", "fields"}}`, with the status it carries.
+
+Domain errors (the GatewayError hierarchy, NotFoundError, ConflictError, InvalidValue), request
+validation by the framework, unknown routes and wrong methods all end here.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from relaygate.errors import ConflictError, GatewayError, InvalidValue, NotFoundError
+
+log = logging.getLogger(__name__)
+
+_LOCATIONS = ("body", "query", "path", "header", "cookie")
+
+
+def error_response(
+    status: int, code: str, message: str, fields: dict[str, str] | None = None, headers: Mapping[str, str] | None = None
+) -> JSONResponse:
+    body = {"error": {"code": code, "message": message, "fields": fields or {}}}
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+def install_error_handlers(api: FastAPI) -> None:
+    handlers: dict[type[Exception], Callable[[Request, Any], Awaitable[Response]]] = {
+        GatewayError: _gateway_error,
+        NotFoundError: _not_found,
+        ConflictError: _conflict,
+        InvalidValue: _invalid_value,
+        RequestValidationError: _validation_failed,
+        HTTPException: _http_error,
+        Exception: _internal_error,
+    }
+    for kind, handler in handlers.items():
+        api.add_exception_handler(kind, handler)
+
+
+async def _gateway_error(request: Request, exc: GatewayError) -> Response:
+    fields = {exc.param: exc.message} if exc.param else {}
+    return error_response(exc.status, exc.code, exc.message, fields, exc.headers)
+
+
+async def _not_found(request: Request, exc: NotFoundError) -> Response:
+    return error_response(404, "not_found", _sentence(str(exc)))
+
+
+async def _conflict(request: Request, exc: ConflictError) -> Response:
+    return error_response(409, "conflict", _sentence(str(exc)))
+
+
+async def _invalid_value(request: Request, exc: InvalidValue) -> Response:
+    message = _sentence(str(exc))
+    return error_response(422, "invalid_value", message, {exc.field: message} if exc.field else {})
+
+
+async def _validation_failed(request: Request, exc: RequestValidationError) -> Response:
+    errors = exc.errors()
+    if any(error.get("type") == "json_invalid" for error in errors):
+        return error_response(400, "invalid_json", "The request body is not valid JSON.")
+    fields = {_field_name(error["loc"]): str(error["msg"]) for error in errors}
+    summary = "; ".join(f"{name}: {message}" for name, message in fields.items())
+    return error_response(422, "validation_failed", f"Some fields are not valid: {summary}.", fields)
+
+
+async def _http_error(request: Request, exc: HTTPException) -> Response:
+    if exc.status_code == 404:
+        message = f"There is no route {request.method} {request.url.path}: see /api/openapi.json for the routes."
+        return error_response(404, "not_found", message)
+    if exc.status_code == 405:
+        return error_response(405, "method_not_allowed", f"{request.method} is not allowed on {request.url.path}.")
+    if exc.status_code == 413:
+        return error_response(413, "request_too_large", str(exc.detail))
+    return error_response(exc.status_code, "http_error", str(exc.detail), headers=exc.headers)
+
+
+async def _internal_error(request: Request, exc: Exception) -> Response:
+    log.error("unhandled error in %s %s", request.method, request.url.path, exc_info=exc)
+    return error_response(500, "internal_error", "The gateway failed on this request; try again.")
+
+
+def _field_name(location: tuple[Any, ...] | list[Any]) -> str:
+    parts = [str(part) for part in location]
+    if parts and parts[0] in _LOCATIONS:
+        parts = parts[1:]
+    return ".".join(parts) or "body"
+
+
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:] + ("" if text.endswith(".") else ".")

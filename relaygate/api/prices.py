@@ -1,0 +1,114 @@
+"""`/api/prices` and `/api/groups`: everyone reads, admins write. The relay reloads both on every change."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from fastapi import APIRouter, status
+from pydantic import BaseModel, ConfigDict, Field
+
+from relaygate.api.caller import AdminDep, CallerDep
+from relaygate.billing import groups as group_service
+from relaygate.billing.prices import delete_price, list_groups, list_prices, set_price
+
+router = APIRouter(tags=["prices and groups"])
+
+Usd = Decimal | None
+
+
+class PriceOut(BaseModel):
+    model: str
+    input: str | None = Field(description="USD per 1M input tokens")
+    cached_input: str | None = Field(description="USD per 1M cached input tokens (null: the input price)")
+    output: str | None = Field(description="USD per 1M output tokens")
+    per_call: str | None = Field(description="USD per call (images, tasks)")
+
+
+class PriceList(BaseModel):
+    items: list[PriceOut]
+
+
+class PriceSet(BaseModel):
+    """USD amounts as numbers or decimal strings; at least one."""
+
+    model_config = ConfigDict(extra="forbid")
+    input: Usd = Field(default=None, ge=0)
+    cached_input: Usd = Field(default=None, ge=0)
+    output: Usd = Field(default=None, ge=0)
+    per_call: Usd = Field(default=None, ge=0)
+
+
+class GroupOut(BaseModel):
+    name: str
+    multiplier: str = Field(description="prices are multiplied by this for the group's users and tokens")
+    description: str
+
+
+class GroupList(BaseModel):
+    items: list[GroupOut]
+
+
+class GroupCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=64)
+    multiplier: Decimal = Field(default=Decimal(1), ge=0)
+    description: str = Field(default="", max_length=255)
+
+
+class GroupPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    multiplier: Decimal | None = Field(default=None, ge=0)
+    description: str | None = Field(default=None, max_length=255)
+
+
+@router.get("/prices", response_model=PriceList)
+async def get_prices(caller: CallerDep) -> dict[str, Any]:
+    async with caller.transaction() as conn:
+        return {"items": await list_prices(conn)}
+
+
+@router.put("/prices/{model:path}", response_model=PriceOut)
+async def put_price(model: str, body: PriceSet, caller: AdminDep) -> dict[str, Any]:
+    values = {name: None if value is None else str(value) for name, value in body.model_dump().items()}
+    async with caller.transaction() as conn:
+        price = await set_price(conn, model, values)
+        await caller.audit(conn, "price.set", f"price:{model}"[:160], **price)
+    return price
+
+
+@router.delete("/prices/{model:path}", status_code=status.HTTP_204_NO_CONTENT)
+async def remove_price(model: str, caller: AdminDep) -> None:
+    async with caller.transaction() as conn:
+        await delete_price(conn, model)
+        await caller.audit(conn, "price.delete", f"price:{model}"[:160])
+
+
+@router.get("/groups", response_model=GroupList)
+async def get_groups(caller: CallerDep) -> dict[str, Any]:
+    async with caller.transaction() as conn:
+        return {"items": await list_groups(conn)}
+
+
+@router.post("/groups", response_model=GroupOut, status_code=status.HTTP_201_CREATED)
+async def create_group(body: GroupCreate, caller: AdminDep) -> dict[str, Any]:
+    async with caller.transaction() as conn:
+        group = await group_service.create_group(conn, body.name, body.multiplier, body.description)
+        await caller.audit(conn, "group.create", f"group:{body.name}", multiplier=group["multiplier"])
+    return group
+
+
+@router.patch("/groups/{name}", response_model=GroupOut)
+async def update_group(name: str, body: GroupPatch, caller: AdminDep) -> dict[str, Any]:
+    changes = body.model_dump(exclude_none=True)
+    async with caller.transaction() as conn:
+        group = await group_service.update_group(conn, name, changes)
+        await caller.audit(conn, "group.update", f"group:{name}", **{k: str(v) for k, v in changes.items()})
+    return group
+
+
+@router.delete("/groups/{name}", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_group(name: str, caller: AdminDep) -> None:
+    async with caller.transaction() as conn:
+        await group_service.delete_group(conn, name)
+        await caller.audit(conn, "group.delete", f"group:{name}")

@@ -1,0 +1,115 @@
+"""`/api/usage`: the caller's usage records (admins: anyone's, with `user_id`), totals, and CSV export."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Query
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel
+
+from relaygate.api.caller import CallerDep
+from relaygate.api.pages import Page, PagingDep
+from relaygate.billing.usage_queries import COLUMNS, UsageFilter, usage_page, usage_rows, usage_summary
+from relaygate.clock import unix_seconds
+from relaygate.errors import Forbidden
+
+router = APIRouter(tags=["usage"])
+
+
+class UsageRecord(BaseModel):
+    id: int
+    created_at: datetime
+    request_id: str
+    user_id: int
+    token_id: int | None
+    channel_id: int | None
+    endpoint: str
+    model: str
+    upstream_model: str
+    prompt_tokens: int
+    cached_tokens: int
+    completion_tokens: int
+    quota: int
+    latency_ms: int
+    status_code: int
+    stream: bool
+    client_ip: str
+
+
+class SummaryRow(BaseModel):
+    key: str
+    requests: int
+    prompt_tokens: int
+    completion_tokens: int
+    quota: int
+
+
+class Summary(BaseModel):
+    by: str
+    items: list[SummaryRow]
+
+
+def usage_filter(
+    caller: CallerDep,
+    token_id: int | None = None,
+    model: Annotated[str | None, Query(max_length=128)] = None,
+    start: Annotated[datetime | None, Query(alias="from", description="ISO-8601, inclusive")] = None,
+    end: Annotated[datetime | None, Query(alias="to", description="ISO-8601, exclusive")] = None,
+    user_id: Annotated[int | None, Query(description="admins only: another user's records")] = None,
+) -> UsageFilter:
+    if user_id is not None and user_id != caller.id and not caller.is_admin:
+        raise Forbidden("Only administrators see other users' usage.")
+    return UsageFilter(
+        user_id=user_id if user_id is not None else caller.id,
+        token_id=token_id,
+        model=model,
+        start=unix_seconds(start),
+        end=unix_seconds(end),
+    )
+
+
+FilterDep = Annotated[UsageFilter, Depends(usage_filter)]
+
+
+@router.get("/usage", response_model=Page[UsageRecord])
+async def list_usage(caller: CallerDep, where: FilterDep, paging: PagingDep) -> dict[str, Any]:
+    """Newest first. Records reach the database within RELAYGATE_FLUSH_INTERVAL of the request."""
+    items, total = await usage_page(caller.rt.engine, where, paging.page, paging.per_page)
+    if not caller.is_admin:
+        items = [item | {"channel_id": None} for item in items]
+    return {"items": items, "total": total, "page": paging.page, "per_page": paging.per_page}
+
+
+@router.get("/usage/summary", response_model=Summary)
+async def summarise_usage(caller: CallerDep, where: FilterDep, by: Literal["day", "model"] = "day") -> dict[str, Any]:
+    return {"by": by, "items": await usage_summary(caller.rt.engine, where, by)}
+
+
+@router.get("/usage.csv", response_class=StreamingResponse)
+async def export_usage(caller: CallerDep, where: FilterDep) -> StreamingResponse:
+    """Every matching record as CSV, oldest first, streamed."""
+    columns = COLUMNS if caller.is_admin else tuple(c for c in COLUMNS if c != "channel_id")
+    return StreamingResponse(
+        _csv_lines(usage_rows(caller.rt.engine, where), columns),
+        media_type="text/csv",
+        headers={"Content-Disposition": 'attachment; filename="usage.csv"'},
+    )
+
+
+async def _csv_lines(rows: AsyncIterator[dict[str, Any]], columns: tuple[str, ...]) -> AsyncIterator[str]:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(columns)
+    async for row in rows:
+        created = datetime.fromtimestamp(row["created_at"], UTC).isoformat().replace("+00:00", "Z")
+        writer.writerow([created if column == "created_at" else row[column] for column in columns])
+        if buffer.tell() > 64 * 1024:
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue()

@@ -1,0 +1,61 @@
+"""Prices and groups through the API: everyone reads, admins write, the relay charges the new numbers."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import httpx
+
+from tests.api.conftest import error_of
+from tests.support.deployment import Deployment
+
+
+def test_prices_crud(root: httpx.Client, login_as: Callable[..., httpx.Client]) -> None:
+    alice = login_as("alice")
+    put = root.put("/api/prices/models/gemini-x", json={"input": 1.25, "output": "10", "cached_input": "0.3125"})
+    assert put.status_code == 200
+    assert put.json() == {
+        "model": "models/gemini-x",
+        "input": "1.25",
+        "cached_input": "0.3125",
+        "output": "10",
+        "per_call": None,
+    }
+    assert root.put("/api/prices/mj_imagine", json={"per_call": "0.05"}).json()["per_call"] == "0.05"
+    listed = {price["model"]: price for price in alice.get("/api/prices").json()["items"]}
+    assert listed["models/gemini-x"]["input"] == "1.25"
+    assert error_of(root.put("/api/prices/x", json={})) == (422, "invalid_value")
+    assert error_of(root.put("/api/prices/x", json={"input": -1}))[0] == 422
+    assert error_of(root.put("/api/prices/x", json={"input": "abc"}))[0] == 422
+    assert root.delete("/api/prices/models/gemini-x").status_code == 204
+    assert error_of(root.delete("/api/prices/models/gemini-x")) == (404, "not_found")
+
+
+def test_groups_crud(gateway: Deployment, root: httpx.Client, login_as: Callable[..., httpx.Client]) -> None:
+    alice = login_as("alice")
+    created = root.post("/api/groups", json={"name": "vip", "multiplier": "0.5", "description": "friends"})
+    assert created.status_code == 201
+    assert created.json() == {"name": "vip", "multiplier": "0.5", "description": "friends"}
+    assert error_of(root.post("/api/groups", json={"name": "vip"})) == (409, "conflict")
+    assert root.patch("/api/groups/vip", json={"multiplier": "0.75"}).json()["multiplier"] == "0.75"
+    names = [group["name"] for group in alice.get("/api/groups").json()["items"]]
+    assert names == ["default", "vip"]
+    assert error_of(root.delete("/api/groups/default")) == (409, "conflict")
+    me = alice.get("/api/me").json()
+    root.patch(f"/api/users/{me['id']}", json={"group": "vip"})
+    assert error_of(root.delete("/api/groups/vip")) == (409, "conflict")
+    root.patch(f"/api/users/{me['id']}", json={"group": "default"})
+    assert root.delete("/api/groups/vip").status_code == 204
+    assert error_of(root.patch("/api/groups/vip", json={"multiplier": "1"})) == (404, "not_found")
+
+
+def test_a_price_change_is_charged_by_the_relay(gateway: Deployment, root: httpx.Client) -> None:
+    gateway.cli("user", "create", "alice", "--password", "password-123", "--balance-usd", "10")
+    key = gateway.cli("token", "create", "--user", "alice")[0]["key"]
+    root.put("/api/prices/gpt-4o-mini", json={"input": "1000", "output": "1000"})
+    gateway.runtime_poll()
+    chat = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 5}
+    httpx.post(gateway.url + "/v1/chat/completions", json=chat, headers={"Authorization": f"Bearer {key}"})
+    gateway.flush()
+    # fake upstream: prompt 1 word + 3 + 3 priming = 7 tokens, reply cut to 5; at $1000 per 1M both ways
+    assert gateway.user("alice")["used_quota"] == (7 + 5) * 1000 * 500_000 // 1_000_000

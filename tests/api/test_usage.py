@@ -1,0 +1,73 @@
+"""Usage records after real relayed requests: own records only, filters, totals, CSV export."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Callable
+
+import httpx
+
+from tests.api.conftest import error_of
+from tests.support.billing import mini_charge
+from tests.support.deployment import Deployment
+
+
+def chat(gw: Deployment, key: str, model: str = "gpt-4o-mini") -> None:
+    body = {"model": model, "messages": [{"role": "user", "content": "hi"}], "max_tokens": 5}
+    response = httpx.post(gw.url + "/v1/chat/completions", json=body, headers={"Authorization": f"Bearer {key}"})
+    assert response.status_code == 200
+
+
+def test_usage_list_summary_and_csv(
+    gateway: Deployment, login_as: Callable[..., httpx.Client], root: httpx.Client
+) -> None:
+    alice, bob = login_as("alice"), login_as("bob")
+    first, second = alice.post("/api/tokens", json={"count": 2}).json()["items"]
+    [bobs] = bob.post("/api/tokens", json={}).json()["items"]
+    for _ in range(3):
+        chat(gateway, first["key"])
+    chat(gateway, second["key"], model="gpt-4o")
+    chat(gateway, bobs["key"])
+    gateway.flush()
+
+    page = alice.get("/api/usage", params={"per_page": 2}).json()
+    assert (page["total"], len(page["items"])) == (4, 2)
+    newest = page["items"][0]
+    assert (newest["model"], newest["token_id"], newest["status_code"]) == ("gpt-4o", second["id"], 200)
+    assert newest["channel_id"] is None  # which upstream served is for admins
+    assert {item["user_id"] for item in alice.get("/api/usage").json()["items"]} == {newest["user_id"]}
+    by_token = alice.get("/api/usage", params={"token_id": first["id"]}).json()
+    assert by_token["total"] == 3
+    assert by_token["items"][0]["quota"] == mini_charge(7, 5)
+    assert alice.get("/api/usage", params={"model": "gpt-4o"}).json()["total"] == 1
+    assert (
+        alice.get("/api/usage", params={"from": "2000-01-01T00:00:00Z", "to": "2000-01-02T00:00:00Z"}).json()["total"]
+        == 0
+    )
+
+    by_model = alice.get("/api/usage/summary", params={"by": "model"}).json()
+    assert by_model["by"] == "model"
+    rows = {row["key"]: row for row in by_model["items"]}
+    assert (rows["gpt-4o-mini"]["requests"], rows["gpt-4o-mini"]["quota"]) == (3, 3 * mini_charge(7, 5))
+    assert rows["gpt-4o"]["requests"] == 1
+    by_day = alice.get("/api/usage/summary", params={"by": "day"}).json()["items"]
+    assert len(by_day) == 1
+    assert by_day[0]["requests"] == 4
+    assert len(by_day[0]["key"]) == 10  # YYYY-MM-DD
+    assert error_of(alice.get("/api/usage/summary", params={"by": "week"}))[0] == 422
+
+    exported = alice.get("/api/usage.csv")
+    assert exported.headers["content-type"].startswith("text/csv")
+    table = list(csv.DictReader(io.StringIO(exported.text)))
+    assert len(table) == 4
+    assert "channel_id" not in table[0]
+    assert table[0]["model"] == "gpt-4o-mini"
+    assert table[0]["created_at"].endswith("Z")
+    assert sum(int(row["quota"]) for row in table) == gateway.user("alice")["used_quota"]
+
+    assert error_of(alice.get("/api/usage", params={"user_id": bobs["id"] + 1000})) == (403, "forbidden")
+    bob_id = bob.get("/api/me").json()["id"]
+    as_admin = root.get("/api/usage", params={"user_id": bob_id}).json()
+    assert as_admin["total"] == 1
+    assert as_admin["items"][0]["channel_id"] is not None
