@@ -39,6 +39,7 @@ def relay_endpoint(endpoint: str, upstream_path: str) -> Handler:
             model=model,
             stream=body.get("stream") is True,
             request_id=request_id,
+            generates=endpoint != "embeddings",
         )
         await relay(rt, principal, call, ADAPTER, receive, send)
 
@@ -47,7 +48,7 @@ def relay_endpoint(endpoint: str, upstream_path: str) -> Handler:
 
 def usable_models(rt: Runtime, principal: Principal) -> list[str]:
     """Models this token may call: served for its group, priced, and allowed by the token."""
-    models = rt.channels.models_for(principal.group)
+    models = rt.channels.models_for(principal.group, ADAPTER.channel_types)
     if principal.token.models:
         models = models & principal.token.models
     return sorted(model for model in models if rt.prices.price_for(model) is not None)
