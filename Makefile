@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+LINTED := relaygate tests $(wildcard bench)  # bench/ is optional in a checkout
 
 .PHONY: install run test lint typecheck pytest bench clean
 
@@ -18,8 +19,8 @@ run: install
 	$(BIN)/relaygate serve
 
 lint: install
-	$(BIN)/ruff check relaygate tests bench
-	$(BIN)/ruff format --check relaygate tests bench
+	$(BIN)/ruff check $(LINTED)
+	$(BIN)/ruff format --check $(LINTED)
 
 typecheck: install
 	$(BIN)/mypy

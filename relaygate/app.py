@@ -23,7 +23,7 @@ from relaygate.api.app import create_api
 from relaygate.auth.credentials import Family
 from relaygate.errors import GatewayError, MethodNotAllowed, NotFound
 from relaygate.logs import request_id as request_id_var
-from relaygate.relay import openai_routes
+from relaygate.relay import anthropic_routes, gemini_routes, model_lists, openai_routes
 from relaygate.relay.asgi import Message, Receive, Scope, Send, send_bytes
 from relaygate.relay.error_bodies import error_body
 from relaygate.relay.routing import RouteTable
@@ -41,7 +41,9 @@ class Gateway:
     def __init__(self, settings: Settings):
         self.settings = settings
         self.runtime: Runtime | None = None
-        self.routes = RouteTable([*openai_routes.ROUTES])
+        self.routes = RouteTable(
+            [*openai_routes.ROUTES, *model_lists.ROUTES, *anthropic_routes.ROUTES, *gemini_routes.ROUTES]
+        )
         self.rest = _management_app(self)
 
     @property
@@ -72,10 +74,11 @@ class Gateway:
         try:
             await route.handler(self.rt, scope, receive, sent, rid)
         except GatewayError as error:
-            await _send_error(sent, route.family, error)
+            await _send_error(sent, route.family_for(scope), error)
         except Exception:
             log.exception("unhandled error in relay route %s", scope["path"])
-            await _send_error(sent, route.family, GatewayError("The gateway failed on this request; try again."))
+            failure = GatewayError("The gateway failed on this request; try again.")
+            await _send_error(sent, route.family_for(scope), failure)
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:

@@ -1,7 +1,8 @@
 """The in-memory view of enabled channels, and the choice among them (SPEC section 4).
 
 Highest priority tier first, weighted random inside a tier; a retry moves on to channels not
-yet tried, tier by tier.
+yet tried, tier by tier. Every question names the channel types that speak the caller's
+protocol, so a route only ever reaches channels it can talk to.
 """
 
 from __future__ import annotations
@@ -54,16 +55,28 @@ class ChannelRegistry:
     def all(self) -> list[Channel]:
         return list(self._all)
 
-    def serves(self, group: str, model: str) -> bool:
-        return (group, model) in self._by_route
+    def serves(self, group: str, model: str, types: frozenset[str] | None = None) -> bool:
+        """Whether a channel of one of `types` (None: any type) serves `model` to `group`."""
+        tiers = self._by_route.get((group, model), ())
+        return any(types is None or channel.type in types for tier in tiers for channel in tier)
 
-    def models_for(self, group: str) -> set[str]:
-        return self._models_by_group.get(group, set())
+    def types_serving(self, group: str, model: str) -> set[str]:
+        return {channel.type for tier in self._by_route.get((group, model), ()) for channel in tier}
 
-    def pick(self, group: str, model: str, tried: set[int]) -> Channel | None:
-        """A channel for `model` in `group` that is not in `tried`, or None when none is left."""
+    def models_for(self, group: str, types: frozenset[str] | None = None) -> set[str]:
+        if types is None:
+            return self._models_by_group.get(group, set())
+        return {
+            model
+            for channel in self._all
+            if channel.type in types and group in channel.groups
+            for model in channel.models
+        }
+
+    def pick(self, group: str, model: str, tried: set[int], types: frozenset[str]) -> Channel | None:
+        """A channel of one of `types` for `model` in `group`, not in `tried`; None when none is left."""
         for tier in self._by_route.get((group, model), ()):
-            left = [channel for channel in tier if channel.id not in tried]
+            left = [channel for channel in tier if channel.id not in tried and channel.type in types]
             if not left:
                 continue
             weights = [max(channel.weight, 0) for channel in left]

@@ -1,9 +1,11 @@
-"""A deterministic OpenAI-protocol provider over real sockets, for tests, benchmarks and demos.
+"""A deterministic OpenAI, Anthropic and Gemini provider over real sockets, for tests, benchmarks and demos.
 
 Its behaviour is configured per request by flags in the API key (see `UpstreamBehaviour`), and its
 token counts follow the rules in `behaviour`, so a test can compute the bill it expects.
 """
 
+from relaygate.fakeupstream.admission import REQUEST_LOG_SIZE
+from relaygate.fakeupstream.anthropic import TOOL_USE_TOKENS, anthropic_prompt_tokens
 from relaygate.fakeupstream.behaviour import (
     DEFAULT_REPLY_WORDS,
     EMBEDDING_DIMENSIONS,
@@ -23,20 +25,19 @@ from relaygate.fakeupstream.behaviour import (
     reply_words,
     stream_pieces,
 )
-from relaygate.fakeupstream.server import (
-    MODEL_IDS,
-    REQUEST_LOG_SIZE,
-    create_fake_upstream_app,
-    run_fake_upstream,
-)
+from relaygate.fakeupstream.gemini import gemini_prompt_tokens
+from relaygate.fakeupstream.openai import MODEL_IDS
+from relaygate.fakeupstream.server import create_fake_upstream_app, run_fake_upstream
 
 __all__ = [
     "DEFAULT_REPLY_WORDS",
     "EMBEDDING_DIMENSIONS",
     "MODEL_IDS",
     "REQUEST_LOG_SIZE",
+    "TOOL_USE_TOKENS",
     "FakeUpstreamError",
     "UpstreamBehaviour",
+    "anthropic_prompt_tokens",
     "chat_prompt_tokens",
     "chat_usage",
     "completion_prompt_tokens",
@@ -45,6 +46,7 @@ __all__ = [
     "create_fake_upstream_app",
     "embedding_usage",
     "embedding_vector",
+    "gemini_prompt_tokens",
     "parse_bearer",
     "parse_behaviour",
     "reply_length",

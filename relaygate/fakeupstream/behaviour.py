@@ -29,7 +29,7 @@ EMBEDDING_DIMENSIONS = 8
 TOKENS_PER_MESSAGE = 3
 TOKENS_PER_REPLY_PRIMING = 3
 
-_FLAGS_WITH_NUMBERS = ("fail", "fail-first", "chunk-delay-ms", "delay-ms", "words")
+_FLAGS_WITH_NUMBERS = ("fail", "fail-first", "chunk-delay-ms", "delay-ms", "words", "cached", "cache-write", "thoughts")
 
 
 class FakeUpstreamError(Exception):
@@ -63,8 +63,10 @@ class UpstreamBehaviour:
 
     The key is split on `;`; the first part names the key, every later part is a flag:
     `fail=NNN`, `fail-first=N`, `no-usage`, `chunk-delay-ms=N`, `delay-ms=N`, `words=N`,
-    `require=VALUE` (accepted and ignored). An unknown or malformed flag is a 400, so that a typo
-    in a test's channel key cannot silently configure nothing.
+    `require=VALUE` (accepted and ignored), and for the Anthropic and Gemini protocols `cached=N`
+    (that many prompt tokens reported as read from the provider's cache), `cache-write=N`
+    (Anthropic: written to the cache) and `thoughts=N` (Gemini: thinking tokens). An unknown or
+    malformed flag is a 400, so that a typo in a test's channel key cannot silently configure nothing.
     """
 
     fail_status: int | None = None
@@ -73,6 +75,9 @@ class UpstreamBehaviour:
     chunk_delay_ms: int = 0
     delay_ms: int = 0
     words: int = DEFAULT_REPLY_WORDS
+    cached: int = 0
+    cache_write: int = 0
+    thoughts: int = 0
 
 
 def parse_bearer(authorization: str | None) -> str | None:
@@ -111,6 +116,9 @@ def parse_behaviour(key: str) -> UpstreamBehaviour:
         chunk_delay_ms=numbers.get("chunk-delay-ms", 0),
         delay_ms=numbers.get("delay-ms", 0),
         words=numbers.get("words", DEFAULT_REPLY_WORDS),
+        cached=numbers.get("cached", 0),
+        cache_write=numbers.get("cache-write", 0),
+        thoughts=numbers.get("thoughts", 0),
     )
 
 

@@ -22,6 +22,9 @@ class RelayCall:
     model: str
     stream: bool
     request_id: str
+    generates: bool = True  # False when the answer has no output tokens to hold (embeddings, token counts)
+    free: bool = False  # token counting: authenticated and model-checked, never billed
+    upstream_headers: dict[str, str] = field(default_factory=dict)  # client headers the protocol passes on
     started: float = field(default_factory=time.perf_counter)
 
 
@@ -37,6 +40,8 @@ class StreamTap(Protocol):
 
 class Adapter(Protocol):
     """What the pipeline needs from an upstream protocol."""
+
+    channel_types: frozenset[str]  # the channel types that speak this protocol
 
     def build_request(self, channel: Channel, call: RelayCall) -> UpstreamRequest: ...
 

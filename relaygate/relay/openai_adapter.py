@@ -11,7 +11,7 @@ from relaygate.channels.registry import Channel
 from relaygate.relay.call import RelayCall
 from relaygate.relay.openai_usage import counted_stream_usage, counted_usage, usage_from
 from relaygate.relay.sse import event_json
-from relaygate.relay.upstream import UpstreamRequest
+from relaygate.relay.upstream import UpstreamRequest, upstream_base
 
 STREAM_USAGE_ENDPOINTS = frozenset({"chat.completions", "completions"})
 
@@ -21,13 +21,9 @@ def client_wants_usage(body: dict[str, Any]) -> bool:
     return isinstance(options, dict) and options.get("include_usage") is True
 
 
-def upstream_base(channel: Channel) -> str:
-    """Channels may be configured with or without the trailing `/v1`."""
-    base = channel.base_url.rstrip("/")
-    return base[:-3] if base.endswith("/v1") else base
-
-
 class OpenAIAdapter:
+    channel_types = frozenset({"openai", "azure"})
+
     def build_request(self, channel: Channel, call: RelayCall) -> UpstreamRequest:
         body = call.body
         upstream_model = channel.upstream_model(call.model)

@@ -25,12 +25,16 @@ from relaygate.relay.call import Adapter, RelayCall
 from relaygate.relay.streaming import stream_events
 from relaygate.runtime import Runtime
 
+FREE = Price()  # what a free call (token counting) is charged: it still writes a usage record
+
 
 async def relay(
     rt: Runtime, principal: Principal, call: RelayCall, adapter: Adapter, receive: Receive, send: Send
 ) -> None:
     authorise_model(principal, call.model)
-    price, multiplier = quote(rt, principal, call.model)
+    price, multiplier = quote(rt, principal, call.model, adapter.channel_types)
+    if call.free:
+        price = FREE
     permit = rt.limiter.acquire(principal.token)
     try:
         reservation = await reserve(rt, principal, call, price, multiplier)
@@ -40,7 +44,7 @@ async def relay(
     usage, status, channel_id, upstream_model = Usage(), 502, None, call.model
     try:
         channel, response = await rt.upstream.send(
-            lambda tried: rt.channels.pick(principal.group, call.model, tried),
+            lambda tried: rt.channels.pick(principal.group, call.model, tried, adapter.channel_types),
             lambda chosen: adapter.build_request(chosen, call),
         )
         channel_id, upstream_model, status = channel.id, channel.upstream_model(call.model), response.status
@@ -63,8 +67,14 @@ async def relay(
         await rt.ledger.settle(reservation, charge, record)
 
 
-def quote(rt: Runtime, principal: Principal, model: str) -> tuple[Price, Fraction]:
-    if not rt.channels.serves(principal.group, model):
+def quote(rt: Runtime, principal: Principal, model: str, types: frozenset[str]) -> tuple[Price, Fraction]:
+    if not rt.channels.serves(principal.group, model, types):
+        if rt.channels.serves(principal.group, model):
+            raise ModelNotAvailable(
+                f"The model {model!r} is served here only through another API protocol (channel type "
+                f"{', '.join(sorted(rt.channels.types_serving(principal.group, model)))}), not through this route: "
+                "call it with that protocol's API (conversion between protocols is not available yet)."
+            )
         raise ModelNotAvailable(
             f"No channel serves the model {model!r} for the group {principal.group!r}: "
             "check the model name, or ask the operator to add a channel for it."
@@ -82,9 +92,7 @@ async def reserve(
 ) -> Reservation:
     estimate = Usage(
         prompt=estimate_prompt_tokens(call.body),
-        completion=requested_output_tokens(call.body, rt.settings.default_max_output_tokens)
-        if call.endpoint != "embeddings"
-        else 0,
+        completion=requested_output_tokens(call.body, rt.settings.default_max_output_tokens) if call.generates else 0,
     )
     amount = charge_for(price, estimate, multiplier)
     return await rt.ledger.reserve(principal.token.id, principal.user.id, principal.token.quota_limit, amount)

@@ -11,31 +11,49 @@ import orjson
 from relaygate.auth.credentials import Family
 from relaygate.channels.registry import Channel
 from relaygate.errors import GatewayError
-from relaygate.relay.call import RelayCall
+from relaygate.relay.anthropic_adapter import AnthropicAdapter
+from relaygate.relay.call import Adapter, RelayCall
+from relaygate.relay.gemini_adapter import GeminiAdapter
 from relaygate.relay.openai_adapter import OpenAIAdapter
 from relaygate.relay.upstream import UpstreamClient
 from relaygate.settings import Settings
 
 
-async def probe_channel(channel: Channel, settings: Settings, model: str | None = None) -> dict[str, Any]:
-    """Send `ping` with max_tokens 1; report the status, latency and any error message."""
-    model = model or sorted(channel.models)[0]
-    body = {"model": model, "messages": [{"role": "user", "content": "ping"}], "max_tokens": 1}
+def probe_call(channel: Channel, model: str) -> tuple[RelayCall, Adapter]:
+    """`ping` with one output token, in the protocol of the channel's type."""
+    messages = [{"role": "user", "content": "ping"}]
+    adapter: Adapter
+    if channel.type == "anthropic":
+        family, path, adapter = Family.ANTHROPIC, "/v1/messages", AnthropicAdapter()
+        body: dict[str, Any] = {"model": model, "messages": messages, "max_tokens": 1}
+    elif channel.type == "gemini":
+        family, path, adapter = Family.GEMINI, "/v1beta/models/{model}:generateContent", GeminiAdapter()
+        body = {"contents": [{"role": "user", "parts": [{"text": "ping"}]}], "generationConfig": {"maxOutputTokens": 1}}
+    else:
+        family, path, adapter = Family.OPENAI, "/v1/chat/completions", OpenAIAdapter()
+        body = {"model": model, "messages": messages, "max_tokens": 1}
     call = RelayCall(
-        family=Family.OPENAI,
-        endpoint="chat.completions",
-        upstream_path="/v1/chat/completions",
+        family=family,
+        endpoint="probe",
+        upstream_path=path,
         body=body,
         raw=orjson.dumps(body),
         model=model,
         stream=False,
         request_id=uuid.uuid4().hex,
     )
+    return call, adapter
+
+
+async def probe_channel(channel: Channel, settings: Settings, model: str | None = None) -> dict[str, Any]:
+    """Send `ping` with max_tokens 1; report the status, latency and any error message."""
+    model = model or sorted(channel.models)[0]
+    call, adapter = probe_call(channel, model)
     client = UpstreamClient(settings.model_copy(update={"retries": 0}))
     started = time.perf_counter()
     try:
         _, response = await client.send(
-            lambda tried: None if tried else channel, lambda c: OpenAIAdapter().build_request(c, call)
+            lambda tried: None if tried else channel, lambda c: adapter.build_request(c, call)
         )
         async with response:
             await response.read()

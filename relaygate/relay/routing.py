@@ -19,6 +19,11 @@ class RelayRoute:
     family: Family  # decides the shape of this route's error bodies
     handler: Handler
     prefix: bool = False
+    family_of: Callable[[Scope], Family] | None = None  # for a route several protocols' clients call
+
+    def family_for(self, scope: Scope) -> Family:
+        """The family whose error shape this request gets."""
+        return self.family if self.family_of is None else self.family_of(scope)
 
 
 class RouteTable:

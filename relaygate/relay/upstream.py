@@ -31,6 +31,15 @@ class UpstreamRequest:
     body: bytes
 
 
+def upstream_base(channel: Channel, versions: tuple[str, ...] = ("/v1",)) -> str:
+    """The channel's base URL without a trailing API version: channels may be configured either way."""
+    base = channel.base_url.rstrip("/")
+    for version in versions:
+        if base.endswith(version):
+            return base[: -len(version)]
+    return base
+
+
 BuildRequest = Callable[[Channel], UpstreamRequest]
 PickChannel = Callable[[set[int]], Channel | None]
 

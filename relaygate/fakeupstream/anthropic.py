@@ -1,0 +1,205 @@
+"""The Anthropic Messages protocol of the fake upstream: `POST /v1/messages` and `/v1/messages/count_tokens`.
+
+The key comes in `x-api-key`, and `anthropic-version` is required, as the real API does. Counting
+rules (a contract tests compute bills from):
+
+- The prompt is the words of `system`, plus per message the words of its text (string content,
+  `text` blocks, `tool_result` text) and 3, plus per tool the words of its name and description
+  (`anthropic_prompt_tokens`). `count_tokens` answers that number.
+- Of the prompt, `cached=N` tokens are reported as `cache_read_input_tokens` and `cache-write=N`
+  as `cache_creation_input_tokens`; `input_tokens` is the rest, as Anthropic reports it.
+- The reply is `words` words cut to `max_tokens` (stop reason `max_tokens`, else `end_turn`). A
+  request that forces a tool (`tool_choice` `any` or `tool`) gets one `tool_use` block instead,
+  costing `TOOL_USE_TOKENS`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from relaygate.fakeupstream.admission import (
+    Dialect,
+    FakeUpstream,
+    JSONObject,
+    error_headers,
+    json_answer,
+    stream_events,
+)
+from relaygate.fakeupstream.behaviour import (
+    FakeUpstreamError,
+    UpstreamBehaviour,
+    count_words,
+    invalid_request,
+    reply_length,
+    reply_text,
+    stream_pieces,
+)
+
+ANTHROPIC_VERSION_HEADER = "anthropic-version"
+TOKENS_PER_MESSAGE = 3
+TOOL_USE_TOKENS = 5
+_ERROR_TYPES = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    403: "permission_error",
+    404: "not_found_error",
+    413: "request_too_large",
+    429: "rate_limit_error",
+    529: "overloaded_error",
+}
+
+
+def block_text(content: Any) -> str:
+    """The text of a message's content: a string, or its text and tool-result blocks joined by spaces."""
+    if isinstance(content, str):
+        return content
+    if not isinstance(content, list):
+        return ""
+    texts = []
+    for block in content:
+        if not isinstance(block, Mapping):
+            continue
+        if isinstance(block.get("text"), str):
+            texts.append(block["text"])
+        elif block.get("type") == "tool_result":
+            texts.append(block_text(block.get("content")))
+    return " ".join(texts)
+
+
+def anthropic_prompt_tokens(request: Mapping[str, Any]) -> int:
+    """Input tokens of a Messages request: system, messages (+3 each) and tool descriptions."""
+    messages = request.get("messages")
+    if not isinstance(messages, list) or not messages:
+        raise invalid_request("messages: at least one message is required", param="messages")
+    total = count_words(block_text(request.get("system")))
+    for message in messages:
+        if not isinstance(message, Mapping):
+            raise invalid_request("messages: each message must be an object", param="messages")
+        total += count_words(block_text(message.get("content"))) + TOKENS_PER_MESSAGE
+    for tool in request.get("tools") or ():
+        if isinstance(tool, Mapping):
+            total += count_words(str(tool.get("name") or "")) + count_words(str(tool.get("description") or ""))
+    return total
+
+
+def forced_tool(request: Mapping[str, Any]) -> str | None:
+    """The name of the tool the request forces, if it forces one."""
+    tools = [tool for tool in request.get("tools") or () if isinstance(tool, Mapping) and tool.get("name")]
+    choice = request.get("tool_choice")
+    if not tools or not isinstance(choice, Mapping):
+        return None
+    if choice.get("type") == "tool" and isinstance(choice.get("name"), str):
+        return str(choice["name"])
+    return str(tools[0]["name"]) if choice.get("type") == "any" else None
+
+
+def anthropic_usage(prompt: int, output: int, behaviour: UpstreamBehaviour) -> JSONObject:
+    read = min(behaviour.cached, prompt)
+    written = min(behaviour.cache_write, prompt - read)
+    return {
+        "input_tokens": prompt - read - written,
+        "cache_creation_input_tokens": written,
+        "cache_read_input_tokens": read,
+        "output_tokens": output,
+    }
+
+
+class AnthropicAnswers:
+    def __init__(self, upstream: FakeUpstream) -> None:
+        self.upstream = upstream
+
+    async def answer_messages(
+        self, request: web.Request, body: JSONObject, behaviour: UpstreamBehaviour
+    ) -> web.StreamResponse:
+        if not isinstance(body.get("max_tokens"), int):
+            raise invalid_request("max_tokens: Field required", param="max_tokens")
+        prompt = anthropic_prompt_tokens(body)
+        tool = forced_tool(body)
+        words, finish = reply_length(body, behaviour.words)
+        output, stop_reason = (TOOL_USE_TOKENS, "tool_use") if tool else (words, _STOP_REASONS[finish])
+        usage = None if behaviour.no_usage else anthropic_usage(prompt, output, behaviour)
+        message: JSONObject = {
+            "id": self.upstream.next_id("msg_fake"),
+            "type": "message",
+            "role": "assistant",
+            "model": body["model"],
+            "content": [],
+            "stop_reason": None,
+            "stop_sequence": None,
+        }
+        tool_block: JSONObject = {
+            "type": "tool_use",
+            "id": self.upstream.next_id("toolu_fake"),
+            "name": tool,
+            "input": {},
+        }
+        if body.get("stream") is True:
+            events = message_events(message, tool_block if tool else None, words, stop_reason, usage)
+            return await stream_events(request, events, behaviour)
+        content = [tool_block] if tool else [{"type": "text", "text": reply_text(words)}]
+        message |= {"content": content, "stop_reason": stop_reason}
+        return json_answer(message if usage is None else message | {"usage": usage})
+
+    async def answer_count_tokens(
+        self, request: web.Request, body: JSONObject, behaviour: UpstreamBehaviour
+    ) -> web.StreamResponse:
+        return json_answer({"input_tokens": anthropic_prompt_tokens(body)})
+
+
+_STOP_REASONS = {"stop": "end_turn", "length": "max_tokens"}
+
+
+def message_events(
+    message: JSONObject, tool_block: JSONObject | None, words: int, stop_reason: str, usage: JSONObject | None
+) -> list[bytes]:
+    """The events of a streamed message: start, one block with its deltas, the final delta, stop."""
+    start = message if usage is None else message | {"usage": usage | {"output_tokens": 1}}
+    events: list[JSONObject] = [{"type": "message_start", "message": start}]
+    if tool_block is not None:
+        events.append({"type": "content_block_start", "index": 0, "content_block": tool_block})
+        events.append(
+            {"type": "content_block_delta", "index": 0, "delta": {"type": "input_json_delta", "partial_json": "{}"}}
+        )
+    else:
+        events.append({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}})
+        events.append({"type": "ping"})
+        events += [
+            {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": piece}}
+            for piece in stream_pieces(words)
+        ]
+    events.append({"type": "content_block_stop", "index": 0})
+    final: JSONObject = {"type": "message_delta", "delta": {"stop_reason": stop_reason, "stop_sequence": None}}
+    if usage is not None:
+        final["usage"] = {"output_tokens": usage["output_tokens"]}
+    events += [final, {"type": "message_stop"}]
+    return [b"event: " + event["type"].encode() + b"\ndata: " + orjson.dumps(event) + b"\n\n" for event in events]
+
+
+def error_response(error: FakeUpstreamError) -> web.Response:
+    kind = _ERROR_TYPES.get(error.status, "api_error")
+    payload = {"type": "error", "error": {"type": kind, "message": error.message}}
+    return json_answer(payload, error.status, error_headers(error))
+
+
+def _require_version(request: web.Request) -> None:
+    if ANTHROPIC_VERSION_HEADER not in request.headers:
+        raise invalid_request("anthropic-version: header is required")
+
+
+ANTHROPIC = Dialect(
+    key_of=lambda request: request.headers.get("x-api-key") or None,
+    missing_key=FakeUpstreamError(401, "x-api-key header is required"),
+    render_error=error_response,
+    logged_headers=("x-api-key", ANTHROPIC_VERSION_HEADER, "anthropic-beta"),
+    check=_require_version,
+)
+
+
+def add_anthropic_routes(app: web.Application, upstream: FakeUpstream) -> None:
+    answers = AnthropicAnswers(upstream)
+    app.router.add_post("/v1/messages", upstream.endpoint(answers.answer_messages, ANTHROPIC))
+    app.router.add_post("/v1/messages/count_tokens", upstream.endpoint(answers.answer_count_tokens, ANTHROPIC))

@@ -1,0 +1,178 @@
+"""The Gemini protocol of the fake upstream: `POST /v1beta/models/{model}:{method}` (and under `/v1`).
+
+Methods: `generateContent`, `streamGenerateContent` (`?alt=sse` for server-sent events, else one
+JSON array), `countTokens`, `embedContent`, `batchEmbedContents`. The key comes in
+`x-goog-api-key` or `?key=`. Counting rules (a contract tests compute bills from):
+
+- The prompt is the words of every text part of `systemInstruction` and `contents`
+  (`gemini_prompt_tokens`); `countTokens` answers that number as `totalTokens`.
+- The reply is `words` words cut to `generationConfig.maxOutputTokens` (finish reason
+  `MAX_TOKENS`, else `STOP`). `usageMetadata` reports the prompt, the reply's words as
+  `candidatesTokenCount`, `thoughts=N` as `thoughtsTokenCount` and `cached=N` (at most the
+  prompt) as `cachedContentTokenCount`, which is part of `promptTokenCount`.
+- A stream sends one chunk per word, each with the usage so far; the last chunk's is final.
+- An embedding costs the words of each text, at least 1 per text, as `promptTokenCount`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from relaygate.fakeupstream.admission import (
+    Dialect,
+    FakeUpstream,
+    JSONObject,
+    error_headers,
+    json_answer,
+    stream_events,
+)
+from relaygate.fakeupstream.behaviour import (
+    FakeUpstreamError,
+    UpstreamBehaviour,
+    count_words,
+    embedding_vector,
+    invalid_request,
+    reply_length,
+    reply_text,
+    stream_pieces,
+)
+
+_STATUSES = {
+    400: "INVALID_ARGUMENT",
+    401: "UNAUTHENTICATED",
+    403: "PERMISSION_DENIED",
+    404: "NOT_FOUND",
+    429: "RESOURCE_EXHAUSTED",
+    503: "UNAVAILABLE",
+}
+_FINISH = {"stop": "STOP", "length": "MAX_TOKENS"}
+
+
+def content_texts(content: Any) -> list[str]:
+    """The text parts of one `Content` object."""
+    parts = content.get("parts") if isinstance(content, Mapping) else None
+    if not isinstance(parts, list):
+        return []
+    return [part["text"] for part in parts if isinstance(part, Mapping) and isinstance(part.get("text"), str)]
+
+
+def gemini_prompt_tokens(request: Mapping[str, Any]) -> int:
+    """Prompt tokens of a generateContent request: the words of the system instruction and contents."""
+    contents = request.get("contents")
+    if not isinstance(contents, list) or not contents:
+        raise invalid_request("* GenerateContentRequest.contents: contents is not specified", param="contents")
+    texts = content_texts(request.get("systemInstruction"))
+    for content in contents:
+        texts += content_texts(content)
+    return sum(count_words(text) for text in texts)
+
+
+def reply_words_for(request: Mapping[str, Any], words: int) -> tuple[int, str]:
+    config = request.get("generationConfig")
+    limit = config.get("maxOutputTokens") if isinstance(config, Mapping) else None
+    count, finish = reply_length({} if limit is None else {"max_tokens": limit}, words)
+    return count, _FINISH[finish]
+
+
+def usage_metadata(prompt: int, output: int, behaviour: UpstreamBehaviour, *, final: bool = True) -> JSONObject:
+    usage: JSONObject = {"promptTokenCount": prompt, "candidatesTokenCount": output}
+    thoughts = behaviour.thoughts if final else 0
+    cached = min(behaviour.cached, prompt)
+    if thoughts:
+        usage["thoughtsTokenCount"] = thoughts
+    if cached:
+        usage["cachedContentTokenCount"] = cached
+    usage["totalTokenCount"] = prompt + output + thoughts
+    return usage
+
+
+def embedding_texts(request: Mapping[str, Any], method: str) -> list[str]:
+    """One text per embedding: each request's content (batch), or the one content."""
+    contents = [request.get("content")]
+    if method == "batchEmbedContents":
+        requests = request.get("requests")
+        if not isinstance(requests, list) or not requests:
+            raise invalid_request("* BatchEmbedContentsRequest.requests: requests is not specified")
+        contents = [item.get("content") if isinstance(item, Mapping) else None for item in requests]
+    texts = [" ".join(content_texts(content)) for content in contents]
+    if any(not text for text in texts):
+        raise invalid_request("* EmbedContentRequest.content: content is not specified", param="content")
+    return texts
+
+
+class GeminiAnswers:
+    def __init__(self, upstream: FakeUpstream) -> None:
+        self.upstream = upstream
+
+    async def answer(self, request: web.Request, body: JSONObject, behaviour: UpstreamBehaviour) -> web.StreamResponse:
+        model, _, method = request.match_info["target"].partition(":")
+        if method in ("generateContent", "streamGenerateContent"):
+            return await self.generate(request, model, method, body, behaviour)
+        if method == "countTokens":
+            inner = body.get("generateContentRequest")
+            return json_answer({"totalTokens": gemini_prompt_tokens(inner if isinstance(inner, Mapping) else body)})
+        if method in ("embedContent", "batchEmbedContents"):
+            return self.embed(method, body, behaviour)
+        raise FakeUpstreamError(404, f"Method {method!r} is not found for models/{model}.")
+
+    async def generate(
+        self, request: web.Request, model: str, method: str, body: JSONObject, behaviour: UpstreamBehaviour
+    ) -> web.StreamResponse:
+        prompt = gemini_prompt_tokens(body)
+        words, finish = reply_words_for(body, behaviour.words)
+        head: JSONObject = {"modelVersion": model, "responseId": self.upstream.next_id("fake-response")}
+        if method == "generateContent":
+            candidate: JSONObject = {
+                "content": {"role": "model", "parts": [{"text": reply_text(words)}]},
+                "finishReason": finish,
+            }
+            answer: JSONObject = {"candidates": [candidate | {"index": 0}]} | head
+            if not behaviour.no_usage:
+                answer["usageMetadata"] = usage_metadata(prompt, words, behaviour)
+            return json_answer(answer)
+        chunks: list[JSONObject] = []
+        for index, piece in enumerate(stream_pieces(words)):
+            candidate = {"content": {"role": "model", "parts": [{"text": piece}]}, "index": 0}
+            if index == words - 1:
+                candidate["finishReason"] = finish
+            chunk: JSONObject = {"candidates": [candidate]} | head
+            if not behaviour.no_usage:
+                chunk["usageMetadata"] = usage_metadata(prompt, index + 1, behaviour, final=index == words - 1)
+            chunks.append(chunk)
+        if request.query.get("alt") == "sse":
+            return await stream_events(request, [b"data: " + orjson.dumps(c) + b"\r\n\r\n" for c in chunks], behaviour)
+        return json_answer(chunks)
+
+    def embed(self, method: str, body: JSONObject, behaviour: UpstreamBehaviour) -> web.Response:
+        texts = embedding_texts(body, method)
+        vectors = [{"values": embedding_vector(text)} for text in texts]
+        answer: JSONObject = {"embeddings": vectors} if method == "batchEmbedContents" else {"embedding": vectors[0]}
+        if not behaviour.no_usage:
+            tokens = sum(max(1, count_words(text)) for text in texts)
+            answer["usageMetadata"] = {"promptTokenCount": tokens, "totalTokenCount": tokens}
+        return json_answer(answer)
+
+
+def error_response(error: FakeUpstreamError) -> web.Response:
+    status = _STATUSES.get(error.status, "INTERNAL")
+    payload = {"error": {"code": error.status, "message": error.message, "status": status}}
+    return json_answer(payload, error.status, error_headers(error))
+
+
+GEMINI = Dialect(
+    key_of=lambda request: request.headers.get("x-goog-api-key") or request.query.get("key") or None,
+    missing_key=FakeUpstreamError(403, "Method doesn't allow unregistered callers. Please use an API key."),
+    render_error=error_response,
+    logged_headers=("x-goog-api-key",),
+    model_in_body=False,
+)
+
+
+def add_gemini_routes(app: web.Application, upstream: FakeUpstream) -> None:
+    answers = GeminiAnswers(upstream)
+    for version in ("v1beta", "v1"):
+        app.router.add_post(f"/{version}/models/{{target}}", upstream.endpoint(answers.answer, GEMINI))

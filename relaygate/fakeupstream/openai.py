@@ -1,0 +1,165 @@
+"""The OpenAI protocol of the fake upstream: chat and legacy completions, embeddings, models."""
+
+from __future__ import annotations
+
+import time
+
+import orjson
+from aiohttp import hdrs, web
+
+from relaygate.fakeupstream.admission import (
+    JSON_HEADERS,
+    Dialect,
+    FakeUpstream,
+    JSONObject,
+    error_headers,
+    json_answer,
+    stream_events,
+)
+from relaygate.fakeupstream.behaviour import (
+    FakeUpstreamError,
+    UpstreamBehaviour,
+    chat_prompt_tokens,
+    completion_prompt_tokens,
+    embedding_usage,
+    embedding_vectors,
+    invalid_request,
+    parse_bearer,
+    reply_length,
+    reply_text,
+    stream_pieces,
+    usage_object,
+)
+
+MODEL_IDS = ("gpt-4o", "gpt-4o-mini", "text-embedding-3-small")
+_MODELS_CREATED = 1_700_000_000
+_MODELS_BODY = orjson.dumps(
+    {
+        "object": "list",
+        "data": [
+            {"id": model, "object": "model", "created": _MODELS_CREATED, "owned_by": "fake-upstream"}
+            for model in MODEL_IDS
+        ],
+    }
+)
+_SSE_DONE = b"data: [DONE]\n\n"
+
+
+class OpenAIAnswers:
+    """The answers of the OpenAI routes, sharing one upstream's state."""
+
+    def __init__(self, upstream: FakeUpstream) -> None:
+        self.upstream = upstream
+
+    def head(self, prefix: str, kind: str, body: JSONObject) -> JSONObject:
+        reply_id = self.upstream.next_id(prefix)
+        return {"id": reply_id, "object": kind, "created": int(time.time()), "model": body["model"]}
+
+    async def answer_chat(
+        self, request: web.Request, body: JSONObject, behaviour: UpstreamBehaviour
+    ) -> web.StreamResponse:
+        prompt_tokens = chat_prompt_tokens(body)
+        words, finish_reason = reply_length(body, behaviour.words)
+        usage = None if behaviour.no_usage else usage_object(prompt_tokens, words)
+        if body.get("stream") is True:
+            head = self.head("chatcmpl", "chat.completion.chunk", body)
+            choices = chat_stream_choices(words, finish_reason)
+            return await stream_events(request, sse_events(head, choices, body, usage), behaviour)
+        message = {"role": "assistant", "content": reply_text(words), "refusal": None}
+        choice = {"index": 0, "message": message, "logprobs": None, "finish_reason": finish_reason}
+        return json_response(self.head("chatcmpl", "chat.completion", body) | {"choices": [choice]}, usage)
+
+    async def answer_completion(
+        self, request: web.Request, body: JSONObject, behaviour: UpstreamBehaviour
+    ) -> web.StreamResponse:
+        prompt_tokens = completion_prompt_tokens(body)
+        words, finish_reason = reply_length(body, behaviour.words)
+        usage = None if behaviour.no_usage else usage_object(prompt_tokens, words)
+        head = self.head("cmpl", "text_completion", body)
+        if body.get("stream") is True:
+            choices = completion_stream_choices(words, finish_reason)
+            return await stream_events(request, sse_events(head, choices, body, usage), behaviour)
+        choice = {"text": reply_text(words), "index": 0, "logprobs": None, "finish_reason": finish_reason}
+        return json_response(head | {"choices": [choice]}, usage)
+
+    async def answer_embeddings(
+        self, request: web.Request, body: JSONObject, behaviour: UpstreamBehaviour
+    ) -> web.StreamResponse:
+        encoding = body.get("encoding_format") or "float"
+        if encoding not in ("float", "base64"):
+            raise invalid_request("'encoding_format' must be 'float' or 'base64'", param="encoding_format")
+        data = [
+            {"object": "embedding", "index": index, "embedding": vector}
+            for index, vector in enumerate(embedding_vectors(body, base64_encoded=encoding == "base64"))
+        ]
+        tokens = embedding_usage(body)
+        usage = None if behaviour.no_usage else {"prompt_tokens": tokens, "total_tokens": tokens}
+        return json_response({"object": "list", "data": data, "model": body["model"]}, usage)
+
+    async def answer_models(
+        self, request: web.Request, body: JSONObject, behaviour: UpstreamBehaviour
+    ) -> web.StreamResponse:
+        return web.Response(body=_MODELS_BODY, headers=JSON_HEADERS)
+
+
+def add_openai_routes(app: web.Application, upstream: FakeUpstream) -> None:
+    answers = OpenAIAnswers(upstream)
+    app.router.add_post("/v1/chat/completions", upstream.endpoint(answers.answer_chat, OPENAI))
+    app.router.add_post("/v1/completions", upstream.endpoint(answers.answer_completion, OPENAI))
+    app.router.add_post("/v1/embeddings", upstream.endpoint(answers.answer_embeddings, OPENAI))
+    app.router.add_get("/v1/models", upstream.endpoint(answers.answer_models, OPENAI, with_body=False))
+
+
+def error_response(error: FakeUpstreamError) -> web.Response:
+    """An OpenAI error body; a 429 says `Retry-After: 1`."""
+    detail = {"message": error.message, "type": error.kind, "code": error.code, "param": error.param}
+    return json_answer({"error": detail}, error.status, error_headers(error))
+
+
+def json_response(payload: JSONObject, usage: JSONObject | None) -> web.Response:
+    """A 200 JSON answer; `usage` is left out entirely when None, as under the `no-usage` flag."""
+    if usage is not None:
+        payload["usage"] = usage
+    return json_answer(payload)
+
+
+def chat_stream_choices(words: int, finish_reason: str) -> list[JSONObject]:
+    """The choice of each chat chunk: the role, one per word, then the finish reason."""
+    deltas: list[JSONObject] = [{"role": "assistant", "content": ""}]
+    deltas += [{"content": piece} for piece in stream_pieces(words)]
+    choices = [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": None} for delta in deltas]
+    return [*choices, {"index": 0, "delta": {}, "logprobs": None, "finish_reason": finish_reason}]
+
+
+def completion_stream_choices(words: int, finish_reason: str) -> list[JSONObject]:
+    """The choice of each legacy completion chunk: one per word, then the finish reason."""
+    pieces = [*stream_pieces(words), ""]
+    finishes: list[str | None] = [None] * words + [finish_reason]
+    return [
+        {"text": piece, "index": 0, "logprobs": None, "finish_reason": finish}
+        for piece, finish in zip(pieces, finishes, strict=True)
+    ]
+
+
+def sse_events(head: JSONObject, choices: list[JSONObject], body: JSONObject, usage: JSONObject | None) -> list[bytes]:
+    """Server-sent events of a streamed answer, ending with `[DONE]`.
+
+    As OpenAI does, a request with `stream_options.include_usage` gets `"usage": null` on every
+    chunk and a last chunk with no choices and the usage (unless `usage` is None).
+    """
+    stream_options = body.get("stream_options")
+    include_usage = isinstance(stream_options, dict) and stream_options.get("include_usage") is True
+    tail: JSONObject = {"usage": None} if include_usage else {}
+    chunks = [head | {"choices": [choice]} | tail for choice in choices]
+    if include_usage and usage is not None:
+        chunks.append(head | {"choices": [], "usage": usage})
+    return [b"data: " + orjson.dumps(chunk) + b"\n\n" for chunk in chunks] + [_SSE_DONE]
+
+
+OPENAI = Dialect(
+    key_of=lambda request: parse_bearer(request.headers.get(hdrs.AUTHORIZATION)),
+    missing_key=FakeUpstreamError(
+        401, "You didn't provide an API key (Authorization: Bearer <key>).", code="invalid_api_key"
+    ),
+    render_error=error_response,
+)
