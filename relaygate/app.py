@@ -6,9 +6,10 @@ everything else (health, the management API under /api, later the console) is a 
 
 from __future__ import annotations
 
+import itertools
 import logging
+import os
 import re
-import uuid
 
 import orjson
 from sqlalchemy import text
@@ -32,6 +33,9 @@ from relaygate.settings import Settings
 
 log = logging.getLogger(__name__)
 
+# Unique across processes and restarts (a random prefix per process), and cheap per request.
+_REQUEST_ID_PREFIX = os.urandom(10).hex()
+_request_counter = itertools.count(1)
 _CLIENT_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 
 
@@ -126,7 +130,7 @@ def _request_id(scope: Scope) -> str:
             candidate: str = value.decode("latin-1")
             if _CLIENT_REQUEST_ID.fullmatch(candidate):
                 return candidate
-    return uuid.uuid4().hex
+    return f"{_REQUEST_ID_PREFIX}{next(_request_counter):012x}"
 
 
 def _management_app(gateway: Gateway) -> Starlette:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 from collections import Counter
 
 LATENCY_BUCKETS_MS = (5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000)
@@ -20,9 +21,9 @@ class RelayMetrics:
         self.quota_charged[model] += quota
         self.latency_sum[endpoint] = self.latency_sum.get(endpoint, 0.0) + latency_ms
         self.latency_count[endpoint] += 1
-        for bound in LATENCY_BUCKETS_MS:
-            if latency_ms <= bound:
-                self.latency_buckets[(endpoint, bound)] += 1
+        index = bisect.bisect_left(LATENCY_BUCKETS_MS, latency_ms)
+        if index < len(LATENCY_BUCKETS_MS):
+            self.latency_buckets[(endpoint, LATENCY_BUCKETS_MS[index])] += 1  # cumulated when rendered
 
     def render(self, gauges: dict[str, int]) -> str:
         lines = [
@@ -44,8 +45,9 @@ class RelayMetrics:
             "# TYPE relaygate_request_duration_ms histogram",
         ]
         for endpoint in sorted(self.latency_count):
+            count = 0
             for bound in LATENCY_BUCKETS_MS:
-                count = self.latency_buckets[(endpoint, bound)]
+                count += self.latency_buckets[(endpoint, bound)]
                 lines.append(f'relaygate_request_duration_ms_bucket{{endpoint="{endpoint}",le="{bound}"}} {count}')
             lines.append(
                 f'relaygate_request_duration_ms_bucket{{endpoint="{endpoint}",le="+Inf"}} {self.latency_count[endpoint]}'

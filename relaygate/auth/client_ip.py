@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from collections.abc import Sequence
 
@@ -26,6 +27,7 @@ def client_ip(peer: str | None, forwarded_for: str | None, trusted: Sequence[IPN
     return address
 
 
+@functools.lru_cache(maxsize=8192)
 def _parse(text: str | None) -> IPAddress | None:
     if not text:
         return None

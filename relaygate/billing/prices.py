@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
@@ -11,12 +13,13 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from relaygate.billing.money import parse_usd
+from relaygate.billing.money import UNITS_PER_USD, parse_usd
 from relaygate.clock import now
 from relaygate.errors import InvalidValue, NotFoundError
 from relaygate.store.changes import record_change
 from relaygate.store.schema import groups, prices
 
+UNITS_PER_MILLION_TOKEN_USD = Fraction(UNITS_PER_USD, 1_000_000)
 PRICE_FIELDS = ("input", "cached_input", "output", "per_call")
 
 
@@ -28,6 +31,23 @@ class Price:
     cached_input: Fraction | None = None
     output: Fraction = Fraction(0)
     per_call: Fraction | None = None
+
+    @functools.cached_property
+    def rates(self) -> IntegerRates:
+        """Quota units per token, as integers over one common denominator (computed once)."""
+        cached_price = self.cached_input if self.cached_input is not None else self.input
+        per_token = [p * UNITS_PER_MILLION_TOKEN_USD for p in (self.input, cached_price, self.output)]
+        denominator = math.lcm(*(rate.denominator for rate in per_token))
+        numerators = [int(rate * denominator) for rate in per_token]
+        return IntegerRates(numerators[0], numerators[1], numerators[2], denominator)
+
+
+@dataclass(frozen=True)
+class IntegerRates:
+    input: int
+    cached_input: int
+    output: int
+    denominator: int
 
 
 async def set_price(conn: AsyncConnection, model: str, values: dict[str, str | None]) -> dict[str, Any]:

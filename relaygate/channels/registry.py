@@ -79,6 +79,8 @@ class ChannelRegistry:
             left = [channel for channel in tier if channel.id not in tried and channel.type in types]
             if not left:
                 continue
+            if len(left) == 1:
+                return left[0]
             weights = [max(channel.weight, 0) for channel in left]
             if sum(weights) == 0:
                 return left[0]

@@ -10,7 +10,6 @@ import time
 from fractions import Fraction
 from typing import Any
 
-import aiohttp
 import orjson
 
 from relaygate.auth.check import Principal, authorise_model
@@ -22,6 +21,7 @@ from relaygate.clock import now
 from relaygate.errors import GatewayError, ModelNotAvailable, ModelNotPriced, UpstreamUnreachable
 from relaygate.relay.asgi import Receive, Send, send_bytes
 from relaygate.relay.call import Adapter, RelayCall
+from relaygate.relay.http_client import HttpClientError, UpstreamResponse
 from relaygate.relay.streaming import stream_events
 from relaygate.runtime import Runtime
 
@@ -54,7 +54,7 @@ async def relay(
             usage = tap.usage()
         else:
             body, usage = await read_whole(response, call, adapter)
-            content_type = response.headers.get("Content-Type", "application/json").encode("latin-1")
+            content_type = response.headers.get("content-type", "application/json").encode("latin-1")
             await send_bytes(send, status, body, content_type, headers)
     except GatewayError as exc:
         status = exc.status
@@ -98,11 +98,11 @@ async def reserve(
     return await rt.ledger.reserve(principal.token.id, principal.user.id, principal.token.quota_limit, amount)
 
 
-async def read_whole(response: aiohttp.ClientResponse, call: RelayCall, adapter: Adapter) -> tuple[bytes, Usage]:
+async def read_whole(response: UpstreamResponse, call: RelayCall, adapter: Adapter) -> tuple[bytes, Usage]:
     """The upstream's whole answer and its usage (none for an error answer)."""
     try:
         body = await response.read()
-    except (TimeoutError, aiohttp.ClientError) as exc:
+    except (TimeoutError, HttpClientError) as exc:
         raise UpstreamUnreachable(
             f"The upstream provider broke off its answer ({type(exc).__name__}); try again."
         ) from exc

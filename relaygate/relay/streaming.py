@@ -5,10 +5,9 @@ from __future__ import annotations
 import asyncio
 import logging
 
-import aiohttp
-
 from relaygate.relay.asgi import Receive, Send
 from relaygate.relay.call import StreamTap
+from relaygate.relay.http_client import HttpClientError, UpstreamResponse
 from relaygate.relay.sse import EventFramer
 
 log = logging.getLogger(__name__)
@@ -21,7 +20,7 @@ SSE_HEADERS = [
 
 
 async def stream_events(
-    response: aiohttp.ClientResponse,
+    response: UpstreamResponse,
     tap: StreamTap,
     receive: Receive,
     send: Send,
@@ -37,7 +36,7 @@ async def stream_events(
     framer = EventFramer()
     try:
         await send({"type": "http.response.start", "status": 200, "headers": SSE_HEADERS + headers})
-        async for chunk in response.content.iter_any():
+        async for chunk in response.iter_chunks():
             out = b"".join(event for event in framer.feed(chunk) if tap.forward(event))
             if out:
                 await send({"type": "http.response.body", "body": out, "more_body": True})
@@ -45,7 +44,7 @@ async def stream_events(
         if rest.strip() and tap.forward(rest):
             await send({"type": "http.response.body", "body": rest, "more_body": True})
         await send({"type": "http.response.body", "body": b"", "more_body": False})
-    except (TimeoutError, aiohttp.ClientError) as exc:
+    except (TimeoutError, HttpClientError) as exc:
         if not client_left.is_set():
             log.warning("upstream stream broke off: %s", type(exc).__name__)
             await _end_quietly(send)
@@ -57,7 +56,7 @@ async def stream_events(
     return not client_left.is_set()
 
 
-async def _close_on_disconnect(receive: Receive, response: aiohttp.ClientResponse, client_left: asyncio.Event) -> None:
+async def _close_on_disconnect(receive: Receive, response: UpstreamResponse, client_left: asyncio.Event) -> None:
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":

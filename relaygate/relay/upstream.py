@@ -1,4 +1,4 @@
-"""Calls to upstream providers: one pooled aiohttp session, channel choice with retries.
+"""Calls to upstream providers: pooled keep-alive connections, channel choice with retries.
 
 A retryable failure (connect error, timeout, 401/403 from the upstream's own auth, 429, 5xx) moves
 to another channel, up to `RELAYGATE_RETRIES` times, always before anything reached the client.
@@ -10,11 +10,11 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import aiohttp
 import orjson
 
 from relaygate.channels.registry import Channel
 from relaygate.errors import GatewayError, UpstreamError, UpstreamUnreachable
+from relaygate.relay.http_client import ConnectionPool, HttpClientError, UpstreamResponse
 from relaygate.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -47,21 +47,12 @@ PickChannel = Callable[[set[int]], Channel | None]
 class UpstreamClient:
     def __init__(self, settings: Settings):
         self._retries = settings.retries
-        self._timeout = aiohttp.ClientTimeout(
-            total=None, connect=settings.connect_timeout, sock_read=settings.upstream_timeout
-        )
-        connector = aiohttp.TCPConnector(limit=0, ttl_dns_cache=300, keepalive_timeout=60)
-        self._session = aiohttp.ClientSession(
-            connector=connector,
-            timeout=self._timeout,
-            auto_decompress=True,
-            skip_auto_headers=("User-Agent",),
-        )
+        self._pool = ConnectionPool(settings.connect_timeout, settings.upstream_timeout)
 
     async def close(self) -> None:
-        await self._session.close()
+        self._pool.close()
 
-    async def send(self, pick: PickChannel, build: BuildRequest) -> tuple[Channel, aiohttp.ClientResponse]:
+    async def send(self, pick: PickChannel, build: BuildRequest) -> tuple[Channel, UpstreamResponse]:
         """The first channel's response that is not a retryable failure; raises when every try failed."""
         tried: set[int] = set()
         failure: GatewayError | None = None
@@ -72,8 +63,8 @@ class UpstreamClient:
             tried.add(channel.id)
             request = build(channel)
             try:
-                response = await self._session.post(request.url, data=request.body, headers=request.headers)
-            except (TimeoutError, aiohttp.ClientError) as exc:
+                response = await self._pool.post(request.url, request.headers, request.body)
+            except (TimeoutError, HttpClientError) as exc:
                 log.warning("upstream %s unreachable: %s", channel.name, type(exc).__name__)
                 failure = UpstreamUnreachable(
                     f"The upstream provider could not be reached ({type(exc).__name__}); try again later."
@@ -85,10 +76,10 @@ class UpstreamClient:
         raise failure or UpstreamUnreachable("No upstream channel is available for this model; try again later.")
 
 
-async def _failure_from(channel: Channel, response: aiohttp.ClientResponse) -> GatewayError:
+async def _failure_from(channel: Channel, response: UpstreamResponse) -> GatewayError:
     try:
         body = await response.read()
-    except (TimeoutError, aiohttp.ClientError):
+    except (TimeoutError, HttpClientError):
         body = b""
     finally:
         response.release()
