@@ -111,7 +111,12 @@ class _Connection(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
         response = self._response
-        if response is not None and not response._complete and response._error is None:
+        if response is None or response._complete or response._error is not None:
+            return
+        if response.status and _ends_at_close(response.headers):
+            response._complete = True
+            response._wake()
+        else:
             self._fail(HttpClientError("the upstream closed the connection before the end of its answer"))
 
     # httptools callbacks
@@ -200,6 +205,11 @@ class _Connection(asyncio.Protocol):
         self.closed = True
         if self._transport is not None:
             self._transport.close()
+
+
+def _ends_at_close(headers: dict[str, str]) -> bool:
+    """An answer with neither a length nor chunked encoding runs until the connection closes."""
+    return "content-length" not in headers and "chunked" not in headers.get("transfer-encoding", "").lower()
 
 
 def _time_out(future: asyncio.Future[None], seconds: float) -> None:
