@@ -90,8 +90,8 @@ class ConvertingAdapter:
             raise UpstreamError(status, upstream_message(body) or f"The upstream provider answered {status}.")
         try:
             data = orjson.loads(body)
-        except orjson.JSONDecodeError:
-            data = None
+        except orjson.JSONDecodeError as exc:
+            raise UpstreamError(502, "The upstream provider's answer is not JSON, so it cannot be converted.") from exc
         response = self._target.codec.parse_response(data)
         response.usage = usage
         rendered = self._client.render_response(response, call.model)

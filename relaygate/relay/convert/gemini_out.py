@@ -71,7 +71,7 @@ def render_message(message: Message) -> dict[str, Any]:
 
 def render_part(part: Part) -> dict[str, Any] | None:
     if isinstance(part, Text):
-        return {"text": part.text}
+        return {"text": part.text} if part.text else None
     if isinstance(part, Image):
         if part.data:
             return {"inlineData": {"mimeType": part.media_type, "data": part.data}}

@@ -173,3 +173,20 @@ def test_gemini_schema_types_become_json_schema() -> None:
     }
     [tool] = convert(body, GEMINI, OPENAI)["tools"]
     assert tool["function"]["parameters"] == {"type": "object", "properties": {"n": {"type": "integer"}}}
+
+
+def test_an_empty_assistant_text_is_left_out() -> None:
+    """OpenAI clients often send `"content": ""` beside tool calls; Anthropic and Gemini refuse empty text."""
+    body = {
+        "model": "m",
+        "messages": [
+            {"role": "user", "content": "hi"},
+            {"role": "assistant", "content": "", "tool_calls": OPENAI_REQUEST["messages"][2]["tool_calls"]},
+        ],
+    }
+    assert convert(body, OPENAI, ANTHROPIC)["messages"][1]["content"] == [
+        {"type": "tool_use", "id": "call_1", "name": "get_weather", "input": {"city": "Paris"}}
+    ]
+    assert convert(body, OPENAI, GEMINI)["contents"][1]["parts"] == [
+        {"functionCall": {"name": "get_weather", "args": {"city": "Paris"}}}
+    ]
