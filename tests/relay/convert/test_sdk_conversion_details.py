@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+import anthropic
 import httpx
 import openai
 import pytest
+from google import genai
+from google.genai import types
 
+from relaygate.fakeupstream import TOOL_USE_TOKENS
 from tests.support.deployment import Deployment
 
 PNG = "iVBORw0KGgo="
@@ -132,3 +136,58 @@ def test_a_gemini_client_without_sse_gets_one_json_array(gw: Deployment, key: tu
     assert answer["candidates"][0]["content"] == {"role": "model", "parts": [{"text": "fake reply"}]}
     assert answer["candidates"][0]["finishReason"] == "MAX_TOKENS"
     assert answer["usageMetadata"]["candidatesTokenCount"] == 2
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_anthropic_client_gets_a_gemini_function_call_as_tool_use(
+    gw: Deployment, key: tuple[str, int], fake_upstream: str, stream: bool
+) -> None:
+    tool = {"name": "get_weather", "description": "Weather of a city", "input_schema": {"type": "object"}}
+    call: dict[str, Any] = {
+        "model": "gemini-x",
+        "max_tokens": 50,
+        "messages": [{"role": "user", "content": "Weather in Paris?"}],
+        "tools": [tool],
+        "tool_choice": {"type": "any"},
+    }
+    with anthropic.Anthropic(api_key=key[0], base_url=gw.url, max_retries=0) as sdk:
+        if stream:
+            with sdk.messages.stream(**call) as events:
+                message = events.get_final_message()
+        else:
+            message = sdk.messages.create(**call)
+    assert upstream_body(fake_upstream)["toolConfig"] == {"functionCallingConfig": {"mode": "ANY"}}
+    [block] = message.content
+    assert block.type == "tool_use"
+    assert (block.name, block.input, message.stop_reason) == ("get_weather", {}, "tool_use")
+    assert message.usage.output_tokens == TOOL_USE_TOKENS
+
+
+def test_gemini_client_gets_an_anthropic_tool_use_as_a_function_call(
+    gw: Deployment, key: tuple[str, int], fake_upstream: str
+) -> None:
+    declaration = types.FunctionDeclaration(
+        name="get_weather",
+        description="Weather of a city",
+        parameters=types.Schema(type=types.Type.OBJECT, properties={"city": types.Schema(type=types.Type.STRING)}),
+    )
+    config = types.GenerateContentConfig(
+        tools=[types.Tool(function_declarations=[declaration])],
+        tool_config=types.ToolConfig(function_calling_config=types.FunctionCallingConfig(mode="ANY")),
+    )
+    with genai.Client(api_key=key[0], http_options=types.HttpOptions(base_url=gw.url)) as sdk:
+        answer = sdk.models.generate_content(model="claude-x", contents="Weather in Paris?", config=config)
+    sent = upstream_body(fake_upstream)
+    assert sent["tools"] == [
+        {
+            "name": "get_weather",
+            "description": "Weather of a city",
+            "input_schema": {"type": "object", "properties": {"city": {"type": "string"}}},
+        }
+    ]
+    assert sent["tool_choice"] == {"type": "any"}
+    assert answer.function_calls is not None
+    [function_call] = answer.function_calls
+    assert (function_call.name, function_call.args) == ("get_weather", {})
+    assert answer.candidates is not None
+    assert answer.candidates[0].finish_reason == types.FinishReason.STOP
