@@ -43,13 +43,13 @@ def render_request(request: ChatRequest, model: str) -> dict[str, Any]:
     }
     if request.system:
         body["system"] = request.system
-    if request.tools and request.tool_choice != "none":
+    if request.tools:
         body["tools"] = [
             {"name": tool.name, "description": tool.description, "input_schema": tool.parameters}
             for tool in request.tools
         ]
-        if request.tool_choice in ("auto", "required"):
-            body["tool_choice"] = {"type": "any" if request.tool_choice == "required" else "auto"}
+        if request.tool_choice in ("auto", "required", "none"):
+            body["tool_choice"] = {"type": {"required": "any"}.get(request.tool_choice, request.tool_choice)}
         elif request.tool_choice is not None:
             body["tool_choice"] = {"type": "tool", "name": request.tool_choice}
     optional = {"temperature": request.temperature, "top_p": request.top_p, "stop_sequences": request.stop or None}

@@ -190,3 +190,11 @@ def test_an_empty_assistant_text_is_left_out() -> None:
     assert convert(body, OPENAI, GEMINI)["contents"][1]["parts"] == [
         {"functionCall": {"name": "get_weather", "args": {"city": "Paris"}}}
     ]
+
+
+def test_tool_choice_none_keeps_the_tools_and_forbids_calls() -> None:
+    body = {**OPENAI_REQUEST, "tool_choice": "none"}
+    anthropic = convert(body, OPENAI, ANTHROPIC)
+    assert (anthropic["tools"], anthropic["tool_choice"]) == (ANTHROPIC_REQUEST["tools"], {"type": "none"})
+    assert convert(body, OPENAI, GEMINI)["toolConfig"] == {"functionCallingConfig": {"mode": "NONE"}}
+    assert convert(anthropic, ANTHROPIC, OPENAI)["tool_choice"] == "none"
