@@ -11,6 +11,9 @@ JSON array), `countTokens`, `embedContent`, `batchEmbedContents`. The key comes 
   `candidatesTokenCount`, `thoughts=N` as `thoughtsTokenCount` and `cached=N` (at most the
   prompt) as `cachedContentTokenCount`, which is part of `promptTokenCount`.
 - A stream sends one chunk per word, each with the usage so far; the last chunk's is final.
+- A request that forces a function call (`toolConfig.functionCallingConfig.mode` `ANY`) gets one
+  `functionCall` part (the first allowed, else the first declared function, with `{}` as args)
+  instead, costing `TOOL_USE_TOKENS`, with finish reason `STOP`; streamed, it is one chunk.
 - An embedding costs the words of each text, at least 1 per text, as `promptTokenCount`.
 """
 
@@ -30,6 +33,7 @@ from relaygate.fakeupstream.admission import (
     json_answer,
     stream_events,
 )
+from relaygate.fakeupstream.anthropic import TOOL_USE_TOKENS
 from relaygate.fakeupstream.behaviour import (
     FakeUpstreamError,
     UpstreamBehaviour,
@@ -69,6 +73,25 @@ def gemini_prompt_tokens(request: Mapping[str, Any]) -> int:
     for content in contents:
         texts += content_texts(content)
     return sum(count_words(text) for text in texts)
+
+
+def forced_function(request: Mapping[str, Any]) -> str | None:
+    """The name of the function the request forces the model to call, if it forces one."""
+    config = request.get("toolConfig")
+    calling = config.get("functionCallingConfig") if isinstance(config, Mapping) else None
+    if not isinstance(calling, Mapping) or calling.get("mode") != "ANY":
+        return None
+    allowed = calling.get("allowedFunctionNames")
+    if isinstance(allowed, list) and allowed:
+        return str(allowed[0])
+    names = [
+        str(declaration.get("name"))
+        for tool in request.get("tools") or ()
+        if isinstance(tool, Mapping)
+        for declaration in tool.get("functionDeclarations") or ()
+        if isinstance(declaration, Mapping)
+    ]
+    return names[0] if names else None
 
 
 def reply_words_for(request: Mapping[str, Any], words: int) -> tuple[int, str]:
@@ -125,6 +148,9 @@ class GeminiAnswers:
         prompt = gemini_prompt_tokens(body)
         words, finish = reply_words_for(body, behaviour.words)
         head: JSONObject = {"modelVersion": model, "responseId": self.upstream.next_id("fake-response")}
+        function = forced_function(body)
+        if function is not None:
+            return await self.call_function(request, method, function, head, prompt, behaviour)
         if method == "generateContent":
             candidate: JSONObject = {
                 "content": {"role": "model", "parts": [{"text": reply_text(words)}]},
@@ -146,6 +172,25 @@ class GeminiAnswers:
         if request.query.get("alt") == "sse":
             return await stream_events(request, [b"data: " + orjson.dumps(c) + b"\r\n\r\n" for c in chunks], behaviour)
         return json_answer(chunks)
+
+    async def call_function(
+        self,
+        request: web.Request,
+        method: str,
+        function: str,
+        head: JSONObject,
+        prompt: int,
+        behaviour: UpstreamBehaviour,
+    ) -> web.StreamResponse:
+        content = {"role": "model", "parts": [{"functionCall": {"name": function, "args": {}}}]}
+        answer: JSONObject = {"candidates": [{"content": content, "finishReason": "STOP", "index": 0}]} | head
+        if not behaviour.no_usage:
+            answer["usageMetadata"] = usage_metadata(prompt, TOOL_USE_TOKENS, behaviour)
+        if method == "generateContent":
+            return json_answer(answer)
+        if request.query.get("alt") == "sse":
+            return await stream_events(request, [b"data: " + orjson.dumps(answer) + b"\r\n\r\n"], behaviour)
+        return json_answer([answer])
 
     def embed(self, method: str, body: JSONObject, behaviour: UpstreamBehaviour) -> web.Response:
         texts = embedding_texts(body, method)

@@ -45,6 +45,9 @@ class AnthropicAdapter:
     def stream_tap(self, call: RelayCall) -> AnthropicStreamTap:
         return AnthropicStreamTap(call)
 
+    def client_body(self, call: RelayCall, status: int, body: bytes, usage: Usage) -> bytes:
+        return body
+
 
 class AnthropicStreamTap:
     """Forwards every event; reads usage from `message_start` and `message_delta`."""
@@ -55,7 +58,7 @@ class AnthropicStreamTap:
         self._output: dict[str, Any] | None = None
         self._text: list[str] = []
 
-    def forward(self, event: bytes) -> bool:
+    def forward(self, event: bytes) -> bytes:
         if b'"usage"' in event:
             data = event_json(event) or {}
             if data.get("type") == "message_start":
@@ -69,7 +72,10 @@ class AnthropicStreamTap:
             delta = (event_json(event) or {}).get("delta")
             if isinstance(delta, dict):
                 self._text.append(str(delta.get("text") or delta.get("partial_json") or delta.get("thinking") or ""))
-        return True
+        return event
+
+    def close(self) -> bytes:
+        return b""
 
     def usage(self) -> Usage:
         if self._output is not None and self._input is not None:

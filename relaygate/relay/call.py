@@ -31,8 +31,11 @@ class RelayCall:
 class StreamTap(Protocol):
     """Watches a relayed event stream: decides what reaches the client and finds the usage."""
 
-    def forward(self, event: bytes) -> bool:
-        """Whether this event goes to the client."""
+    def forward(self, event: bytes) -> bytes:
+        """What reaches the client for this event: the event itself, nothing, or its translation."""
+
+    def close(self) -> bytes:
+        """What reaches the client after the upstream's last event."""
 
     def usage(self) -> Usage:
         """The usage reported by the upstream, or counted from what was streamed."""
@@ -48,3 +51,6 @@ class Adapter(Protocol):
     def response_usage(self, call: RelayCall, data: Any) -> Usage: ...
 
     def stream_tap(self, call: RelayCall) -> StreamTap: ...
+
+    def client_body(self, call: RelayCall, status: int, body: bytes, usage: Usage) -> bytes:
+        """The whole answer as the client gets it."""

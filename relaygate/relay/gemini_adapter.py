@@ -53,6 +53,9 @@ class GeminiAdapter:
     def stream_tap(self, call: RelayCall) -> GeminiStreamTap:
         return GeminiStreamTap(call)
 
+    def client_body(self, call: RelayCall, status: int, body: bytes, usage: Usage) -> bytes:
+        return body
+
 
 class GeminiStreamTap:
     """Forwards every chunk; the last `usageMetadata` seen is the usage."""
@@ -62,14 +65,17 @@ class GeminiStreamTap:
         self._metadata: dict[str, Any] | None = None
         self._events: list[bytes] = []
 
-    def forward(self, event: bytes) -> bool:
+    def forward(self, event: bytes) -> bytes:
         if b'"usageMetadata"' in event:
             metadata = (event_json(event) or {}).get("usageMetadata")
             if isinstance(metadata, dict):
                 self._metadata = metadata
         elif self._metadata is None:
             self._events.append(event)  # kept only while nothing reported usage
-        return True
+        return event
+
+    def close(self) -> bytes:
+        return b""
 
     def usage(self) -> Usage:
         if self._metadata is not None:

@@ -45,6 +45,9 @@ class OpenAIAdapter:
     def stream_tap(self, call: RelayCall) -> OpenAIStreamTap:
         return OpenAIStreamTap(call, client_wants_usage(call.body))
 
+    def client_body(self, call: RelayCall, status: int, body: bytes, usage: Usage) -> bytes:
+        return body
+
 
 class OpenAIStreamTap:
     """Finds the usage chunk; hides it when only the gateway asked for it."""
@@ -55,17 +58,20 @@ class OpenAIStreamTap:
         self._events: list[bytes] = []
         self._reported: Usage | None = None
 
-    def forward(self, event: bytes) -> bool:
+    def forward(self, event: bytes) -> bytes:
         self._events.append(event)
         if b'"usage"' not in event or b'"usage":null' in event:
-            return True
+            return event
         data = event_json(event)
         usage = usage_from(data)
         if usage is not None:
             self._reported = usage
             if not self._client_wants_usage and data is not None and data.get("choices") == []:
-                return False
-        return True
+                return b""
+        return event
+
+    def close(self) -> bytes:
+        return b""
 
     def usage(self) -> Usage:
         return self._reported or counted_stream_usage(self._call.body, self._events)

@@ -1,4 +1,4 @@
-"""The relay hot path, top to bottom: authorise, quote, reserve, pick and send, answer, settle.
+"""The relay hot path, top to bottom: authorise, choose the protocol, quote, reserve, pick and send, answer, settle.
 
 Authentication happens before (in the route, which knows where its protocol puts the key); this
 module is the same for every protocol, which plugs in through an `Adapter`.
@@ -18,9 +18,10 @@ from relaygate.billing.estimate import estimate_prompt_tokens, requested_output_
 from relaygate.billing.ledger import Reservation
 from relaygate.billing.prices import Price
 from relaygate.clock import now
-from relaygate.errors import GatewayError, ModelNotAvailable, ModelNotPriced, UpstreamUnreachable
+from relaygate.errors import GatewayError, ModelNotPriced, UpstreamUnreachable
 from relaygate.relay.asgi import Receive, Send, send_bytes
 from relaygate.relay.call import Adapter, RelayCall
+from relaygate.relay.convert.adapter import choose_adapter
 from relaygate.relay.http_client import HttpClientError, UpstreamResponse
 from relaygate.relay.streaming import stream_events
 from relaygate.runtime import Runtime
@@ -32,7 +33,8 @@ async def relay(
     rt: Runtime, principal: Principal, call: RelayCall, adapter: Adapter, receive: Receive, send: Send
 ) -> None:
     authorise_model(principal, call.model)
-    price, multiplier = quote(rt, principal, call.model, adapter.channel_types)
+    adapter = choose_adapter(rt.channels, principal.group, call, adapter)
+    price, multiplier = quote(rt, principal, call.model)
     if call.free:
         price = FREE
     permit = rt.limiter.acquire(principal.token)
@@ -54,6 +56,7 @@ async def relay(
             usage = tap.usage()
         else:
             body, usage = await read_whole(response, call, adapter)
+            body = adapter.client_body(call, status, body, usage)
             content_type = response.headers.get("content-type", "application/json").encode("latin-1")
             await send_bytes(send, status, body, content_type, headers)
     except GatewayError as exc:
@@ -67,18 +70,7 @@ async def relay(
         await rt.ledger.settle(reservation, charge, record)
 
 
-def quote(rt: Runtime, principal: Principal, model: str, types: frozenset[str]) -> tuple[Price, Fraction]:
-    if not rt.channels.serves(principal.group, model, types):
-        if rt.channels.serves(principal.group, model):
-            raise ModelNotAvailable(
-                f"The model {model!r} is served here only through another API protocol (channel type "
-                f"{', '.join(sorted(rt.channels.types_serving(principal.group, model)))}), not through this route: "
-                "call it with that protocol's API (conversion between protocols is not available yet)."
-            )
-        raise ModelNotAvailable(
-            f"No channel serves the model {model!r} for the group {principal.group!r}: "
-            "check the model name, or ask the operator to add a channel for it."
-        )
+def quote(rt: Runtime, principal: Principal, model: str) -> tuple[Price, Fraction]:
     price = rt.prices.price_for(model)
     if price is None:
         raise ModelNotPriced(

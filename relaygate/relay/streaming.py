@@ -37,12 +37,13 @@ async def stream_events(
     try:
         await send({"type": "http.response.start", "status": 200, "headers": SSE_HEADERS + headers})
         async for chunk in response.iter_chunks():
-            out = b"".join(event for event in framer.feed(chunk) if tap.forward(event))
+            out = b"".join(tap.forward(event) for event in framer.feed(chunk))
             if out:
                 await send({"type": "http.response.body", "body": out, "more_body": True})
         rest = framer.rest()
-        if rest.strip() and tap.forward(rest):
-            await send({"type": "http.response.body", "body": rest, "more_body": True})
+        out = (tap.forward(rest) if rest.strip() else b"") + tap.close()
+        if out:
+            await send({"type": "http.response.body", "body": out, "more_body": True})
         await send({"type": "http.response.body", "body": b"", "more_body": False})
     except (TimeoutError, HttpClientError) as exc:
         if not client_left.is_set():

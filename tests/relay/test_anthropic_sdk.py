@@ -157,17 +157,18 @@ def test_errors_are_typed_anthropic_errors(gw: Deployment) -> None:
         sdk.messages.create(model="claude-test", max_tokens=5, messages=MESSAGES)
 
 
-def test_a_model_of_another_protocol_is_not_available_here(gw: Deployment) -> None:
+def test_only_chat_requests_reach_a_model_of_another_protocol(gw: Deployment) -> None:
+    """Messages convert (tests/relay/convert); token counting and embeddings do not."""
     key, _ = new_key(gw)
     with client(gw, key) as sdk, pytest.raises(anthropic.InternalServerError) as caught:
-        sdk.messages.create(model="gpt-4o-mini", max_tokens=5, messages=MESSAGES)
+        sdk.messages.count_tokens(model="gpt-4o-mini", messages=MESSAGES)
     assert caught.value.status_code == 503
     assert "another API protocol" in caught.value.message
     with (
         openai.OpenAI(api_key=key, base_url=gw.url + "/v1", max_retries=0) as sdk,
         pytest.raises(openai.InternalServerError) as refused,
     ):
-        sdk.chat.completions.create(model="claude-test", messages=MESSAGES)
+        sdk.embeddings.create(model="claude-test", input="hi")
     assert refused.value.code == "model_not_available"
 
 

@@ -132,10 +132,11 @@ def test_errors_are_typed_sdk_errors_in_the_google_shape(gw: Deployment, status:
     assert caught.value.status in ("UNAUTHENTICATED", "PERMISSION_DENIED", "RESOURCE_EXHAUSTED")
 
 
-def test_a_model_of_another_protocol_is_not_available_here(gw: Deployment) -> None:
+def test_token_counting_for_a_model_of_another_protocol_is_not_available_here(gw: Deployment) -> None:
+    """generateContent converts (tests/relay/convert); countTokens does not."""
     key, _ = new_key(gw)
     with client(gw, key) as sdk, pytest.raises(errors.ServerError) as caught:
-        sdk.models.generate_content(model="gpt-4o-mini", contents="hi")
+        sdk.models.count_tokens(model="gpt-4o-mini", contents="hi")
     assert caught.value.code == 503
     assert "another API protocol" in (caught.value.message or "")
 

@@ -1,0 +1,1 @@
+"""Conversion between chat protocols through one internal representation (`ir`)."""

@@ -1,0 +1,63 @@
+"""Each chat protocol's side of the conversion, as one record: parse into and render from the IR."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from relaygate.relay.convert import anthropic_in, anthropic_out, gemini_in, gemini_out, openai_in, openai_out
+from relaygate.relay.convert.ir import ChatRequest, ChatResponse, StreamDelta
+
+
+class StreamParser(Protocol):
+    def feed(self, event: bytes) -> list[StreamDelta]:
+        """The deltas in one upstream event."""
+
+
+class StreamRenderer(Protocol):
+    def render(self, delta: StreamDelta) -> bytes:
+        """The client's events for one delta (often none yet)."""
+
+    def close(self) -> bytes:
+        """The client's closing events, once the upstream's stream ended."""
+
+
+@dataclass(frozen=True)
+class Codec:
+    parse_request: Callable[[dict[str, Any]], ChatRequest]
+    render_request: Callable[[ChatRequest, str], dict[str, Any]]  # (request, model)
+    parse_response: Callable[[Any], ChatResponse]
+    render_response: Callable[[ChatResponse, str], Any]
+    stream_parser: Callable[[], StreamParser]
+    stream_renderer: Callable[[ChatRequest, str], StreamRenderer]
+
+
+def _parse_object(parse: Callable[[dict[str, Any]], ChatResponse]) -> Callable[[Any], ChatResponse]:
+    return lambda data: parse(data if isinstance(data, dict) else {})
+
+
+OPENAI = Codec(
+    parse_request=openai_in.parse_request,
+    render_request=openai_out.render_request,
+    parse_response=_parse_object(openai_in.parse_response),
+    render_response=openai_out.render_response,
+    stream_parser=openai_in.StreamParser,
+    stream_renderer=lambda request, model: openai_out.StreamRenderer(model, request.include_usage),
+)
+ANTHROPIC = Codec(
+    parse_request=anthropic_in.parse_request,
+    render_request=anthropic_out.render_request,
+    parse_response=_parse_object(anthropic_in.parse_response),
+    render_response=anthropic_out.render_response,
+    stream_parser=anthropic_in.StreamParser,
+    stream_renderer=lambda request, model: anthropic_out.StreamRenderer(model),
+)
+GEMINI = Codec(
+    parse_request=gemini_in.parse_request,
+    render_request=lambda request, model: gemini_out.render_request(request),
+    parse_response=gemini_in.parse_response,
+    render_response=gemini_out.render_response,
+    stream_parser=gemini_in.StreamParser,
+    stream_renderer=lambda request, model: gemini_out.StreamRenderer(model),
+)

@@ -1,0 +1,248 @@
+"""Gemini generateContent into the internal representation: client requests, upstream answers and chunks."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from relaygate.billing.charge import Usage
+from relaygate.errors import BadRequest
+from relaygate.relay.convert.ir import (
+    ChatRequest,
+    ChatResponse,
+    Finish,
+    Image,
+    Message,
+    Part,
+    Start,
+    StopReason,
+    StreamDelta,
+    Text,
+    TextDelta,
+    Tool,
+    ToolArgumentsDelta,
+    ToolCall,
+    ToolCallStart,
+    ToolChoice,
+    ToolResult,
+    UsageReport,
+    as_object,
+)
+from relaygate.relay.sse import event_json
+
+FINISH_REASONS: dict[str, StopReason] = {"STOP": "stop", "MAX_TOKENS": "length"}  # the rest are refusals
+
+
+class CallIds:
+    """Ids for function calls that came without one, and the id each function response answers."""
+
+    def __init__(self) -> None:
+        self._count = 0
+        self._pending: dict[str, list[str]] = {}
+
+    def call(self, name: str, given: Any) -> str:
+        self._count += 1
+        call_id = str(given) if given else f"call_{self._count}_{name}"
+        self._pending.setdefault(name, []).append(call_id)
+        return call_id
+
+    def answer(self, name: str, given: Any) -> str:
+        pending = self._pending.get(name) or []
+        if given:
+            if given in pending:
+                pending.remove(given)
+            return str(given)
+        return pending.pop(0) if pending else f"call_{name}"
+
+
+def parse_request(body: dict[str, Any]) -> ChatRequest:
+    contents = body.get("contents")
+    if not isinstance(contents, list):
+        raise BadRequest("* GenerateContentRequest.contents: contents is not specified", param="contents")
+    ids = CallIds()
+    messages = [
+        Message("assistant" if content.get("role") == "model" else "user", content_parts(content, ids))
+        for content in contents
+        if isinstance(content, dict)
+    ]
+    config = as_object(body.get("generationConfig"))
+    stop = config.get("stopSequences")
+    return ChatRequest(
+        messages=messages,
+        system="\n".join(
+            part.text for part in content_parts(body.get("systemInstruction"), ids) if isinstance(part, Text)
+        ),
+        tools=[tool for group in body.get("tools") or () for tool in _tools(group)],
+        tool_choice=_tool_choice(body.get("toolConfig")),
+        max_tokens=config["maxOutputTokens"] if isinstance(config.get("maxOutputTokens"), int) else None,
+        temperature=_number(config.get("temperature")),
+        top_p=_number(config.get("topP")),
+        stop=[s for s in stop if isinstance(s, str)] if isinstance(stop, list) else [],
+    )
+
+
+def content_parts(content: Any, ids: CallIds) -> list[Part]:
+    raw = content.get("parts") if isinstance(content, dict) else None
+    parts: list[Part] = []
+    for part in raw if isinstance(raw, list) else ():
+        if not isinstance(part, dict) or part.get("thought") is True:
+            continue
+        if isinstance(part.get("text"), str):
+            parts.append(Text(part["text"]))
+        elif isinstance(part.get("inlineData"), dict):
+            parts.append(
+                Image(
+                    media_type=str(part["inlineData"].get("mimeType") or ""),
+                    data=str(part["inlineData"].get("data") or ""),
+                )
+            )
+        elif isinstance(part.get("fileData"), dict):
+            parts.append(
+                Image(
+                    media_type=str(part["fileData"].get("mimeType") or ""),
+                    url=str(part["fileData"].get("fileUri") or ""),
+                )
+            )
+        elif isinstance(part.get("functionCall"), dict):
+            call = part["functionCall"]
+            name = str(call.get("name") or "")
+            parts.append(ToolCall(ids.call(name, call.get("id")), name, orjson.dumps(call.get("args") or {}).decode()))
+        elif isinstance(part.get("functionResponse"), dict):
+            answer = part["functionResponse"]
+            name = str(answer.get("name") or "")
+            parts.append(ToolResult(ids.answer(name, answer.get("id")), name, response_text(answer.get("response"))))
+    return parts
+
+
+def response_text(response: Any) -> str:
+    """A function's response as text: its lone `result`/`output` string, else the JSON."""
+    if isinstance(response, dict) and len(response) == 1:
+        [value] = response.values()
+        if isinstance(value, str) and next(iter(response)) in ("result", "output", "content"):
+            return value
+    return orjson.dumps(response).decode()
+
+
+def _tools(group: Any) -> list[Tool]:
+    declarations = group.get("functionDeclarations") if isinstance(group, dict) else None
+    tools = []
+    for declaration in declarations if isinstance(declarations, list) else ():
+        if isinstance(declaration, dict) and isinstance(declaration.get("name"), str):
+            schema = declaration.get("parametersJsonSchema") or declaration.get("parameters")
+            parameters = json_schema(schema) if isinstance(schema, dict) else {"type": "object", "properties": {}}
+            tools.append(Tool(declaration["name"], str(declaration.get("description") or ""), parameters))
+    return tools
+
+
+def json_schema(schema: Any) -> Any:
+    """Gemini's OpenAPI-style schema as JSON Schema: type names in lower case."""
+    if isinstance(schema, dict):
+        return {
+            key: value.lower() if key == "type" and isinstance(value, str) else json_schema(value)
+            for key, value in schema.items()
+        }
+    if isinstance(schema, list):
+        return [json_schema(item) for item in schema]
+    return schema
+
+
+def _tool_choice(config: Any) -> ToolChoice | None:
+    calling = config.get("functionCallingConfig") if isinstance(config, dict) else None
+    if not isinstance(calling, dict):
+        return None
+    mode = str(calling.get("mode") or "").upper()
+    allowed = calling.get("allowedFunctionNames")
+    if mode == "ANY" and isinstance(allowed, list) and len(allowed) == 1 and isinstance(allowed[0], str):
+        return allowed[0]
+    return {"AUTO": "auto", "ANY": "required", "NONE": "none"}.get(mode)
+
+
+def _number(value: Any) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def parse_usage(metadata: Any) -> Usage | None:
+    """`promptTokenCount` includes the cached part; thinking tokens are output."""
+    if not isinstance(metadata, dict):
+        return None
+    prompt = _int(metadata.get("promptTokenCount")) + _int(metadata.get("toolUsePromptTokenCount"))
+    completion = _int(metadata.get("candidatesTokenCount")) + _int(metadata.get("thoughtsTokenCount"))
+    return Usage(prompt, completion, _int(metadata.get("cachedContentTokenCount")))
+
+
+def _stop(reason: Any, calls: bool) -> StopReason:
+    stop = FINISH_REASONS.get(str(reason), "content_filter")
+    return "tool_calls" if calls and stop == "stop" else stop
+
+
+def parse_response(data: Any) -> ChatResponse:
+    answers = data if isinstance(data, list) else [data]  # streamGenerateContent without alt=sse: an array
+    ids, parts, reason, usage, answer_id = CallIds(), [], "STOP", Usage(), ""
+    for answer in answers:
+        if not isinstance(answer, dict):
+            continue
+        candidate = _candidate(answer)
+        parts += content_parts(candidate.get("content"), ids)
+        reason = candidate.get("finishReason") or reason
+        usage = parse_usage(answer.get("usageMetadata")) or usage
+        answer_id = str(answer.get("responseId") or answer_id)
+    calls = any(isinstance(part, ToolCall) for part in parts)
+    return ChatResponse(id=answer_id, parts=_joined(parts), stop=_stop(reason, calls), usage=usage)
+
+
+def _joined(parts: list[Part]) -> list[Part]:
+    """Adjacent text parts as one (a streamed answer arrives in pieces)."""
+    joined: list[Part] = []
+    for part in parts:
+        if isinstance(part, Text) and joined and isinstance(joined[-1], Text):
+            joined[-1] = Text(joined[-1].text + part.text)
+        else:
+            joined.append(part)
+    return joined
+
+
+def _candidate(answer: dict[str, Any]) -> dict[str, Any]:
+    candidates = answer.get("candidates")
+    first = candidates[0] if isinstance(candidates, list) and candidates else None
+    return first if isinstance(first, dict) else {}
+
+
+class StreamParser:
+    """streamGenerateContent chunks into deltas: each function call arrives whole, in one chunk."""
+
+    def __init__(self) -> None:
+        self._started = False
+        self._ids = CallIds()
+        self._calls = 0
+
+    def feed(self, event: bytes) -> list[StreamDelta]:
+        data = event_json(event)
+        if data is None:
+            return []
+        usage = parse_usage(data.get("usageMetadata"))
+        deltas: list[StreamDelta] = []
+        if not self._started:
+            self._started = True
+            deltas.append(
+                Start(str(data.get("responseId") or ""), Usage(usage.prompt, 0, usage.cached) if usage else None)
+            )
+        candidate = _candidate(data)
+        for part in content_parts(candidate.get("content"), self._ids):
+            if isinstance(part, Text) and part.text:
+                deltas.append(TextDelta(part.text))
+            elif isinstance(part, ToolCall):
+                deltas += [
+                    ToolCallStart(self._calls, part.id, part.name),
+                    ToolArgumentsDelta(self._calls, part.arguments),
+                ]
+                self._calls += 1
+        if usage is not None:
+            deltas.append(UsageReport(usage))
+        if candidate.get("finishReason"):
+            deltas.append(Finish(_stop(candidate["finishReason"], self._calls > 0)))
+        return deltas
+
+
+def _int(value: Any) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
