@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -90,7 +91,16 @@ class Deployment:
     def flush(self) -> None:
         """Write the running server's pending usage records now."""
         assert self.server is not None
+        self._wait_for_requests_to_settle()
         self.server.call(self.runtime.ledger.flush())
+
+    def _wait_for_requests_to_settle(self) -> None:
+        # A client may have its last byte before the gateway settles the request: wait for open holds.
+        ledger = self.runtime.ledger
+        deadline = time.monotonic() + 10
+        while any(c.reserved for c in [*ledger._token_usage.values(), *ledger._balances.values()]):
+            assert time.monotonic() < deadline, "requests still held after 10 s"
+            time.sleep(0.01)
 
     def runtime_poll(self) -> None:
         """Deliver the change feed to the running server now, instead of waiting for its next poll."""
