@@ -17,7 +17,7 @@ OUTPUT_FIELDS = ("max_completion_tokens", "max_tokens", "max_output_tokens", "ma
 
 
 PROMPT_FIELDS = ("prompt", "input", "contents", "content", "requests")
-INSTRUCTION_FIELDS = ("system", "systemInstruction", "system_instruction", "tools")
+INSTRUCTION_FIELDS = ("system", "systemInstruction", "system_instruction", "instructions", "tools")
 INLINE_DATA_KEYS = ("inlineData", "inline_data", "fileData", "file_data")
 
 
