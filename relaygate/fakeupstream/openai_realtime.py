@@ -147,7 +147,11 @@ def add_realtime_routes(app: web.Application, upstream: FakeUpstream) -> None:
         async for message in ws:
             if message.type != WSMsgType.TEXT:
                 continue
-            event = orjson.loads(message.data)
+            try:
+                event = orjson.loads(message.data)
+            except orjson.JSONDecodeError:
+                await session.error("the event is not valid JSON")
+                continue
             await session.handle(event if isinstance(event, dict) else {})
         return ws
 

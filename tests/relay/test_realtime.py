@@ -215,3 +215,22 @@ def test_upstream_refusing_the_session_is_a_502_and_costs_nothing(
         open_session(realtime_gateway, key, "refused-realtime")
     assert refused.value.response.status_code == 502
     assert used(realtime_gateway, token_id) == 0
+
+
+def test_a_session_counts_against_the_concurrency_limit_while_it_lasts(realtime_gateway: Deployment) -> None:
+    key, _ = new_key(realtime_gateway, "alice", "10", "--max-concurrent", "1")
+    with open_session(realtime_gateway, key) as ws:
+        until(ws, "session.created")
+        with pytest.raises(InvalidStatus) as refused:
+            open_session(realtime_gateway, key)
+        assert refused.value.response.status_code == 429
+        assert json.loads(refused.value.response.body or b"")["error"]["code"] == "rate_limit_exceeded"
+    deadline = time.monotonic() + 10
+    while True:  # the slot is given back when the gateway has seen the session end
+        try:
+            with open_session(realtime_gateway, key) as ws:
+                assert until(ws, "session.created")
+            break
+        except InvalidStatus:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
