@@ -8,7 +8,8 @@ Counting rules (a contract, like those in `behaviour`):
   `response_format`'s type); no usage.
 - `/v1/audio/transcriptions`: the text `transcription_text(size)` of a `file` of `size` bytes; models
   named `gpt-4o*` report token usage (`transcription_usage`), others `{"type": "duration"}` usage;
-  `response_format=text` answers the plain text.
+  `response_format=text` answers the plain text; `stream=true` streams `transcript.text.delta` per word
+  and `transcript.text.done` (with the token usage of `gpt-4o*` models).
 - `/v1/moderations`: nothing is flagged; usage is the input's words (none under `no-usage`).
 """
 
@@ -19,9 +20,10 @@ import dataclasses
 import time
 from typing import Any
 
+import orjson
 from aiohttp import web
 
-from relaygate.fakeupstream.admission import FakeUpstream, JSONObject, json_answer
+from relaygate.fakeupstream.admission import FakeUpstream, JSONObject, json_answer, stream_events
 from relaygate.fakeupstream.behaviour import UpstreamBehaviour, count_words, invalid_request, prompt_texts
 from relaygate.fakeupstream.openai import OPENAI
 
@@ -92,16 +94,16 @@ class MediaAnswers:
         self.upstream.request_log.append({"path": request.path, "form": {"model": model, "file_bytes": size}})
         if form.get("response_format") == "text":
             return web.Response(text=text, content_type="text/plain")
-        answer: JSONObject = {"text": text}
-        if behaviour.no_usage:
-            return json_answer(answer)
-        if model.startswith("gpt-4o"):
+        usage: dict[str, Any] | None = None
+        if not behaviour.no_usage and model.startswith("gpt-4o"):
             audio, output = transcription_usage(size)
-            usage: dict[str, Any] = token_usage_object(audio, output) | {"type": "tokens"}
+            usage = token_usage_object(audio, output) | {"type": "tokens"}
             usage["input_token_details"] = {"text_tokens": 0, "audio_tokens": audio}
-        else:
+        elif not behaviour.no_usage and form.get("stream") != "true":
             usage = {"type": "duration", "seconds": max(1, size // 1000)}
-        return json_answer(answer | {"usage": usage})
+        if form.get("stream") == "true":
+            return await stream_events(request, transcription_events(text, usage), behaviour)
+        return json_answer({"text": text} | ({"usage": usage} if usage is not None else {}))
 
     async def moderations(
         self, request: web.Request, body: JSONObject, behaviour: UpstreamBehaviour
@@ -118,6 +120,17 @@ class MediaAnswers:
             tokens = moderation_tokens(body)
             answer["usage"] = {"prompt_tokens": tokens, "total_tokens": tokens}
         return json_answer(answer)
+
+
+def transcription_events(text: str, usage: JSONObject | None) -> list[bytes]:
+    """A streamed transcription: one `transcript.text.delta` per word, then `transcript.text.done`."""
+    words = text.split(" ")
+    deltas = [{"type": "transcript.text.delta", "delta": word + " "} for word in words[:-1]]
+    deltas.append({"type": "transcript.text.delta", "delta": words[-1]})
+    done: JSONObject = {"type": "transcript.text.done", "text": text}
+    if usage is not None:
+        done["usage"] = usage
+    return [b"data: " + orjson.dumps(event) + b"\n\n" for event in [*deltas, done]]
 
 
 def token_usage_object(input_tokens: int, output_tokens: int) -> JSONObject:

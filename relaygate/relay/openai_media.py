@@ -24,13 +24,14 @@ from relaygate.billing.estimate import estimate_prompt_tokens
 from relaygate.channels.registry import Channel
 from relaygate.errors import BadRequest
 from relaygate.relay.asgi import Receive, Scope, Send, header_map, read_body
-from relaygate.relay.call import RelayCall
+from relaygate.relay.call import RelayCall, StreamTap
 from relaygate.relay.multipart import find_form_field, form_boundary, replace_field
 from relaygate.relay.openai_adapter import OpenAIAdapter
 from relaygate.relay.openai_usage import usage_from
 from relaygate.relay.pipeline import relay
 from relaygate.relay.requests import authenticate_request, parse_request_json, required_model
 from relaygate.relay.routing import RelayRoute
+from relaygate.relay.sse import event_json
 from relaygate.relay.upstream import UpstreamRequest, upstream_base
 from relaygate.runtime import Runtime
 
@@ -76,6 +77,26 @@ class TranscriptionAdapter(OpenAIAdapter):
 
     def response_usage(self, call: RelayCall, data: Any) -> Usage:
         return token_usage(data) or Usage(calls=1)
+
+    def stream_tap(self, call: RelayCall) -> StreamTap:
+        return TranscriptionStreamTap()
+
+
+class TranscriptionStreamTap:
+    """A streamed transcription reports its usage in the `transcript.text.done` event."""
+
+    def __init__(self) -> None:
+        self._reported: Usage | None = None
+
+    def forward(self, event: bytes) -> bool:
+        if b"transcript.text.done" in event:
+            data = event_json(event)
+            if data is not None and data.get("type") == "transcript.text.done":
+                self._reported = token_usage(data)
+        return True
+
+    def usage(self) -> Usage:
+        return self._reported or Usage(calls=1)
 
 
 class ModerationsAdapter(OpenAIAdapter):
@@ -142,6 +163,7 @@ async def transcriptions_route(rt: Runtime, scope: Scope, receive: Receive, send
     raw = await read_body(receive, headers, rt.settings.max_body_bytes)
     field = find_form_field(raw, boundary, "model")
     model = required_model({"model": field.value.strip() if field is not None else None})
+    stream = find_form_field(raw, boundary, "stream")
     call = RelayCall(
         Family.OPENAI,
         "audio.transcriptions",
@@ -149,7 +171,7 @@ async def transcriptions_route(rt: Runtime, scope: Scope, receive: Receive, send
         {"model": model},
         raw,
         model,
-        stream=False,
+        stream=stream is not None and stream.value.strip().lower() == "true",
         request_id=request_id,
         generates=False,
         upstream_headers={"Content-Type": content_type},

@@ -147,3 +147,20 @@ def test_media_routes_check_the_key_and_the_model(media_gateway: Deployment) -> 
             sdk.audio.transcriptions.create(model="whisper-1", file=("a.wav", AUDIO, "audio/wav"))
     with client(media_gateway, "sk-wrong") as sdk, pytest.raises(openai.AuthenticationError):
         sdk.moderations.create(input="hi")
+
+
+def test_streamed_transcription_is_relayed_and_billed_from_its_done_event(media_gateway: Deployment) -> None:
+    key, token_id = new_key(media_gateway)
+    with client(media_gateway, key) as sdk:
+        events = list(
+            sdk.audio.transcriptions.create(model="gpt-4o-transcribe", file=("a.wav", AUDIO, "audio/wav"), stream=True)
+        )
+        whisper = list(
+            sdk.audio.transcriptions.create(model="whisper-1", file=("a.wav", AUDIO, "audio/wav"), stream=True)
+        )
+    text = "".join(event.delta for event in events if event.type == "transcript.text.delta")
+    assert text == transcription_text(len(AUDIO))
+    assert events[-1].type == "transcript.text.done"
+    assert whisper[-1].type == "transcript.text.done"
+    audio, output = transcription_usage(len(AUDIO))
+    assert used(media_gateway, token_id) == expected_charge("2.5", "10", audio, output) + 3_000  # whisper: per call
