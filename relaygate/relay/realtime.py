@@ -167,10 +167,11 @@ async def _client_to_upstream(meter: RealtimeMeter, upstream: ClientConnection, 
             return
         text = message.get("text")
         if text is not None:
-            if "response.create" in text:
-                event = _event(text)
-                if event.get("type") == "response.create":
-                    await _hold(meter.hold_for_request(event))
+            event = _event(text) if "response.create" in text else {}
+            if event.get("type") == "response.create":
+                await _hold(meter.hold_for_request(event))
+            else:
+                meter.note_client_event(text)
             await upstream.send(text)
         elif message.get("bytes") is not None:
             await upstream.send(message["bytes"])

@@ -30,6 +30,8 @@ from relaygate.relay.openai_usage import usage_from
 from relaygate.relay.pipeline import usage_record
 from relaygate.runtime import Runtime
 
+AUDIO_CHARACTERS_PER_TOKEN = 3_200  # an upper estimate: twice the audio tokens OpenAI reports for pcm16
+
 
 @dataclass
 class _Hold:
@@ -55,6 +57,7 @@ class RealtimeMeter:
     _unclaimed: deque[_Hold] = field(default_factory=deque)  # held for a response.create not yet started
     _running: dict[str, _Hold] = field(default_factory=dict)  # by response id
     _context_tokens: int = 0  # input tokens of the last response: the next one reads at least as many
+    _new_input: int = 0  # an upper estimate of the tokens the client added since the last hold
     responses: int = 0
 
     async def hold_for_request(self, event: dict[str, Any]) -> None:
@@ -91,14 +94,23 @@ class RealtimeMeter:
             await self._settle(hold, hold.estimate, 200)
         self._running.clear()
 
+    def note_client_event(self, text: str) -> None:
+        """Count what the client adds to the conversation, so the next hold covers it."""
+        if "input_audio_buffer.append" in text:
+            # base64 of 24 kHz 16-bit audio: 64,000 characters a second, which is billed about 10 tokens
+            self._new_input += len(text) // AUDIO_CHARACTERS_PER_TOKEN + 1
+        else:
+            self._new_input += len(text.encode()) // 3 + 1  # as `estimate_prompt_tokens` counts text
+
     async def _hold(self, options: dict[str, Any]) -> _Hold:
         estimate = Usage(
-            prompt=self._context_tokens + estimate_prompt_tokens(options),
+            prompt=self._context_tokens + self._new_input + estimate_prompt_tokens(options),
             completion=requested_output_tokens(options, self.rt.settings.default_max_output_tokens),
         )
         amount = charge_for(self.price, estimate, self.multiplier)
         token = self.principal.token
         reservation = await self.rt.ledger.reserve(token.id, self.principal.user.id, token.quota_limit, amount)
+        self._new_input = 0
         return _Hold(reservation, estimate)
 
     async def _settle(self, hold: _Hold, usage: Usage, status: int) -> None:

@@ -234,3 +234,16 @@ def test_a_session_counts_against_the_concurrency_limit_while_it_lasts(realtime_
         except InvalidStatus:
             assert time.monotonic() < deadline
             time.sleep(0.05)
+
+
+def test_a_response_holds_for_what_the_client_added_to_the_conversation(realtime_gateway: Deployment) -> None:
+    # 30,000 characters are held as about 10,000 input tokens (25,000 units at 5 USD per 1M): more than the
+    # 2,000 units of the key, although the response asks for a single output token.
+    key, token_id = new_key(realtime_gateway, "alice", "10", "--quota-usd", "0.004")
+    with open_session(realtime_gateway, key) as ws:
+        until(ws, "session.created")
+        say(ws, "word " * 6_000)
+        send(ws, {"type": "response.create", "response": {"max_response_output_tokens": 1}})
+        assert until(ws, "error")[-1]["error"]["code"] == "token_quota_exceeded"
+    assert used(realtime_gateway, token_id) == 0
+    assert realtime_gateway.books()["balanced"]
