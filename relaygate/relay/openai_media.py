@@ -7,9 +7,11 @@ How each is billed (the model's price decides between per call and per token):
 - `/v1/audio/speech`: each character of `input` counts as one input token at the input price (or
   the per-call price). The audio comes back as the upstream sent it, with its content type.
 - `/v1/audio/transcriptions`: the multipart upload goes upstream untouched (only the `model` part is
-  renamed for a channel that maps it). Token usage, when the upstream reports it (gpt-4o-transcribe),
-  is charged at the token prices; otherwise (whisper-1's `duration` usage, text formats) the per-call
-  price is charged, so price such models per call.
+  renamed for a channel that maps it). Token usage, when the upstream reports it (gpt-4o-transcribe;
+  with `stream=true` in the `transcript.text.done` event), is charged at the token prices; otherwise
+  (whisper-1's `duration` usage) the per-call price is charged, so price such models per call. Text
+  formats (`text`, `srt`, `vtt`) report no usage: they are charged the hold (the default output tokens,
+  or the per-call price).
 - `/v1/moderations`: token usage when the upstream reports it, otherwise free.
 """
 
@@ -76,16 +78,21 @@ class TranscriptionAdapter(OpenAIAdapter):
         )
 
     def response_usage(self, call: RelayCall, data: Any) -> Usage:
-        return token_usage(data) or Usage(calls=1)
+        if isinstance(data, dict):
+            return token_usage(data) or Usage(calls=1)
+        # A text format (text, srt, vtt) reports no usage at all: charged what was held, so that a
+        # token-priced model is never served free (a per-call price is charged once either way).
+        return call.estimate or Usage(calls=1)
 
     def stream_tap(self, call: RelayCall) -> StreamTap:
-        return TranscriptionStreamTap()
+        return TranscriptionStreamTap(call.estimate or Usage(calls=1))
 
 
 class TranscriptionStreamTap:
-    """A streamed transcription reports its usage in the `transcript.text.done` event."""
+    """A streamed transcription reports its usage in the `transcript.text.done` event (else: the hold)."""
 
-    def __init__(self) -> None:
+    def __init__(self, held: Usage) -> None:
+        self._held = held
         self._reported: Usage | None = None
 
     def forward(self, event: bytes) -> bool:
@@ -96,7 +103,7 @@ class TranscriptionStreamTap:
         return True
 
     def usage(self) -> Usage:
-        return self._reported or Usage(calls=1)
+        return self._reported or self._held
 
 
 class ModerationsAdapter(OpenAIAdapter):

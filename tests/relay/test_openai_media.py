@@ -164,3 +164,13 @@ def test_streamed_transcription_is_relayed_and_billed_from_its_done_event(media_
     assert whisper[-1].type == "transcript.text.done"
     audio, output = transcription_usage(len(AUDIO))
     assert used(media_gateway, token_id) == expected_charge("2.5", "10", audio, output) + 3_000  # whisper: per call
+
+
+def test_a_text_format_transcription_of_a_token_priced_model_is_charged_its_hold(media_gateway: Deployment) -> None:
+    key, token_id = new_key(media_gateway)
+    with client(media_gateway, key) as sdk:
+        text = sdk.audio.transcriptions.create(
+            model="gpt-4o-transcribe", file=("a.wav", AUDIO, "audio/wav"), response_format="text"
+        )
+    assert str(text).strip() == transcription_text(len(AUDIO))
+    assert used(media_gateway, token_id) == expected_charge("2.5", "10", 0, 1024)  # never free
