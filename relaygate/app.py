@@ -24,7 +24,7 @@ from relaygate.api.app import create_api
 from relaygate.auth.credentials import Family
 from relaygate.errors import GatewayError, MethodNotAllowed, NotFound
 from relaygate.logs import request_id as request_id_var
-from relaygate.relay import anthropic_routes, gemini_routes, model_lists, openai_routes
+from relaygate.relay import anthropic_routes, gemini_routes, model_lists, openai_media, openai_routes, realtime
 from relaygate.relay.asgi import Message, Receive, Scope, Send, send_bytes
 from relaygate.relay.error_bodies import error_body
 from relaygate.relay.routing import RouteTable
@@ -46,7 +46,13 @@ class Gateway:
         self.settings = settings
         self.runtime: Runtime | None = None
         self.routes = RouteTable(
-            [*openai_routes.ROUTES, *model_lists.ROUTES, *anthropic_routes.ROUTES, *gemini_routes.ROUTES]
+            [
+                *openai_routes.ROUTES,
+                *openai_media.ROUTES,
+                *model_lists.ROUTES,
+                *anthropic_routes.ROUTES,
+                *gemini_routes.ROUTES,
+            ]
         )
         self.rest = _management_app(self)
 
@@ -59,6 +65,9 @@ class Gateway:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
             await self._lifespan(receive, send)
+            return
+        if scope["type"] == "websocket" and scope["path"] == realtime.PATH:
+            await self._realtime(scope, receive, send)
             return
         if scope["type"] != "http":
             await self.rest(scope, receive, send)
@@ -83,6 +92,16 @@ class Gateway:
             log.exception("unhandled error in relay route %s", scope["path"])
             failure = GatewayError("The gateway failed on this request; try again.")
             await _send_error(sent, route.family_for(scope), failure)
+
+    async def _realtime(self, scope: Scope, receive: Receive, send: Send) -> None:
+        rid = _request_id(scope)
+        request_id_var.set(rid)
+        try:
+            await realtime.realtime_session(self.rt, scope, receive, send, rid)
+        except Exception:
+            # uvicorn closes the connection with 1011; the log says why
+            log.exception("unhandled error in the realtime session")
+            raise
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:

@@ -31,6 +31,18 @@ class JsonFormatter(logging.Formatter):
         return orjson.dumps(entry, default=str).decode()
 
 
+class DenialResponseNotAnError(logging.Filter):
+    """uvicorn's websockets-sansio protocol logs "ASGI callable returned without completing handshake."
+    as an error after every denial response (`websocket.http.response.*`, which the ASGI spec allows);
+    the gateway sends one for each refused Realtime session, so it is logged at info level instead."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno == logging.ERROR and record.msg == "ASGI callable returned without completing handshake.":
+            record.levelno, record.levelname = logging.INFO, "INFO"
+            record.msg = "WebSocket handshake refused with an HTTP error response"
+        return True
+
+
 def configure_logging(level: str) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter())
@@ -41,4 +53,5 @@ def configure_logging(level: str) -> None:
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
     logging.getLogger("uvicorn.access").disabled = True
+    logging.getLogger("uvicorn.error").addFilter(DenialResponseNotAnError())
     logging.getLogger("alembic").setLevel(logging.WARNING)

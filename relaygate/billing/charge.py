@@ -12,21 +12,28 @@ from relaygate.billing.prices import Price
 
 @dataclass(frozen=True)
 class Usage:
-    """Tokens of one request. `prompt` includes `cached` (as OpenAI reports it)."""
+    """Tokens of one request. `prompt` includes `cached` (as OpenAI reports it).
+
+    `calls` counts what a per-call price is charged for: 1 for most requests, the images made for
+    an image generation, 0 when a per-call priced answer turns out to be free.
+    """
 
     prompt: int = 0
     completion: int = 0
     cached: int = 0
+    calls: int = 1
 
 
 def charge_for(price: Price, usage: Usage, multiplier: Fraction) -> int:
     """ceil((input x in + cached x cached_in + output x out) x multiplier), in quota units.
 
+    A per-call price, when set, replaces the token prices: ceil(per_call x calls x multiplier).
+
     Exact: the prices are brought to one integer denominator once (`Price.rates`), so the
     per-request work is integer arithmetic and one ceiling division.
     """
     if price.per_call is not None:
-        return math.ceil(price.per_call * UNITS_PER_USD * multiplier)
+        return math.ceil(price.per_call * UNITS_PER_USD * multiplier * max(usage.calls, 0))
     rates = price.rates
     cached = min(max(usage.cached, 0), usage.prompt)
     numerator = (usage.prompt - cached) * rates.input + cached * rates.cached_input + usage.completion * rates.output

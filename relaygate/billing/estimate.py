@@ -13,11 +13,17 @@ from typing import Any
 
 from relaygate.billing.tokencount import TOKENS_PER_IMAGE, TOKENS_PER_MESSAGE, TOKENS_PER_REPLY
 
-OUTPUT_FIELDS = ("max_completion_tokens", "max_tokens", "max_output_tokens", "maxOutputTokens")
+OUTPUT_FIELDS = (
+    "max_completion_tokens",
+    "max_tokens",
+    "max_output_tokens",
+    "max_response_output_tokens",  # Realtime
+    "maxOutputTokens",
+)
 
 
 PROMPT_FIELDS = ("prompt", "input", "contents", "content", "requests")
-INSTRUCTION_FIELDS = ("system", "systemInstruction", "system_instruction", "tools")
+INSTRUCTION_FIELDS = ("system", "systemInstruction", "system_instruction", "instructions", "tools")
 INLINE_DATA_KEYS = ("inlineData", "inline_data", "fileData", "file_data")
 
 

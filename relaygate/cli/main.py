@@ -49,6 +49,7 @@ def serve(host: str | None, port: int | None, workers: int | None) -> None:
         port=config.port,
         loop="uvloop",
         http="httptools",
+        ws="websockets-sansio",  # /v1/realtime
         lifespan="on",
         access_log=False,
         log_config=None,

@@ -27,6 +27,7 @@ from relaygate.fakeupstream.behaviour import (
 )
 from relaygate.fakeupstream.gemini import gemini_prompt_tokens
 from relaygate.fakeupstream.openai import MODEL_IDS
+from relaygate.fakeupstream.openai_responses import responses_usage
 from relaygate.fakeupstream.server import create_fake_upstream_app, run_fake_upstream
 
 __all__ = [
@@ -52,6 +53,7 @@ __all__ = [
     "reply_length",
     "reply_text",
     "reply_words",
+    "responses_usage",
     "run_fake_upstream",
     "stream_pieces",
 ]

@@ -1,6 +1,6 @@
 """The fake upstream over HTTP: an aiohttp app that speaks every protocol deterministically.
 
-Routes: OpenAI (`openai`), Anthropic (`anthropic`) and Gemini (`gemini`), and for tests
+Routes: OpenAI (`openai`, `openai_responses`, `openai_media`, `openai_realtime`), Anthropic (`anthropic`) and Gemini (`gemini`), and for tests
 `GET /_fake/requests` (the last `REQUEST_LOG_SIZE` requests) and `DELETE /_fake/requests` (clears
 them). What each answer contains is decided in `behaviour`.
 """
@@ -19,6 +19,9 @@ from relaygate.fakeupstream.admission import JSON_HEADERS, FakeUpstream
 from relaygate.fakeupstream.anthropic import add_anthropic_routes
 from relaygate.fakeupstream.gemini import add_gemini_routes
 from relaygate.fakeupstream.openai import add_openai_routes
+from relaygate.fakeupstream.openai_media import add_media_routes
+from relaygate.fakeupstream.openai_realtime import add_realtime_routes
+from relaygate.fakeupstream.openai_responses import add_responses_routes
 
 MAX_BODY_BYTES = 64 * 1024 * 1024
 
@@ -28,6 +31,9 @@ def create_fake_upstream_app(latency_ms: int = 0) -> web.Application:
     upstream = FakeUpstream(latency_ms)
     app = web.Application(client_max_size=MAX_BODY_BYTES)
     add_openai_routes(app, upstream)
+    add_responses_routes(app, upstream)
+    add_media_routes(app, upstream)
+    add_realtime_routes(app, upstream)
     add_anthropic_routes(app, upstream)
     add_gemini_routes(app, upstream)
 

@@ -25,6 +25,7 @@ class RelayCall:
     generates: bool = True  # False when the answer has no output tokens to hold (embeddings, token counts)
     free: bool = False  # token counting: authenticated and model-checked, never billed
     upstream_headers: dict[str, str] = field(default_factory=dict)  # client headers the protocol passes on
+    estimate: Usage | None = None  # what to reserve, when the route knows better than the prompt's size
     started: float = field(default_factory=time.perf_counter)
 
 

@@ -8,7 +8,7 @@ import orjson
 
 from relaygate.billing.charge import Usage
 from relaygate.channels.registry import Channel
-from relaygate.relay.call import RelayCall
+from relaygate.relay.call import RelayCall, StreamTap
 from relaygate.relay.openai_usage import counted_stream_usage, counted_usage, usage_from
 from relaygate.relay.sse import event_json
 from relaygate.relay.upstream import UpstreamRequest, upstream_base
@@ -42,7 +42,7 @@ class OpenAIAdapter:
     def response_usage(self, call: RelayCall, data: Any) -> Usage:
         return usage_from(data) or counted_usage(call.body, data)
 
-    def stream_tap(self, call: RelayCall) -> OpenAIStreamTap:
+    def stream_tap(self, call: RelayCall) -> StreamTap:
         return OpenAIStreamTap(call, client_wants_usage(call.body))
 
     def client_body(self, call: RelayCall, status: int, body: bytes, usage: Usage) -> bytes:

@@ -1,4 +1,4 @@
-"""The OpenAI face of the relay: `/v1/chat/completions`, `/v1/completions`, `/v1/embeddings`.
+"""The OpenAI face of the relay: `/v1/chat/completions`, `/v1/completions`, `/v1/responses`, `/v1/embeddings`.
 
 `GET /v1/models` is in `model_lists`, since Anthropic clients call it too.
 """
@@ -9,8 +9,9 @@ from typing import Any
 
 from relaygate.auth.credentials import Family
 from relaygate.relay.asgi import Receive, Scope, Send, header_map, read_body
-from relaygate.relay.call import RelayCall
+from relaygate.relay.call import Adapter, RelayCall
 from relaygate.relay.openai_adapter import OpenAIAdapter
+from relaygate.relay.openai_responses import ResponsesAdapter
 from relaygate.relay.pipeline import relay
 from relaygate.relay.requests import authenticate_request, parse_request_json, required_model
 from relaygate.relay.routing import Handler, RelayRoute
@@ -20,7 +21,7 @@ JSON = b"application/json"
 ADAPTER = OpenAIAdapter()
 
 
-def relay_endpoint(endpoint: str, upstream_path: str) -> Handler:
+def relay_endpoint(endpoint: str, upstream_path: str, adapter: Adapter = ADAPTER) -> Handler:
     """A route that relays a JSON body to the same path upstream."""
 
     async def route(rt: Runtime, scope: Scope, receive: Receive, send: Send, request_id: str) -> None:
@@ -40,7 +41,7 @@ def relay_endpoint(endpoint: str, upstream_path: str) -> Handler:
             request_id=request_id,
             generates=endpoint != "embeddings",
         )
-        await relay(rt, principal, call, ADAPTER, receive, send)
+        await relay(rt, principal, call, adapter, receive, send)
 
     return route
 
@@ -54,5 +55,8 @@ ROUTES = [
         "POST", "/v1/chat/completions", Family.OPENAI, relay_endpoint("chat.completions", "/v1/chat/completions")
     ),
     RelayRoute("POST", "/v1/completions", Family.OPENAI, relay_endpoint("completions", "/v1/completions")),
+    RelayRoute(
+        "POST", "/v1/responses", Family.OPENAI, relay_endpoint("responses", "/v1/responses", ResponsesAdapter())
+    ),
     RelayRoute("POST", "/v1/embeddings", Family.OPENAI, relay_endpoint("embeddings", "/v1/embeddings")),
 ]

@@ -82,7 +82,7 @@ def quote(rt: Runtime, principal: Principal, model: str) -> tuple[Price, Fractio
 async def reserve(
     rt: Runtime, principal: Principal, call: RelayCall, price: Price, multiplier: Fraction
 ) -> Reservation:
-    estimate = Usage(
+    estimate = call.estimate or Usage(
         prompt=estimate_prompt_tokens(call.body),
         completion=requested_output_tokens(call.body, rt.settings.default_max_output_tokens) if call.generates else 0,
     )

@@ -22,6 +22,7 @@ class UvicornThread:
             port=0,
             loop="asyncio",
             lifespan="on",
+            ws="websockets-sansio",
             log_config=None,
             access_log=False,
             proxy_headers=False,

@@ -1,0 +1,131 @@
+"""The OpenAI Responses API of the fake upstream: `POST /v1/responses`, whole or streamed.
+
+Counting rules (a contract, like those in `behaviour`): the input costs the words of
+`instructions` plus the words of the input text (a string, or each input item's text content);
+the reply is the usual fake reply, cut to `max_output_tokens`; the `cached=N` key flag reports N
+input tokens (at most all of them) as cached.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from relaygate.fakeupstream.admission import FakeUpstream, JSONObject, json_answer, stream_events
+from relaygate.fakeupstream.behaviour import (
+    UpstreamBehaviour,
+    count_words,
+    invalid_request,
+    message_text,
+    reply_length,
+    reply_text,
+    stream_pieces,
+)
+from relaygate.fakeupstream.openai import OPENAI
+
+
+def responses_input_tokens(request: Mapping[str, Any]) -> int:
+    """Input tokens of a Responses request: the words of the instructions and of every input text."""
+    instructions = request.get("instructions")
+    total = count_words(instructions) if isinstance(instructions, str) else 0
+    items = request.get("input")
+    if isinstance(items, str):
+        return total + count_words(items)
+    if not isinstance(items, list) or not items:
+        raise invalid_request("'input' must be a string or a non-empty array of input items", param="input")
+    return total + sum(count_words(message_text(item)) for item in items)
+
+
+def responses_usage(request: Mapping[str, Any], words: int) -> tuple[int, int]:
+    """(input_tokens, output_tokens) of a Responses request."""
+    return responses_input_tokens(request), _reply_words(request, words)
+
+
+def _reply_words(request: Mapping[str, Any], words: int) -> int:
+    return reply_length({"max_tokens": request.get("max_output_tokens")}, words)[0]
+
+
+class ResponsesAnswers:
+    def __init__(self, upstream: FakeUpstream) -> None:
+        self.upstream = upstream
+
+    async def answer(self, request: web.Request, body: JSONObject, behaviour: UpstreamBehaviour) -> web.StreamResponse:
+        input_tokens, words = responses_usage(body, behaviour.words)
+        usage = None if behaviour.no_usage else usage_object(input_tokens, words, behaviour.cached)
+        response_id = self.upstream.next_id("resp")
+        message_id = self.upstream.next_id("msg")
+        text = reply_text(words)
+        done = response_object(response_id, body, "completed", [message_item(message_id, text)], usage)
+        if body.get("stream") is not True:
+            return json_answer(done)
+        events = stream_event_list(response_id, message_id, body, words, done)
+        return await stream_events(request, events, behaviour)
+
+
+def add_responses_routes(app: web.Application, upstream: FakeUpstream) -> None:
+    app.router.add_post("/v1/responses", upstream.endpoint(ResponsesAnswers(upstream).answer, OPENAI))
+
+
+def usage_object(input_tokens: int, output_tokens: int, cached: int) -> JSONObject:
+    return {
+        "input_tokens": input_tokens,
+        "input_tokens_details": {"cached_tokens": min(cached, input_tokens)},
+        "output_tokens": output_tokens,
+        "output_tokens_details": {"reasoning_tokens": 0},
+        "total_tokens": input_tokens + output_tokens,
+    }
+
+
+def message_item(message_id: str, text: str, status: str = "completed") -> JSONObject:
+    content = [{"type": "output_text", "text": text, "annotations": []}] if status == "completed" else []
+    return {"type": "message", "id": message_id, "status": status, "role": "assistant", "content": content}
+
+
+def response_object(
+    response_id: str, body: JSONObject, status: str, output: list[JSONObject], usage: JSONObject | None
+) -> JSONObject:
+    return {
+        "id": response_id,
+        "object": "response",
+        "created_at": int(time.time()),
+        "status": status,
+        "error": None,
+        "incomplete_details": None,
+        "instructions": body.get("instructions"),
+        "max_output_tokens": body.get("max_output_tokens"),
+        "model": body["model"],
+        "output": output,
+        "parallel_tool_calls": True,
+        "temperature": 1.0,
+        "tool_choice": "auto",
+        "tools": [],
+        "top_p": 1.0,
+        "usage": usage,
+    }
+
+
+def stream_event_list(response_id: str, message_id: str, body: JSONObject, words: int, done: JSONObject) -> list[bytes]:
+    """The events of a streamed response, as OpenAI sends them: created, text deltas, completed."""
+    started = response_object(response_id, body, "in_progress", [], None)
+    part = {"type": "output_text", "text": "", "annotations": []}
+    where = {"item_id": message_id, "output_index": 0, "content_index": 0}
+    text = reply_text(words)
+    events: list[JSONObject] = [
+        {"type": "response.created", "response": started},
+        {"type": "response.in_progress", "response": started},
+        {"type": "response.output_item.added", "output_index": 0, "item": message_item(message_id, "", "in_progress")},
+        {"type": "response.content_part.added", **where, "part": part},
+        *({"type": "response.output_text.delta", **where, "delta": piece} for piece in stream_pieces(words)),
+        {"type": "response.output_text.done", **where, "text": text},
+        {"type": "response.content_part.done", **where, "part": {**part, "text": text}},
+        {"type": "response.output_item.done", "output_index": 0, "item": message_item(message_id, text)},
+        {"type": "response.completed", "response": done},
+    ]
+    return [
+        b"event: " + event["type"].encode() + b"\ndata: " + orjson.dumps({**event, "sequence_number": number}) + b"\n\n"
+        for number, event in enumerate(events)
+    ]
