@@ -95,12 +95,15 @@ class TranscriptionStreamTap:
         self._held = held
         self._reported: Usage | None = None
 
-    def forward(self, event: bytes) -> bool:
+    def forward(self, event: bytes) -> bytes:
         if b"transcript.text.done" in event:
             data = event_json(event)
             if data is not None and data.get("type") == "transcript.text.done":
                 self._reported = token_usage(data)
-        return True
+        return event
+
+    def close(self) -> bytes:
+        return b""
 
     def usage(self) -> Usage:
         return self._reported or self._held

@@ -39,7 +39,7 @@ class ResponsesStreamTap:
         self._deltas: list[str] = []
         self._reported: Usage | None = None
 
-    def forward(self, event: bytes) -> bool:
+    def forward(self, event: bytes) -> bytes:
         if b"response.output_text.delta" in event:
             data = event_json(event)
             if data is not None and data.get("type") == "response.output_text.delta":
@@ -49,7 +49,10 @@ class ResponsesStreamTap:
             data = event_json(event)
             if data is not None and isinstance(data.get("response"), dict):
                 self._reported = usage_from(data["response"]) or self._reported
-        return True
+        return event
+
+    def close(self) -> bytes:
+        return b""
 
     def usage(self) -> Usage:
         if self._reported is not None:

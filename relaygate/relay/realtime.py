@@ -25,7 +25,7 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidSta
 from relaygate.auth.check import authorise_model
 from relaygate.auth.credentials import Family
 from relaygate.channels.registry import Channel
-from relaygate.errors import BadRequest, GatewayError, UpstreamError, UpstreamUnreachable
+from relaygate.errors import BadRequest, GatewayError, ModelNotAvailable, UpstreamError, UpstreamUnreachable
 from relaygate.relay.asgi import Receive, Scope, Send, header_map, query_map
 from relaygate.relay.error_bodies import error_body
 from relaygate.relay.openai_adapter import OpenAIAdapter
@@ -85,7 +85,12 @@ async def _open(rt: Runtime, scope: Scope, request_id: str) -> tuple[RealtimeMet
             "The Realtime URL has no model: connect to /v1/realtime?model=MODEL_NAME.", code="missing_model"
         )
     authorise_model(principal, model)
-    price, multiplier = quote(rt, principal, model, CHANNEL_TYPES)
+    if not rt.channels.serves(principal.group, model, CHANNEL_TYPES):
+        raise ModelNotAvailable(
+            f"No OpenAI channel serves the Realtime model {model!r} for the group {principal.group!r}: "
+            "check the model name, or ask the operator to add a channel for it."
+        )
+    price, multiplier = quote(rt, principal, model)
     permit = rt.limiter.acquire(principal.token)
     try:
         channel, upstream = await _connect_upstream(rt, principal.group, model)
