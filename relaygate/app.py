@@ -26,6 +26,7 @@ from relaygate.errors import GatewayError, MethodNotAllowed, NotFound
 from relaygate.logs import request_id as request_id_var
 from relaygate.relay import (
     anthropic_routes,
+    billing_compat_routes,
     gemini_routes,
     midjourney_routes,
     model_lists,
@@ -60,6 +61,7 @@ class Gateway:
                 *gemini_routes.ROUTES,
                 *midjourney_routes.ROUTES,
                 *suno_routes.ROUTES,
+                *billing_compat_routes.ROUTES,
             ]
         )
         self.rest = _management_app(self)
