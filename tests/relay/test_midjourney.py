@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from relaygate.channels.service import delete_channel
 from relaygate.store.schema import tasks
 from tests.support.deployment import Deployment
 from tests.support.keys import balance, new_key, used
@@ -174,3 +175,19 @@ def test_list_by_condition_returns_only_the_callers_tasks_and_stores_their_state
     assert rows[mine[0]][:2] == ("imagine", "SUCCESS")
     assert rows[mine[0]][2]["progress"] == "100%"
     assert rows[theirs][:2] == ("imagine", "SUBMITTED")  # bob never fetched it
+
+
+def test_when_the_channel_is_gone_a_fetch_answers_the_last_stored_state(gw: Deployment) -> None:
+    key, _ = new_key(gw)
+    with mj(gw, key) as client:
+        fetched = submit(client).json()["result"]
+        never_fetched = submit(client).json()["result"]
+        before = client.get(f"/mj/task/{fetched}/fetch").json()
+    [channel_id] = [row["id"] for row in gw.cli("channel", "list") if row["type"] == "midjourney"]
+    gw.db(lambda conn: delete_channel(conn, channel_id))
+    gw.runtime_poll()
+    with mj(gw, key) as client:
+        after = client.get(f"/mj/task/{fetched}/fetch")
+        unknown_state = client.get(f"/mj/task/{never_fetched}/fetch")
+    assert (after.status_code, after.json()) == (200, before)
+    assert (unknown_state.status_code, unknown_state.json()["code"]) == (404, 404)
