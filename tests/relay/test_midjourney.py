@@ -191,3 +191,32 @@ def test_when_the_channel_is_gone_a_fetch_answers_the_last_stored_state(gw: Depl
         unknown_state = client.get(f"/mj/task/{never_fetched}/fetch")
     assert (after.status_code, after.json()) == (200, before)
     assert (unknown_state.status_code, unknown_state.json()["code"]) == (404, 404)
+
+
+def test_a_token_quota_below_the_price_is_refused_before_the_upstream(gw: Deployment, fake_upstream: str) -> None:
+    key, token_id = new_key(gw, "--quota-usd", "0.04")  # mj_imagine costs 0.05
+    httpx.delete(fake_upstream + "/_fake/requests")
+    with mj(gw, key) as client:
+        refused = submit(client)
+        allowed = submit(client, "describe")  # 0.01
+    assert (refused.status_code, refused.json()["code"]) == (429, 429)
+    assert "quota" in refused.json()["description"]
+    assert allowed.json()["code"] == 1
+    assert [seen["path"] for seen in httpx.get(fake_upstream + "/_fake/requests").json()] == ["/mj/submit/describe"]
+    assert used(gw, token_id) == UNITS["mj_describe"]
+
+
+def test_billing_and_ownership_on_each_storage_backend(gateway_on_each_backend: Deployment, fake_upstream: str) -> None:
+    gw = gateway_on_each_backend
+    add_mj_channel(gw, fake_upstream)
+    alice, alice_token = new_key(gw)
+    bob, _ = new_key(gw, user="bob")
+    with mj(gw, alice) as client:
+        task_id = submit(client).json()["result"]
+        listed = client.post("/mj/task/list-by-condition", json={"ids": [task_id]})
+    with mj(gw, bob) as client:
+        other = client.get(f"/mj/task/{task_id}/fetch")
+    assert [task["id"] for task in listed.json()] == [task_id]
+    assert other.status_code == 404
+    assert used(gw, alice_token) == UNITS["mj_imagine"]
+    assert gw.books()["balanced"]

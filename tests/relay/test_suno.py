@@ -93,3 +93,11 @@ def test_only_the_owner_fetches_tasks_one_or_many_and_fetches_are_free(gw: Deplo
     assert (unknown.status_code, unknown.json()["code"]) == (404, "not_found")
     assert used(gw, alice_token) == UNITS["suno_music"] + UNITS["suno_lyrics"]
     assert gw.books()["balanced"]
+
+
+def test_an_insufficient_balance_is_refused_in_the_suno_shape(gw: Deployment) -> None:
+    key, token_id = new_key(gw, usd="0.05")  # suno_music costs 0.1
+    with suno(gw, key) as client:
+        refused = client.post("/suno/submit/music", json={"prompt": "x"})
+    assert (refused.status_code, refused.json()["code"], refused.json()["data"]) == (429, "insufficient_balance", None)
+    assert used(gw, token_id) == 0
