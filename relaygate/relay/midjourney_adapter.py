@@ -2,8 +2,10 @@
 
 A submit answers `{"code", "description", "result"}`: code 1 (submitted), 21 (already exists) and
 22 (queued) accept the task, whose id is `result`; any other code is a rejection and is not billed.
-Tasks are fetched with `POST /mj/task/list-by-condition {"ids": [...]}`, which answers a list of
-task objects (`id`, `action`, `status`, `progress`, `imageUrl`, ...), one call for many tasks.
+An action (`{"customId", "taskId"}`) acts on an earlier task, so it must be the caller's and go to
+the channel that ran it. Tasks are fetched with `POST /mj/task/list-by-condition {"ids": [...]}`,
+which answers a list of task objects (`id`, `action`, `status`, `progress`, `imageUrl`, ...), one
+call for many tasks.
 """
 
 from __future__ import annotations
@@ -34,6 +36,10 @@ class MidjourneyProtocol:
             return False, None
         result = answer.get("result")
         return True, str(result) if isinstance(result, str | int) and not isinstance(result, bool) else None
+
+    def origin_task_id(self, call: RelayCall) -> str | None:
+        task_id = call.body.get("taskId") if call.upstream_path.endswith("/action") else None
+        return task_id if isinstance(task_id, str) and task_id else None
 
     def fetch_request(self, channel: Channel, task_ids: list[str]) -> UpstreamRequest:
         body = orjson.dumps({"ids": task_ids})

@@ -34,6 +34,9 @@ class SunoProtocol:
         task_id = answer.get("data")
         return True, task_id if isinstance(task_id, str) and task_id else None
 
+    def origin_task_id(self, call: RelayCall) -> str | None:
+        return None  # music and lyrics start afresh
+
     def fetch_request(self, channel: Channel, task_ids: list[str]) -> UpstreamRequest:
         body = orjson.dumps({"ids": task_ids})
         return UpstreamRequest(url=upstream_base(channel) + "/suno/fetch", headers=_headers(channel), body=body)

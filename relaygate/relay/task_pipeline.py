@@ -17,12 +17,19 @@ import orjson
 from relaygate.auth.check import Principal, authorise_model
 from relaygate.billing.charge import Usage, charge_for
 from relaygate.channels.registry import Channel
-from relaygate.errors import BadRequest, GatewayError, UpstreamError, UpstreamUnreachable
+from relaygate.errors import (
+    BadRequest,
+    GatewayError,
+    ModelNotAvailable,
+    NotFound,
+    UpstreamError,
+    UpstreamUnreachable,
+)
 from relaygate.relay.asgi import Send, send_bytes
 from relaygate.relay.call import RelayCall
 from relaygate.relay.http_client import HttpClientError, UpstreamResponse
 from relaygate.relay.pipeline import quote, reserve, usage_record
-from relaygate.relay.upstream import UpstreamRequest, upstream_message
+from relaygate.relay.upstream import PickChannel, UpstreamRequest, upstream_message
 from relaygate.runtime import Runtime
 from relaygate.tasks.service import Task, owned_tasks, record_task, update_task
 
@@ -40,6 +47,9 @@ class TaskProtocol(Protocol):
     def accepted_task_id(self, answer: Any) -> tuple[bool, str | None]:
         """Whether a submit answer accepted the task (it is then billed), and its task id."""
 
+    def origin_task_id(self, call: RelayCall) -> str | None:
+        """The earlier task a submit acts on (a Midjourney action), which only its own channel knows."""
+
     def fetch_request(self, channel: Channel, task_ids: list[str]) -> UpstreamRequest: ...
 
     def fetched_tasks(self, answer: Any) -> list[dict[str, Any]]:
@@ -56,6 +66,7 @@ async def submit_task(
     """Relay one task submission; the charge is the model's per-call price, or 0 when the upstream rejects."""
     authorise_model(principal, call.model)
     price, multiplier = quote(rt, principal, call.model, protocol.channel_types)
+    origin = await origin_channel(rt, principal, protocol, call)
     permit = rt.limiter.acquire(principal.token)
     try:
         reservation = await reserve(rt, principal, call, price, multiplier)
@@ -65,7 +76,9 @@ async def submit_task(
     charge, status, channel_id = 0, 502, None
     try:
         channel, response = await rt.upstream.send(
-            lambda tried: rt.channels.pick(principal.group, call.model, tried, protocol.channel_types),
+            only(origin)
+            if origin is not None
+            else lambda tried: rt.channels.pick(principal.group, call.model, tried, protocol.channel_types),
             lambda chosen: protocol.submit_request(chosen, call),
         )
         channel_id, status = channel.id, response.status
@@ -88,6 +101,22 @@ async def submit_task(
         record = usage_record(principal, call, Usage(), status, channel_id, call.model)
         rt.metrics.observe(call.endpoint, call.model, status, charge, record["latency_ms"])
         await rt.ledger.settle(reservation, charge, record)
+
+
+async def origin_channel(rt: Runtime, principal: Principal, protocol: TaskProtocol, call: RelayCall) -> Channel | None:
+    """The channel holding the caller's task that this submit acts on; None when it acts on none."""
+    origin_id = protocol.origin_task_id(call)
+    if origin_id is None:
+        return None
+    owned = await owned_tasks(rt.engine, protocol.platform, principal.user.id, [origin_id])
+    if not owned:
+        raise NotFound(f"There is no task {origin_id!r} of yours to act on: check the taskId.")
+    channel = next((channel for channel in rt.channels.all() if channel.id == owned[0].channel_id), None)
+    if channel is None:
+        raise ModelNotAvailable(
+            f"The channel that ran task {origin_id!r} is no longer available, so the task cannot be acted on."
+        )
+    return channel
 
 
 async def fetch_tasks(
@@ -114,16 +143,18 @@ async def fetch_tasks(
 
 
 async def _fetch_from(rt: Runtime, channel: Channel, protocol: TaskProtocol, ids: list[str]) -> list[dict[str, Any]]:
-    _, response = await rt.upstream.send(
-        lambda tried: None if channel.id in tried else channel,
-        lambda chosen: protocol.fetch_request(chosen, ids),
-    )
+    _, response = await rt.upstream.send(only(channel), lambda chosen: protocol.fetch_request(chosen, ids))
     body = await read_answer(response)
     if not 200 <= response.status < 300:
         raise UpstreamError(
             response.status, upstream_message(body) or f"The upstream provider answered {response.status}."
         )
     return protocol.fetched_tasks(_json_or_none(body))
+
+
+def only(channel: Channel) -> PickChannel:
+    """A channel choice with no alternative: the one channel that knows the task."""
+    return lambda tried: None if channel.id in tried else channel
 
 
 def requested_ids(body: dict[str, Any]) -> list[str]:

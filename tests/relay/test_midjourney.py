@@ -220,3 +220,32 @@ def test_billing_and_ownership_on_each_storage_backend(gateway_on_each_backend: 
     assert other.status_code == 404
     assert used(gw, alice_token) == UNITS["mj_imagine"]
     assert gw.books()["balanced"]
+
+
+def test_an_action_acts_only_on_an_own_task_and_goes_to_the_channel_that_ran_it(
+    gw: Deployment, fake_upstream: str
+) -> None:
+    alice, alice_token = new_key(gw)
+    bob, bob_token = new_key(gw, user="bob")
+    with mj(gw, alice) as client:
+        task_id = submit(client).json()["result"]  # the only channel so far: key fake-mj
+    gw.cli(
+        "channel", "add", "--type", "midjourney", "--base-url", fake_upstream, "--key", "fake-mj-2",
+        "--models", ",".join(PRICES), "--priority", "5",
+    )  # fmt: skip
+    gw.runtime_poll()
+    httpx.delete(fake_upstream + "/_fake/requests")
+    with mj(gw, alice) as client:
+        acted = submit(client, "action", customId="MJ::JOB::upsample::1", taskId=task_id)
+        fresh = submit(client)
+    with mj(gw, bob) as client:
+        stolen = submit(client, "action", customId="MJ::JOB::upsample::1", taskId=task_id)
+    assert acted.json()["code"] == 1
+    assert fresh.json()["code"] == 1
+    assert [(seen["path"], seen["mj-api-secret"]) for seen in httpx.get(fake_upstream + "/_fake/requests").json()] == [
+        ("/mj/submit/action", "fake-mj"),
+        ("/mj/submit/imagine", "fake-mj-2"),
+    ]
+    assert (stolen.status_code, stolen.json()["code"]) == (404, 404)
+    assert used(gw, alice_token) == 2 * UNITS["mj_imagine"] + UNITS["mj_action"]
+    assert used(gw, bob_token) == 0
