@@ -24,7 +24,17 @@ from relaygate.api.app import create_api
 from relaygate.auth.credentials import Family
 from relaygate.errors import GatewayError, MethodNotAllowed, NotFound
 from relaygate.logs import request_id as request_id_var
-from relaygate.relay import anthropic_routes, gemini_routes, model_lists, openai_media, openai_routes, realtime
+from relaygate.relay import (
+    anthropic_routes,
+    billing_compat_routes,
+    gemini_routes,
+    midjourney_routes,
+    model_lists,
+    openai_media,
+    openai_routes,
+    realtime,
+    suno_routes,
+)
 from relaygate.relay.asgi import Message, Receive, Scope, Send, send_bytes
 from relaygate.relay.error_bodies import error_body
 from relaygate.relay.routing import RouteTable
@@ -52,6 +62,9 @@ class Gateway:
                 *model_lists.ROUTES,
                 *anthropic_routes.ROUTES,
                 *gemini_routes.ROUTES,
+                *midjourney_routes.ROUTES,
+                *suno_routes.ROUTES,
+                *billing_compat_routes.ROUTES,
             ]
         )
         self.rest = _management_app(self)

@@ -23,6 +23,7 @@ class Family(Enum):
     ANTHROPIC = "anthropic"
     GEMINI = "gemini"
     MIDJOURNEY = "midjourney"
+    SUNO = "suno"
     REALTIME = "realtime"
 
 
@@ -31,6 +32,7 @@ _ALTERNATES: dict[Family, tuple[str, ...]] = {
     Family.ANTHROPIC: ("x-api-key",),
     Family.GEMINI: ("x-goog-api-key",),
     Family.MIDJOURNEY: ("mj-api-secret",),
+    Family.SUNO: (),
     Family.REALTIME: (),
 }
 

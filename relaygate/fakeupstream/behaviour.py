@@ -63,10 +63,11 @@ class UpstreamBehaviour:
 
     The key is split on `;`; the first part names the key, every later part is a flag:
     `fail=NNN`, `fail-first=N`, `no-usage`, `chunk-delay-ms=N`, `delay-ms=N`, `words=N`,
-    `require=VALUE` (accepted and ignored), and for the Anthropic and Gemini protocols `cached=N`
-    (that many prompt tokens reported as read from the provider's cache), `cache-write=N`
-    (Anthropic: written to the cache) and `thoughts=N` (Gemini: thinking tokens). An unknown or
-    malformed flag is a 400, so that a typo in a test's channel key cannot silently configure nothing.
+    `require=VALUE` (accepted and ignored), `reject` (the task APIs answer a submit with a
+    rejection and status 200, as midjourney-proxy and Suno relays do), and for the Anthropic and
+    Gemini protocols `cached=N` (that many prompt tokens reported as read from the provider's
+    cache), `cache-write=N` (Anthropic: written to the cache) and `thoughts=N` (Gemini: thinking
+    tokens). An unknown or malformed flag is a 400, so that a typo in a test's channel key cannot silently configure nothing.
     """
 
     fail_status: int | None = None
@@ -78,6 +79,7 @@ class UpstreamBehaviour:
     cached: int = 0
     cache_write: int = 0
     thoughts: int = 0
+    reject: bool = False
 
 
 def parse_bearer(authorization: str | None) -> str | None:
@@ -95,11 +97,13 @@ def parse_bearer(authorization: str | None) -> str | None:
 def parse_behaviour(key: str) -> UpstreamBehaviour:
     """The behaviour flags of an API key such as `fake;no-usage;chunk-delay-ms=50`."""
     numbers: dict[str, int] = {}
-    no_usage = False
+    no_usage = reject = False
     for flag in key.split(";")[1:]:
         name, has_value, value = flag.strip().partition("=")
         if name == "no-usage" and not has_value:
             no_usage = True
+        elif name == "reject" and not has_value:
+            reject = True
         elif name == "require" and has_value:
             continue
         elif name in _FLAGS_WITH_NUMBERS and value.isdigit():
@@ -119,6 +123,7 @@ def parse_behaviour(key: str) -> UpstreamBehaviour:
         cached=numbers.get("cached", 0),
         cache_write=numbers.get("cache-write", 0),
         thoughts=numbers.get("thoughts", 0),
+        reject=reject,
     )
 
 

@@ -1,6 +1,7 @@
 """The fake upstream over HTTP: an aiohttp app that speaks every protocol deterministically.
 
-Routes: OpenAI (`openai`, `openai_responses`, `openai_media`, `openai_realtime`), Anthropic (`anthropic`) and Gemini (`gemini`), and for tests
+Routes: OpenAI (`openai`, `openai_responses`, `openai_media`, `openai_realtime`), Anthropic (`anthropic`),
+Gemini (`gemini`), the Midjourney and Suno task APIs (`midjourney`, `suno`), and for tests
 `GET /_fake/requests` (the last `REQUEST_LOG_SIZE` requests) and `DELETE /_fake/requests` (clears
 them). What each answer contains is decided in `behaviour`.
 """
@@ -18,10 +19,12 @@ from aiohttp import web
 from relaygate.fakeupstream.admission import JSON_HEADERS, FakeUpstream
 from relaygate.fakeupstream.anthropic import add_anthropic_routes
 from relaygate.fakeupstream.gemini import add_gemini_routes
+from relaygate.fakeupstream.midjourney import add_midjourney_routes
 from relaygate.fakeupstream.openai import add_openai_routes
 from relaygate.fakeupstream.openai_media import add_media_routes
 from relaygate.fakeupstream.openai_realtime import add_realtime_routes
 from relaygate.fakeupstream.openai_responses import add_responses_routes
+from relaygate.fakeupstream.suno import add_suno_routes
 
 MAX_BODY_BYTES = 64 * 1024 * 1024
 
@@ -36,6 +39,8 @@ def create_fake_upstream_app(latency_ms: int = 0) -> web.Application:
     add_realtime_routes(app, upstream)
     add_anthropic_routes(app, upstream)
     add_gemini_routes(app, upstream)
+    add_midjourney_routes(app, upstream)
+    add_suno_routes(app, upstream)
 
     async def list_requests(request: web.Request) -> web.StreamResponse:
         return web.Response(body=orjson.dumps(list(upstream.request_log)), headers=JSON_HEADERS)

@@ -36,6 +36,8 @@ def error_body(family: Family, error: GatewayError) -> bytes:
         return orjson.dumps({"error": {"code": error.status, "message": error.message, "status": status}})
     if family is Family.MIDJOURNEY:
         return orjson.dumps({"code": error.status, "description": error.message})
+    if family is Family.SUNO:  # as new-api answers its Suno routes
+        return orjson.dumps({"code": error.code, "message": error.message, "data": None})
     return orjson.dumps(
         {"error": {"message": error.message, "type": error.kind, "code": error.code, "param": error.param}}
     )

@@ -18,7 +18,7 @@ from relaygate.billing.estimate import estimate_prompt_tokens, requested_output_
 from relaygate.billing.ledger import Reservation
 from relaygate.billing.prices import Price
 from relaygate.clock import now
-from relaygate.errors import GatewayError, ModelNotPriced, UpstreamUnreachable
+from relaygate.errors import GatewayError, ModelNotAvailable, ModelNotPriced, UpstreamUnreachable
 from relaygate.relay.asgi import Receive, Send, send_bytes
 from relaygate.relay.call import Adapter, RelayCall
 from relaygate.relay.convert.adapter import choose_adapter
@@ -68,6 +68,15 @@ async def relay(
         record = usage_record(principal, call, usage, status, channel_id, upstream_model)
         rt.metrics.observe(call.endpoint, call.model, status, charge, record["latency_ms"])
         await rt.ledger.settle(reservation, charge, record)
+
+
+def require_channel(rt: Runtime, principal: Principal, model: str, types: frozenset[str]) -> None:
+    """For routes that never convert between protocols: a channel of `types` must serve the model."""
+    if not rt.channels.serves(principal.group, model, types):
+        raise ModelNotAvailable(
+            f"No {'/'.join(sorted(types))} channel serves the model {model!r} for the group {principal.group!r}: "
+            "check the model name, or ask the operator to add a channel for it."
+        )
 
 
 def quote(rt: Runtime, principal: Principal, model: str) -> tuple[Price, Fraction]:

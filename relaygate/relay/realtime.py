@@ -25,11 +25,11 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidSta
 from relaygate.auth.check import authorise_model
 from relaygate.auth.credentials import Family
 from relaygate.channels.registry import Channel
-from relaygate.errors import BadRequest, GatewayError, ModelNotAvailable, UpstreamError, UpstreamUnreachable
+from relaygate.errors import BadRequest, GatewayError, UpstreamError, UpstreamUnreachable
 from relaygate.relay.asgi import Receive, Scope, Send, header_map, query_map
 from relaygate.relay.error_bodies import error_body
 from relaygate.relay.openai_adapter import OpenAIAdapter
-from relaygate.relay.pipeline import quote
+from relaygate.relay.pipeline import quote, require_channel
 from relaygate.relay.realtime_meter import RealtimeMeter
 from relaygate.relay.requests import authenticate_request
 from relaygate.relay.upstream import upstream_base
@@ -85,11 +85,7 @@ async def _open(rt: Runtime, scope: Scope, request_id: str) -> tuple[RealtimeMet
             "The Realtime URL has no model: connect to /v1/realtime?model=MODEL_NAME.", code="missing_model"
         )
     authorise_model(principal, model)
-    if not rt.channels.serves(principal.group, model, CHANNEL_TYPES):
-        raise ModelNotAvailable(
-            f"No OpenAI channel serves the Realtime model {model!r} for the group {principal.group!r}: "
-            "check the model name, or ask the operator to add a channel for it."
-        )
+    require_channel(rt, principal, model, CHANNEL_TYPES)
     price, multiplier = quote(rt, principal, model)
     permit = rt.limiter.acquire(principal.token)
     try:

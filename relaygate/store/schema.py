@@ -205,3 +205,24 @@ audit_log = Table(
     Column("ip", String(64), nullable=False, server_default=""),
     Column("created_at", BigInteger, nullable=False, index=True),
 )
+
+# Asynchronous tasks (Midjourney, Suno) submitted through the relay: who owns each upstream task id,
+# which channel holds it, and the upstream's last answer about it, so fetches reach the same channel
+# and only the owner reads them.
+tasks = Table(
+    "tasks",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("platform", String(16), nullable=False),
+    Column("task_id", String(128), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("user_id", Id, nullable=False),
+    Column("token_id", Id, nullable=True),
+    Column("channel_id", Id, nullable=True),
+    Column("status", String(32), nullable=False, server_default=""),
+    Column("data", JSON, nullable=True),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    Index("uq_tasks_platform_task_id", "platform", "task_id", unique=True),
+    Index("ix_tasks_user_id", "user_id"),
+)

@@ -47,9 +47,9 @@ def test_parse_bearer(header: str | None, key: str | None) -> None:
 
 
 def test_parse_behaviour_reads_every_flag() -> None:
-    key = "fake;fail=503;fail-first=2;no-usage;chunk-delay-ms=50;delay-ms=7;words=3;require=x"
+    key = "fake;fail=503;fail-first=2;no-usage;chunk-delay-ms=50;delay-ms=7;words=3;require=x;reject"
     assert parse_behaviour(key) == UpstreamBehaviour(
-        fail_status=503, fail_first=2, no_usage=True, chunk_delay_ms=50, delay_ms=7, words=3
+        fail_status=503, fail_first=2, no_usage=True, chunk_delay_ms=50, delay_ms=7, words=3, reject=True
     )
 
 
@@ -58,7 +58,7 @@ def test_a_key_without_flags_behaves_normally() -> None:
     assert parse_behaviour("sk-anything").words == DEFAULT_REPLY_WORDS
 
 
-@pytest.mark.parametrize("flag", ["no_usage", "fail=abc", "words=-1", "fail=200", "fail=600", "no-usage=1"])
+@pytest.mark.parametrize("flag", ["no_usage", "fail=abc", "words=-1", "fail=200", "fail=600", "no-usage=1", "reject=1"])
 def test_a_malformed_flag_is_a_400(flag: str) -> None:
     with pytest.raises(FakeUpstreamError) as caught:
         parse_behaviour(f"fake;{flag}")
