@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import parse_qs, quote
 
 import orjson
 
@@ -14,6 +15,25 @@ from relaygate.relay.sse import event_json
 from relaygate.relay.upstream import UpstreamRequest, upstream_base
 
 STREAM_USAGE_ENDPOINTS = frozenset({"chat.completions", "completions"})
+AZURE_API_VERSION = "2024-10-21"  # the GA version used when the channel's base URL names none
+
+
+def openai_endpoint(channel: Channel, path: str, upstream_model: str) -> tuple[str, dict[str, str]]:
+    """URL and credential header for an OpenAI-protocol path on this channel.
+
+    Azure OpenAI serves a model as a deployment: `{base}/openai/deployments/{deployment}/chat/completions
+    ?api-version=...` with an `api-key` header; the deployment is the (mapped) model name, and the API
+    version may be given in the channel's base URL as `?api-version=`.
+    """
+    if channel.type != "azure":
+        return upstream_base(channel) + path, {"Authorization": f"Bearer {channel.key}"}
+    base, _, query = channel.base_url.partition("?")
+    version = parse_qs(query).get("api-version", [AZURE_API_VERSION])[0]
+    base = base.rstrip("/").removesuffix("/openai")
+    deployment = quote(upstream_model, safe="")
+    return f"{base}/openai/deployments/{deployment}{path.removeprefix('/v1')}?api-version={version}", {
+        "api-key": channel.key
+    }
 
 
 def client_wants_usage(body: dict[str, Any]) -> bool:
@@ -33,9 +53,10 @@ class OpenAIAdapter:
             options = body.get("stream_options")
             extra = options if isinstance(options, dict) else {}
             body = {**body, "stream_options": {**extra, "include_usage": True}}
+        url, credential = openai_endpoint(channel, call.upstream_path, upstream_model)
         return UpstreamRequest(
-            url=upstream_base(channel) + call.upstream_path,
-            headers={"Authorization": f"Bearer {channel.key}", "Content-Type": "application/json"},
+            url=url,
+            headers={**credential, "Content-Type": "application/json"},
             body=call.raw if body is call.body else orjson.dumps(body),
         )
 

@@ -28,13 +28,13 @@ from relaygate.errors import BadRequest
 from relaygate.relay.asgi import Receive, Scope, Send, header_map, read_body
 from relaygate.relay.call import RelayCall, StreamTap
 from relaygate.relay.multipart import find_form_field, form_boundary, replace_field
-from relaygate.relay.openai_adapter import OpenAIAdapter
+from relaygate.relay.openai_adapter import OpenAIAdapter, openai_endpoint
 from relaygate.relay.openai_usage import usage_from
 from relaygate.relay.pipeline import relay
 from relaygate.relay.requests import authenticate_request, parse_request_json, required_model
 from relaygate.relay.routing import RelayRoute
 from relaygate.relay.sse import event_json
-from relaygate.relay.upstream import UpstreamRequest, upstream_base
+from relaygate.relay.upstream import UpstreamRequest
 from relaygate.runtime import Runtime
 
 DEFAULT_IMAGE_MODEL = "dall-e-2"  # what OpenAI generates with when the request names no model
@@ -71,11 +71,8 @@ class TranscriptionAdapter(OpenAIAdapter):
             field = find_form_field(body, form_boundary(content_type), "model")
             if field is not None:
                 body = replace_field(body, field, upstream_model)
-        return UpstreamRequest(
-            url=upstream_base(channel) + call.upstream_path,
-            headers={"Authorization": f"Bearer {channel.key}", **call.upstream_headers},
-            body=body,
-        )
+        url, credential = openai_endpoint(channel, call.upstream_path, upstream_model)
+        return UpstreamRequest(url=url, headers={**credential, **call.upstream_headers}, body=body)
 
     def response_usage(self, call: RelayCall, data: Any) -> Usage:
         if isinstance(data, dict):
