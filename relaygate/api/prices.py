@@ -23,6 +23,10 @@ class PriceOut(BaseModel):
     cached_input: str | None = Field(description="USD per 1M cached input tokens (null: the input price)")
     output: str | None = Field(description="USD per 1M output tokens")
     per_call: str | None = Field(description="USD per call (images, tasks)")
+    audio_input: str | None = Field(default=None, description="USD per 1M audio input tokens (null: the input price)")
+    audio_output: str | None = Field(
+        default=None, description="USD per 1M audio output tokens (null: the output price)"
+    )
 
 
 class PriceList(BaseModel):
@@ -37,6 +41,8 @@ class PriceSet(BaseModel):
     cached_input: Usd = Field(default=None, ge=0)
     output: Usd = Field(default=None, ge=0)
     per_call: Usd = Field(default=None, ge=0)
+    audio_input: Usd = Field(default=None, ge=0)
+    audio_output: Usd = Field(default=None, ge=0)
 
 
 class GroupOut(BaseModel):

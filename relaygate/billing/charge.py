@@ -22,10 +22,14 @@ class Usage:
     completion: int = 0
     cached: int = 0
     calls: int = 1
+    audio_prompt: int = 0  # the audio part of `prompt` (Realtime, audio chat models)
+    audio_completion: int = 0  # the audio part of `completion`
 
 
 def charge_for(price: Price, usage: Usage, multiplier: Fraction) -> int:
     """ceil((input x in + cached x cached_in + output x out) x multiplier), in quota units.
+
+    Audio tokens are charged at the audio prices when the price has them, else as text.
 
     A per-call price, when set, replaces the token prices: ceil(per_call x calls x multiplier).
 
@@ -36,7 +40,15 @@ def charge_for(price: Price, usage: Usage, multiplier: Fraction) -> int:
         return math.ceil(price.per_call * UNITS_PER_USD * multiplier * max(usage.calls, 0))
     rates = price.rates
     cached = min(max(usage.cached, 0), usage.prompt)
-    numerator = (usage.prompt - cached) * rates.input + cached * rates.cached_input + usage.completion * rates.output
+    audio_in = min(max(usage.audio_prompt, 0), usage.prompt - cached)
+    audio_out = min(max(usage.audio_completion, 0), usage.completion)
+    numerator = (
+        (usage.prompt - cached - audio_in) * rates.input
+        + cached * rates.cached_input
+        + audio_in * rates.audio_input
+        + (usage.completion - audio_out) * rates.output
+        + audio_out * rates.audio_output
+    )
     numerator *= multiplier.numerator
     denominator = rates.denominator * multiplier.denominator
     return -(-numerator // denominator)

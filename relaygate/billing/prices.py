@@ -20,7 +20,7 @@ from relaygate.store.changes import record_change
 from relaygate.store.schema import groups, prices
 
 UNITS_PER_MILLION_TOKEN_USD = Fraction(UNITS_PER_USD, 1_000_000)
-PRICE_FIELDS = ("input", "cached_input", "output", "per_call")
+PRICE_FIELDS = ("input", "cached_input", "output", "per_call", "audio_input", "audio_output")
 
 
 @dataclass(frozen=True)
@@ -31,15 +31,20 @@ class Price:
     cached_input: Fraction | None = None
     output: Fraction = Fraction(0)
     per_call: Fraction | None = None
+    audio_input: Fraction | None = None  # None: audio tokens cost what text tokens cost
+    audio_output: Fraction | None = None
 
     @functools.cached_property
     def rates(self) -> IntegerRates:
         """Quota units per token, as integers over one common denominator (computed once)."""
         cached_price = self.cached_input if self.cached_input is not None else self.input
-        per_token = [p * UNITS_PER_MILLION_TOKEN_USD for p in (self.input, cached_price, self.output)]
+        audio_in = self.audio_input if self.audio_input is not None else self.input
+        audio_out = self.audio_output if self.audio_output is not None else self.output
+        prices = (self.input, cached_price, self.output, audio_in, audio_out)
+        per_token = [p * UNITS_PER_MILLION_TOKEN_USD for p in prices]
         denominator = math.lcm(*(rate.denominator for rate in per_token))
         numerators = [int(rate * denominator) for rate in per_token]
-        return IntegerRates(numerators[0], numerators[1], numerators[2], denominator)
+        return IntegerRates(numerators[0], numerators[1], numerators[2], numerators[3], numerators[4], denominator)
 
 
 @dataclass(frozen=True)
@@ -47,6 +52,8 @@ class IntegerRates:
     input: int
     cached_input: int
     output: int
+    audio_input: int
+    audio_output: int
     denominator: int
 
 
@@ -116,4 +123,6 @@ def _price_from_row(row: dict[str, Any]) -> Price:
         cached_input=_fraction(row["cached_input"]),
         output=_fraction(row["output"]) or Fraction(0),
         per_call=_fraction(row["per_call"]),
+        audio_input=_fraction(row.get("audio_input")),
+        audio_output=_fraction(row.get("audio_output")),
     )

@@ -8,7 +8,7 @@ from relaygate.billing.default_prices import default_price_table, load_default_p
 from relaygate.billing.prices import list_prices, set_price
 from relaygate.cli.context import emit, json_option, run
 
-COLUMNS = ("model", "input", "cached_input", "output", "per_call")
+COLUMNS = ("model", "input", "cached_input", "output", "per_call", "audio_input", "audio_output")
 
 
 @click.group("price")
@@ -22,6 +22,8 @@ def price_group() -> None:
 @click.option("--cached-input", help="USD per 1M cached input tokens (default: the input price).")
 @click.option("--output", help="USD per 1M output tokens.")
 @click.option("--per-call", help="USD per call (images, tasks).")
+@click.option("--audio-input", help="USD per 1M audio input tokens (default: the input price).")
+@click.option("--audio-output", help="USD per 1M audio output tokens (default: the output price).")
 @json_option
 def set_(
     model: str,
@@ -29,9 +31,18 @@ def set_(
     cached_input: str | None,
     output: str | None,
     per_call: str | None,
+    audio_input: str | None,
+    audio_output: str | None,
     as_json: bool,
 ) -> None:
-    values = {"input": input_, "cached_input": cached_input, "output": output, "per_call": per_call}
+    values = {
+        "input": input_,
+        "cached_input": cached_input,
+        "output": output,
+        "per_call": per_call,
+        "audio_input": audio_input,
+        "audio_output": audio_output,
+    }
     emit([run(lambda conn: set_price(conn, model, values))], as_json, COLUMNS)
 
 

@@ -16,9 +16,24 @@ def usage_from(data: Any) -> Usage | None:
         return None
     prompt = _int(usage.get("prompt_tokens", usage.get("input_tokens")))
     completion = _int(usage.get("completion_tokens", usage.get("output_tokens")))
-    details = usage.get("prompt_tokens_details") or usage.get("input_tokens_details") or {}
-    cached = _int(details.get("cached_tokens")) if isinstance(details, dict) else 0
-    return Usage(prompt=prompt, completion=completion, cached=cached)
+    details = _details(usage, "prompt_tokens_details", "input_tokens_details", "input_token_details")
+    out_details = _details(usage, "completion_tokens_details", "output_tokens_details", "output_token_details")
+    return Usage(
+        prompt=prompt,
+        completion=completion,
+        cached=_int(details.get("cached_tokens")),
+        audio_prompt=_int(details.get("audio_tokens")),
+        audio_completion=_int(out_details.get("audio_tokens")),
+    )
+
+
+def _details(usage: dict[str, Any], *names: str) -> dict[str, Any]:
+    """The first of the detail objects that the different OpenAI APIs name differently."""
+    for name in names:
+        value = usage.get(name)
+        if isinstance(value, dict):
+            return value
+    return {}
 
 
 def counted_prompt(request: dict[str, Any]) -> int:

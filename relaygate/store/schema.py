@@ -94,6 +94,8 @@ prices = Table(
     Column("cached_input", String(32), nullable=True),
     Column("output", String(32), nullable=True),
     Column("per_call", String(32), nullable=True),
+    Column("audio_input", String(32), nullable=True),
+    Column("audio_output", String(32), nullable=True),
     Column("updated_at", BigInteger, nullable=False),
 )
 

@@ -20,7 +20,11 @@ def test_prices_crud(root: httpx.Client, login_as: Callable[..., httpx.Client]) 
         "cached_input": "0.3125",
         "output": "10",
         "per_call": None,
+        "audio_input": None,
+        "audio_output": None,
     }
+    audio = root.put("/api/prices/gpt-realtime", json={"input": "4", "output": "16", "audio_input": "32"}).json()
+    assert (audio["audio_input"], audio["audio_output"]) == ("32", None)
     assert root.put("/api/prices/mj_imagine", json={"per_call": "0.05"}).json()["per_call"] == "0.05"
     listed = {price["model"]: price for price in alice.get("/api/prices").json()["items"]}
     assert listed["models/gemini-x"]["input"] == "1.25"

@@ -40,3 +40,39 @@ def test_usd_to_units(usd: str, units: int) -> None:
 def test_usd_to_units_refuses_what_is_not_a_whole_unit(usd: str) -> None:
     with pytest.raises(ValueError, match=r"USD|US dollars"):
         usd_to_units(usd)
+
+
+def test_audio_tokens_use_the_audio_prices_when_set_and_the_text_prices_otherwise() -> None:
+    usage = Usage(prompt=1000, cached=100, audio_prompt=300, completion=200, audio_completion=150)
+    text_only = Price(input=Fraction(4), cached_input=Fraction(1), output=Fraction(16))
+    # (600 x 4 + 100 x 1 + 300 x 4 + 200 x 16) / 1e6 USD x 500000 = 3450 units
+    assert charge_for(text_only, usage, Fraction(1)) == 3450
+    with_audio = Price(
+        input=Fraction(4),
+        cached_input=Fraction(1),
+        output=Fraction(16),
+        audio_input=Fraction(32),
+        audio_output=Fraction(64),
+    )
+    # (600 x 4 + 100 x 1 + 300 x 32 + 50 x 16 + 150 x 64) / 2 = 11250 units
+    assert charge_for(with_audio, usage, Fraction(1)) == 11250
+
+
+def test_realtime_and_chat_usage_report_their_audio_tokens() -> None:
+    from relaygate.relay.openai_usage import usage_from
+
+    realtime = {
+        "usage": {
+            "input_tokens": 120, "output_tokens": 80,
+            "input_token_details": {"cached_tokens": 20, "text_tokens": 40, "audio_tokens": 80},
+            "output_token_details": {"text_tokens": 30, "audio_tokens": 50},
+        }
+    }  # fmt: skip
+    assert usage_from(realtime) == Usage(prompt=120, completion=80, cached=20, audio_prompt=80, audio_completion=50)
+    chat = {
+        "usage": {
+            "prompt_tokens": 10, "completion_tokens": 7,
+            "prompt_tokens_details": {"audio_tokens": 4}, "completion_tokens_details": {"audio_tokens": 5},
+        }
+    }  # fmt: skip
+    assert usage_from(chat) == Usage(prompt=10, completion=7, audio_prompt=4, audio_completion=5)

@@ -127,3 +127,11 @@ def test_a_channel_added_while_the_server_runs_serves_within_a_second(gateway: D
     while (response := httpx.post(gateway.url + "/v1/chat/completions", json=body, headers=headers)).status_code != 200:
         assert time.monotonic() - added_at < 1.0, response.text
         time.sleep(0.02)
+
+
+def test_price_set_takes_audio_prices(sqlite_deployment: Deployment) -> None:
+    [price] = sqlite_deployment.cli(
+        "price", "set", "gpt-realtime", "--input", "4", "--output", "16", "--audio-input", "32", "--audio-output", "64"
+    )
+    assert (price["audio_input"], price["audio_output"]) == ("32", "64")
+    assert sqlite_deployment.cli("price", "list")[0]["audio_output"] == "64"
