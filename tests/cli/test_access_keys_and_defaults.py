@@ -46,6 +46,8 @@ def test_load_defaults_prices_current_models_without_overwriting(sqlite_deployme
         "cached_input": "0.075",
         "output": "0.6",
         "per_call": None,
+        "audio_input": None,
+        "audio_output": None,
     }
     assert gw.cli("price", "load-defaults") == []
     assert len(gw.cli("price", "load-defaults", "--replace")) == len(table)
