@@ -12,11 +12,10 @@ import orjson
 from relaygate.auth.credentials import Family
 from relaygate.errors import NotFound
 from relaygate.relay.asgi import Receive, Scope, Send, header_map, read_body, send_bytes
-from relaygate.relay.call import RelayCall
 from relaygate.relay.midjourney_adapter import MidjourneyProtocol
 from relaygate.relay.requests import authenticate_request, parse_request_json
-from relaygate.relay.routing import Handler, RelayRoute
-from relaygate.relay.task_pipeline import fetch_tasks, requested_ids, submit_task
+from relaygate.relay.routing import RelayRoute
+from relaygate.relay.task_pipeline import fetch_tasks, requested_ids, submit_route
 from relaygate.runtime import Runtime
 
 PROTOCOL = MidjourneyProtocol()
@@ -24,27 +23,6 @@ JSON = b"application/json"
 TASK_PREFIX = "/mj/task/"
 FETCH_SUFFIX = "/fetch"
 SUBMIT_KINDS = ("imagine", "action", "blend", "describe")
-
-
-def submit_endpoint(kind: str) -> Handler:
-    async def route(rt: Runtime, scope: Scope, receive: Receive, send: Send, request_id: str) -> None:
-        headers = header_map(scope)
-        principal = await authenticate_request(rt, scope, Family.MIDJOURNEY, headers)
-        raw = await read_body(receive, headers, rt.settings.max_body_bytes)
-        call = RelayCall(
-            family=Family.MIDJOURNEY,
-            endpoint=f"mj.{kind}",
-            upstream_path=f"/mj/submit/{kind}",
-            body=parse_request_json(raw),
-            raw=raw,
-            model=f"mj_{kind}",
-            stream=False,
-            request_id=request_id,
-            generates=False,
-        )
-        await submit_task(rt, principal, call, PROTOCOL, kind, send)
-
-    return route
 
 
 async def fetch_one(rt: Runtime, scope: Scope, receive: Receive, send: Send, request_id: str) -> None:
@@ -68,7 +46,12 @@ async def list_by_condition(rt: Runtime, scope: Scope, receive: Receive, send: S
 
 
 ROUTES = [
-    *(RelayRoute("POST", f"/mj/submit/{kind}", Family.MIDJOURNEY, submit_endpoint(kind)) for kind in SUBMIT_KINDS),
+    *(
+        RelayRoute(
+            "POST", f"/mj/submit/{kind}", Family.MIDJOURNEY, submit_route(Family.MIDJOURNEY, "mj", PROTOCOL, kind)
+        )
+        for kind in SUBMIT_KINDS
+    ),
     RelayRoute("POST", "/mj/task/list-by-condition", Family.MIDJOURNEY, list_by_condition),
     RelayRoute("GET", TASK_PREFIX, Family.MIDJOURNEY, fetch_one, prefix=True),
 ]

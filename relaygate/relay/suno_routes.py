@@ -15,38 +15,16 @@ import orjson
 from relaygate.auth.credentials import Family
 from relaygate.errors import NotFound
 from relaygate.relay.asgi import Receive, Scope, Send, header_map, read_body, send_bytes
-from relaygate.relay.call import RelayCall
 from relaygate.relay.requests import authenticate_request, parse_request_json
-from relaygate.relay.routing import Handler, RelayRoute
+from relaygate.relay.routing import RelayRoute
 from relaygate.relay.suno_adapter import ACCEPTED_CODE, SunoProtocol
-from relaygate.relay.task_pipeline import fetch_tasks, requested_ids, submit_task
+from relaygate.relay.task_pipeline import fetch_tasks, requested_ids, submit_route
 from relaygate.runtime import Runtime
 
 PROTOCOL = SunoProtocol()
 JSON = b"application/json"
 FETCH_PREFIX = "/suno/fetch/"
 SUBMIT_KINDS = ("music", "lyrics")
-
-
-def submit_endpoint(kind: str) -> Handler:
-    async def route(rt: Runtime, scope: Scope, receive: Receive, send: Send, request_id: str) -> None:
-        headers = header_map(scope)
-        principal = await authenticate_request(rt, scope, Family.SUNO, headers)
-        raw = await read_body(receive, headers, rt.settings.max_body_bytes)
-        call = RelayCall(
-            family=Family.SUNO,
-            endpoint=f"suno.{kind}",
-            upstream_path=f"/suno/submit/{kind}",
-            body=parse_request_json(raw),
-            raw=raw,
-            model=f"suno_{kind}",
-            stream=False,
-            request_id=request_id,
-            generates=False,
-        )
-        await submit_task(rt, principal, call, PROTOCOL, kind, send)
-
-    return route
 
 
 async def fetch_one(rt: Runtime, scope: Scope, receive: Receive, send: Send, request_id: str) -> None:
@@ -73,7 +51,10 @@ def _success(data: Any) -> bytes:
 
 
 ROUTES = [
-    *(RelayRoute("POST", f"/suno/submit/{kind}", Family.SUNO, submit_endpoint(kind)) for kind in SUBMIT_KINDS),
+    *(
+        RelayRoute("POST", f"/suno/submit/{kind}", Family.SUNO, submit_route(Family.SUNO, "suno", PROTOCOL, kind))
+        for kind in SUBMIT_KINDS
+    ),
     RelayRoute("POST", "/suno/fetch", Family.SUNO, fetch_many),
     RelayRoute("GET", FETCH_PREFIX, Family.SUNO, fetch_one, prefix=True),
 ]

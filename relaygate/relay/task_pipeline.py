@@ -15,6 +15,7 @@ from typing import Any, Protocol
 import orjson
 
 from relaygate.auth.check import Principal, authorise_model
+from relaygate.auth.credentials import Family
 from relaygate.billing.charge import Usage, charge_for
 from relaygate.channels.registry import Channel
 from relaygate.errors import (
@@ -25,10 +26,12 @@ from relaygate.errors import (
     UpstreamError,
     UpstreamUnreachable,
 )
-from relaygate.relay.asgi import Send, send_bytes
+from relaygate.relay.asgi import Receive, Scope, Send, header_map, read_body, send_bytes
 from relaygate.relay.call import RelayCall
 from relaygate.relay.http_client import HttpClientError, UpstreamResponse
 from relaygate.relay.pipeline import quote, require_channel, reserve, usage_record
+from relaygate.relay.requests import authenticate_request, parse_request_json
+from relaygate.relay.routing import Handler
 from relaygate.relay.upstream import PickChannel, UpstreamRequest, upstream_message
 from relaygate.runtime import Runtime
 from relaygate.tasks.service import Task, owned_tasks, record_task, update_task
@@ -58,6 +61,29 @@ class TaskProtocol(Protocol):
     def task_id(self, task: dict[str, Any]) -> str | None: ...
 
     def task_status(self, task: dict[str, Any]) -> str: ...
+
+
+def submit_route(family: Family, platform: str, protocol: TaskProtocol, kind: str) -> Handler:
+    """The route `POST /{platform}/submit/{kind}`, billed per call under the model name `{platform}_{kind}`."""
+
+    async def route(rt: Runtime, scope: Scope, receive: Receive, send: Send, request_id: str) -> None:
+        headers = header_map(scope)
+        principal = await authenticate_request(rt, scope, family, headers)
+        raw = await read_body(receive, headers, rt.settings.max_body_bytes)
+        call = RelayCall(
+            family=family,
+            endpoint=f"{platform}.{kind}",
+            upstream_path=f"/{platform}/submit/{kind}",
+            body=parse_request_json(raw),
+            raw=raw,
+            model=f"{platform}_{kind}",
+            stream=False,
+            request_id=request_id,
+            generates=False,
+        )
+        await submit_task(rt, principal, call, protocol, kind, send)
+
+    return route
 
 
 async def submit_task(
