@@ -9,6 +9,7 @@ transaction every `flush_interval`; the books in the database balance after ever
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -73,6 +74,8 @@ class MemoryLedger:
         self._records: list[dict[str, Any]] = []
         self._flush_lock = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
+        self._writes: set[asyncio.Future[int]] = set()
 
     async def reserve(self, token_id: int, user_id: int, token_limit: int | None, amount: int) -> Reservation:
         balance = self._balances.get(user_id) or await self._load("user", user_id)
@@ -121,40 +124,54 @@ class MemoryLedger:
         self._task = asyncio.create_task(self._flush_periodically(), name="ledger-flush")
 
     async def close(self) -> None:
+        # Stop the periodic flush between batches, never in the middle of one, then write the rest.
+        self._stopping.set()
         if self._task:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+            await self._task
+        if self._writes:
+            await asyncio.gather(*self._writes, return_exceptions=True)
         await self.flush()
 
     async def flush(self) -> int:
-        """Write pending records and their balance deltas in one transaction; returns how many."""
+        """Write pending records and their balance deltas in one transaction; returns how many.
+
+        The write is shielded: a flush cancelled while it waits on the database still finishes its
+        batch (written, or put back for the next flush), so no record is ever dropped on the floor.
+        """
         async with self._flush_lock:
             records, self._records = self._records, []
             if not records:
                 return 0
-            user_deltas, token_deltas = _deltas(records)
-            try:
-                async with self._engine.begin() as conn:
-                    await conn.execute(insert(usage_records), records)
-                    await conn.execute(_charge_users, user_deltas)
-                    await conn.execute(_charge_tokens, token_deltas)
-            except (SQLAlchemyError, OSError):
-                log.exception("writing %d usage records failed; kept for the next flush", len(records))
-                self._records = records + self._records
-                return 0
-            for delta in user_deltas:
-                counter = self._balances[delta["uid"]]
-                counter.stored -= delta["quota"]
-                counter.pending -= delta["quota"]
-            for delta in token_deltas:
-                counter = self._token_usage[delta["tid"]]
-                counter.stored += delta["quota"]
-                counter.pending -= delta["quota"]
-            return len(records)
+            write = asyncio.ensure_future(self._write_batch(records))
+            self._writes.add(write)
+            write.add_done_callback(self._writes.discard)
+            return await asyncio.shield(write)
+
+    async def _write_batch(self, records: list[dict[str, Any]]) -> int:
+        user_deltas, token_deltas = _deltas(records)
+        try:
+            async with self._engine.begin() as conn:
+                await conn.execute(insert(usage_records), records)
+                await conn.execute(_charge_users, user_deltas)
+                await conn.execute(_charge_tokens, token_deltas)
+        except (SQLAlchemyError, OSError):
+            log.exception("writing %d usage records failed; kept for the next flush", len(records))
+            self._records = records + self._records
+            return 0
+        for delta in user_deltas:
+            counter = self._balances[delta["uid"]]
+            counter.stored -= delta["quota"]
+            counter.pending -= delta["quota"]
+        for delta in token_deltas:
+            counter = self._token_usage[delta["tid"]]
+            counter.stored += delta["quota"]
+            counter.pending -= delta["quota"]
+        return len(records)
 
     async def _flush_periodically(self) -> None:
-        while True:
-            await asyncio.sleep(self._flush_interval)
+        while not self._stopping.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), self._flush_interval)
             await self.flush()
 
     async def _load(self, kind: str, ref_id: int) -> _Counter:

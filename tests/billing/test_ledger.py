@@ -100,3 +100,28 @@ def test_a_flush_that_fails_keeps_its_records_for_the_next(url: str) -> None:
             assert (await check_books(conn))["balanced"]
 
     run_contract(url, scenario)
+
+
+def test_a_flush_cancelled_mid_write_and_a_close_during_periodic_flushes_lose_nothing(url: str) -> None:
+    async def scenario(engine: Any, ledger: MemoryLedger, user_id: int, token_id: int) -> None:
+        for _ in range(500):
+            hold = await ledger.reserve(token_id, user_id, None, 1)
+            await ledger.settle(hold, 1, record(user_id, token_id))
+        flushing = asyncio.create_task(ledger.flush())
+        await asyncio.sleep(0)  # the flush has taken the batch and is waiting on the database
+        flushing.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await flushing
+        ledger._flush_interval = 0.001
+        await ledger.start()
+        for _ in range(300):
+            hold = await ledger.reserve(token_id, user_id, None, 1)
+            await ledger.settle(hold, 1, record(user_id, token_id))
+            await asyncio.sleep(0)
+        await ledger.close()
+        async with engine.connect() as conn:
+            assert (await get_token(conn, token_id))["used_quota"] == 800
+            assert (await get_user(conn, user_id))["balance"] == 1000 - 800
+            assert (await check_books(conn))["balanced"]
+
+    run_contract(url, scenario)
