@@ -6,7 +6,6 @@ everything else (health, the management API under /api, later the console) is a 
 
 from __future__ import annotations
 
-import gc
 import itertools
 import logging
 import os
@@ -127,11 +126,6 @@ class Gateway:
                     log.exception("startup failed")
                     await send({"type": "lifespan.startup.failed", "message": str(exc)})
                     return
-                # Everything allocated at start (modules, schema, caches) lives as long as the process:
-                # keeping it out of the garbage collector's generations shortens full collections,
-                # which otherwise show up as pauses in the relay's tail latency.
-                gc.collect()
-                gc.freeze()
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 if self.runtime is not None:
