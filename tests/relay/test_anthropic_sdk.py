@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import math
-from decimal import Decimal
-from fractions import Fraction
 from typing import Any
 
 import anthropic
@@ -13,18 +10,12 @@ import openai
 import pytest
 
 from relaygate.fakeupstream import TOOL_USE_TOKENS, anthropic_prompt_tokens
-from tests.support.billing import UNITS_PER_USD
+from tests.support.billing import claude_charge
 from tests.support.deployment import Deployment
 
 MESSAGES: list[Any] = [{"role": "user", "content": "Say hello to the world"}]
 SYSTEM = "Be brief."
 TOOL = {"name": "get_weather", "description": "Weather of a city", "input_schema": {"type": "object"}}
-
-
-def claude_charge(prompt: int, completion: int, cached: int = 0) -> int:
-    """claude-test as these tests price it: 3 in, 0.3 cached in, 15 out (USD per 1M tokens)."""
-    usd = (Fraction(3) * (prompt - cached) + Fraction(Decimal("0.3")) * cached + Fraction(15) * completion) / 10**6
-    return math.ceil(usd * UNITS_PER_USD)
 
 
 @pytest.fixture

@@ -2,27 +2,16 @@
 
 from __future__ import annotations
 
-import math
-from decimal import Decimal
-from fractions import Fraction
-
 import httpx
 import pytest
 from google import genai
 from google.genai import errors, types
 
 from relaygate.fakeupstream import gemini_prompt_tokens
-from tests.support.billing import UNITS_PER_USD
+from tests.support.billing import expected_charge, gemini_charge
 from tests.support.deployment import Deployment
 
 BODY = {"contents": [{"role": "user", "parts": [{"text": "Say hello to the world"}]}]}
-
-
-def gemini_charge(prompt: int, completion: int, cached: int = 0) -> int:
-    """gemini-test as these tests price it: 0.3 in, 0.075 cached in, 2.5 out (USD per 1M tokens)."""
-    rates = [Fraction(Decimal(price)) for price in ("0.3", "0.075", "2.5")]
-    usd = (rates[0] * (prompt - cached) + rates[1] * cached + rates[2] * completion) / 10**6
-    return math.ceil(usd * UNITS_PER_USD)
 
 
 @pytest.fixture
@@ -88,7 +77,7 @@ def test_count_tokens_is_free_and_embeddings_are_billed(gw: Deployment) -> None:
         embedded = sdk.models.embed_content(model="embed-test", contents=["one two", "three four five"])
     assert embedded.embeddings is not None
     assert len(embedded.embeddings) == 2
-    assert used(gw, token_id) == math.ceil(Fraction(Decimal("0.15")) * 5 / 10**6 * UNITS_PER_USD)
+    assert used(gw, token_id) == expected_charge("0.15", "0", 5, 0)
 
 
 def test_the_model_in_the_path_is_mapped_and_the_client_key_stays_here(gw: Deployment, fake_upstream: str) -> None:

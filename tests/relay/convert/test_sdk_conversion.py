@@ -18,7 +18,7 @@ from google import genai
 from google.genai import types
 
 from relaygate.fakeupstream import TOOL_USE_TOKENS, anthropic_prompt_tokens, chat_usage, gemini_prompt_tokens
-from tests.support.billing import expected_charge, mini_charge
+from tests.support.billing import claude_charge, gemini_charge, mini_charge
 from tests.support.deployment import Deployment
 
 QUESTION = "Say hello to the world"
@@ -32,14 +32,6 @@ WEATHER = {
         "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
     },
 }
-
-
-def claude_charge(prompt: int, completion: int) -> int:
-    return expected_charge("3", "15", prompt, completion)
-
-
-def gemini_charge(prompt: int, completion: int) -> int:
-    return expected_charge("0.3", "2.5", prompt, completion)
 
 
 @pytest.fixture
