@@ -39,6 +39,14 @@ users = Table(
     Column("balance", BigInteger, nullable=False, server_default="0"),
     Column("used_quota", BigInteger, nullable=False, server_default="0"),
     Column("request_count", BigInteger, nullable=False, server_default="0"),
+    # Limits over all of the user's tokens together (None: no limit).
+    Column("rpm", Integer, nullable=True),
+    Column("tpm", Integer, nullable=True),
+    Column("max_concurrent", Integer, nullable=True),
+    # Held by requests in flight (the database ledger of several workers without Redis).
+    Column("held", BigInteger, nullable=False, server_default="0"),
+    # Bumped by every write to balance: lets a Redis counter tell an older snapshot from a newer one.
+    Column("ledger_seq", BigInteger, nullable=False, server_default="0"),
     Column("created_at", BigInteger, nullable=False),
 )
 
@@ -63,6 +71,10 @@ tokens = Table(
     Column("max_concurrent", Integer, nullable=True),
     Column("reset_period", String(16), nullable=True),
     Column("last_reset_at", BigInteger, nullable=True),
+    # Usage cleared by periodic resets so far: the books check used_quota + quota_cleared = charges.
+    Column("quota_cleared", BigInteger, nullable=False, server_default="0"),
+    Column("held", BigInteger, nullable=False, server_default="0"),
+    Column("ledger_seq", BigInteger, nullable=False, server_default="0"),
     Column("created_at", BigInteger, nullable=False),
     Column("last_used_at", BigInteger, nullable=True),
 )
@@ -141,6 +153,18 @@ ledger_entries = Table(
     Column("amount", BigInteger, nullable=False),
     Column("reason", String(255), nullable=False, server_default=""),
     Column("created_at", BigInteger, nullable=False),
+)
+
+# Holds of requests in flight under the database ledger (several workers, no Redis). A hold of a
+# process that died is released when it expires, so a crash cannot lock a balance for good.
+ledger_holds = Table(
+    "ledger_holds",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("user_id", Id, nullable=False),
+    Column("token_id", Id, nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Column("expires_at", BigInteger, nullable=False, index=True),
 )
 
 # The change feed: every write that a running server must see (token revoked, channel added, ...)
