@@ -26,6 +26,8 @@ class Settings(BaseSettings):
     data_dir: Path = Path("./data")
     database_url: str = ""
     redis_url: str = ""
+    redis_prefix: str = "relaygate:"  # every Redis key starts with it: several deployments can share a server
+    timezone: str = "UTC"  # the operator's time zone (IANA name): when daily/weekly/monthly quota resets happen
     secret_key: str = ""
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=0, le=65535)
