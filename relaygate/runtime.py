@@ -24,6 +24,7 @@ from relaygate.settings import Settings
 from relaygate.store.changes import ChangePoller
 from relaygate.store.database import create_engine
 from relaygate.store.migrate import upgrade_to_head
+from relaygate.store.redis import Redis, connect_redis
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +43,7 @@ class Runtime:
     prices: PriceBook = field(default_factory=PriceBook)
     poller: ChangePoller | None = None
     login_throttle: LoginThrottle = field(default_factory=LoginThrottle)
+    redis: Redis | None = None
 
     @classmethod
     async def start(cls, settings: Settings) -> Runtime:
@@ -55,6 +57,7 @@ class Runtime:
             access=AccessCache(engine),
             ledger=MemoryLedger(engine, settings.flush_interval),
             upstream=UpstreamClient(settings),
+            redis=connect_redis(settings),
         )
         await rt.reload_channels()
         await rt.reload_prices()
@@ -69,6 +72,8 @@ class Runtime:
             await self.poller.stop()
         await self.ledger.close()
         await self.upstream.close()
+        if self.redis is not None:
+            await self.redis.aclose()
         await self.engine.dispose()
 
     async def on_change(self, kind: str, ref_id: str) -> None:
