@@ -39,7 +39,7 @@ from relaygate.relay.asgi import Message, Receive, Scope, Send, send_bytes
 from relaygate.relay.error_bodies import error_body
 from relaygate.relay.routing import RouteTable
 from relaygate.runtime import Runtime
-from relaygate.settings import Settings
+from relaygate.settings import Settings, load_settings
 
 log = logging.getLogger(__name__)
 
@@ -211,3 +211,8 @@ def _plain_error(error: GatewayError) -> dict[str, object]:
 
 def create_app(settings: Settings) -> Gateway:
     return Gateway(settings)
+
+
+def create_app_from_environment() -> Gateway:
+    """The app of one worker process of `relaygate serve --workers N` (settings from RELAYGATE_*)."""
+    return create_app(load_settings())

@@ -12,7 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from relaygate.accounts.throttle import LoginThrottle
 from relaygate.auth.access import AccessCache
-from relaygate.billing.ledger import Ledger, MemoryLedger
+from relaygate.billing.ledger import Ledger
+from relaygate.billing.ledgers import build_ledger
 from relaygate.billing.prices import PriceBook, list_groups, list_prices
 from relaygate.channels.crypto import SecretBox
 from relaygate.channels.registry import ChannelRegistry
@@ -21,6 +22,7 @@ from relaygate.limits.rate import MemoryRateLimiter, RateLimiter
 from relaygate.metrics import RelayMetrics
 from relaygate.relay.upstream import UpstreamClient
 from relaygate.settings import Settings
+from relaygate.store.change_bus import ChangePublisher, ChangeSubscriber
 from relaygate.store.changes import ChangePoller
 from relaygate.store.database import create_engine
 from relaygate.store.migrate import upgrade_to_head
@@ -44,32 +46,40 @@ class Runtime:
     poller: ChangePoller | None = None
     login_throttle: LoginThrottle = field(default_factory=LoginThrottle)
     redis: Redis | None = None
+    subscriber: ChangeSubscriber | None = None
 
     @classmethod
     async def start(cls, settings: Settings) -> Runtime:
         """Migrate, load what the relay reads from memory, and start the background tasks."""
         engine = create_engine(settings.sqlalchemy_url)
         await upgrade_to_head(engine)
+        redis = connect_redis(settings)
         rt = cls(
             settings=settings,
             engine=engine,
             box=SecretBox(settings.secret_key),
             access=AccessCache(engine),
-            ledger=MemoryLedger(engine, settings.flush_interval),
+            ledger=build_ledger(settings, engine, redis),
             upstream=UpstreamClient(settings),
-            redis=connect_redis(settings),
+            redis=redis,
         )
         await rt.reload_channels()
         await rt.reload_prices()
         await rt.ledger.start()
         rt.poller = ChangePoller(engine, rt.on_change, settings.change_poll_interval)
         await rt.poller.start()
+        if redis is not None:
+            ChangePublisher(engine, redis, settings)
+            rt.subscriber = ChangeSubscriber(redis, settings, rt.on_change)
+            await rt.subscriber.start()
         return rt
 
     async def close(self) -> None:
         """Stop polling, write every pending usage record, close connections."""
         if self.poller:
             await self.poller.stop()
+        if self.subscriber:
+            await self.subscriber.stop()
         await self.ledger.close()
         await self.upstream.close()
         if self.redis is not None:

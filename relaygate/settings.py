@@ -65,6 +65,17 @@ class Settings(BaseSettings):
     def is_sqlite(self) -> bool:
         return self.sqlalchemy_url.startswith("sqlite")
 
+    def as_environment(self) -> dict[str, str]:
+        """These settings as RELAYGATE_* variables, for worker processes to read back the same."""
+        env = {}
+        for name, value in self.model_dump().items():
+            if isinstance(value, list):
+                value = ",".join(str(item) for item in value)
+            elif isinstance(value, bool):
+                value = "true" if value else "false"
+            env[f"RELAYGATE_{name.upper()}"] = str(value)
+        return env
+
 
 def to_async_url(url: str) -> str:
     """Map `postgresql://` and `sqlite://` URLs onto their asyncio drivers."""

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
@@ -8,6 +9,8 @@ import pytest
 from relaygate.fakeupstream import create_fake_upstream_app
 from tests.support.deployment import Deployment
 from tests.support.postgres import fresh_database
+from tests.support.redis import SERVER as REDIS_SERVER
+from tests.support.redis import fresh_prefix
 from tests.support.servers import AiohttpThread
 
 
@@ -30,14 +33,27 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         yield url
 
 
+@pytest.fixture(params=["sqlite", "postgres", "postgres+redis"])
+def backend(request: pytest.FixtureRequest) -> Iterator[dict[str, str]]:
+    """Each deployment form in turn, as settings: SQLite alone, PostgreSQL alone, PostgreSQL with Redis."""
+    with ExitStack() as stack:
+        settings = {}
+        if request.param != "sqlite":
+            settings["database_url"] = stack.enter_context(fresh_database())
+        if request.param.endswith("+redis"):
+            settings["redis_url"] = REDIS_SERVER
+            settings["redis_prefix"] = stack.enter_context(fresh_prefix())
+        yield settings
+
+
 @pytest.fixture
 def sqlite_deployment(tmp_path: Path) -> Deployment:
     return Deployment(tmp_path / "data")
 
 
 @pytest.fixture
-def deployment(tmp_path: Path, database_url: str) -> Deployment:
-    return Deployment(tmp_path / "data", database_url)
+def deployment(tmp_path: Path, backend: dict[str, str]) -> Deployment:
+    return Deployment(tmp_path / "data", **backend)
 
 
 @pytest.fixture

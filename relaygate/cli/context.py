@@ -14,8 +14,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from relaygate.errors import ConflictError, NotFoundError
 from relaygate.settings import Settings, load_settings
+from relaygate.store.change_bus import ChangePublisher
 from relaygate.store.database import create_engine
 from relaygate.store.migrate import upgrade_to_head
+from relaygate.store.redis import connect_redis
 
 T = TypeVar("T")
 
@@ -30,11 +32,17 @@ def settings() -> Settings:
 async def transaction(config: Settings) -> AsyncIterator[AsyncConnection]:
     """One transaction on a migrated database; the engine is closed afterwards."""
     engine = create_engine(config.sqlalchemy_url)
+    redis = connect_redis(config)
+    publisher = ChangePublisher(engine, redis, config) if redis is not None else None
     try:
         await upgrade_to_head(engine)
         async with engine.begin() as conn:
             yield conn
     finally:
+        if publisher is not None:
+            await publisher.drain()  # running servers hear of this change now, not at their next poll
+        if redis is not None:
+            await redis.aclose()
         await engine.dispose()
 
 

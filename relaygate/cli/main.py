@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 
 import click
 import uvicorn
@@ -33,18 +34,18 @@ def serve(host: str | None, port: int | None, workers: int | None) -> None:
     """Run the gateway (migrates the database first)."""
     config = load_settings(host=host, port=port, workers=workers)
     configure_logging(config.log_level)
-    if config.workers > 1:
-        raise click.ClickException(
-            "--workers above 1 needs the shared quota counters of the scale-out setup, not built yet: "
-            "run one worker, or several gateways each with its own database."
-        )
     password = asyncio.run(_prepare(config))
     if password:
         # Printed to the terminal only, never through logging, so it cannot end up in a log file.
         click.echo(f"Created the account 'root'. Its password, shown this once: {password}")
     click.echo(f"relaygate listening on http://{config.host}:{config.port}", err=True)
+    # One process: the app object itself. Several: each worker process builds its own from the same
+    # settings (passed down as RELAYGATE_* variables), after this process has migrated the database.
+    os.environ.update(config.as_environment())
     uvicorn.run(
-        create_app(config),
+        create_app(config) if config.workers == 1 else "relaygate.app:create_app_from_environment",
+        factory=config.workers > 1,
+        workers=config.workers,
         host=config.host,
         port=config.port,
         loop="uvloop",

@@ -156,7 +156,11 @@ async def credit(
 
     With `floor`, refuse (ConflictError) a change that would leave the balance below it.
     """
-    query = update(users).where(users.c.id == user_id).values(balance=users.c.balance + amount)
+    query = (
+        update(users)
+        .where(users.c.id == user_id)
+        .values(balance=users.c.balance + amount, ledger_seq=users.c.ledger_seq + 1)
+    )
     if floor is not None:
         query = query.where(users.c.balance + amount >= floor)
     result = await conn.execute(query)

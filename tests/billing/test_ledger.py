@@ -1,22 +1,32 @@
-"""The ledger contract, on every storage backend: holds, charges, refunds, flushes, outside credits."""
+"""The ledger contract, on every ledger and storage backend: holds, charges, refunds, flushes, outside credits."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from relaygate.billing.books import check_books
-from relaygate.billing.ledger import MemoryLedger
+from relaygate.billing.db_ledger import DatabaseLedger
+from relaygate.billing.ledger import Ledger, MemoryLedger
+from relaygate.billing.redis_ledger import RedisLedger
 from relaygate.errors import InsufficientBalance, TokenQuotaExceeded
-from relaygate.settings import to_async_url
+from relaygate.settings import Settings, to_async_url
 from relaygate.store.database import create_engine
 from relaygate.store.migrate import upgrade_to_head
+from relaygate.store.redis import connect_redis
 from relaygate.tokens.service import create_tokens, get_token
 from relaygate.tokens.spec import TokenSpec
 from relaygate.users.service import NewUser, create_user, credit, get_user
+from tests.support.postgres import fresh_database
+from tests.support.redis import SERVER as REDIS_SERVER
+from tests.support.redis import fresh_prefix
+
+LEDGERS = ["memory/sqlite", "database/sqlite", "database/postgres", "redis/postgres"]
 
 
 def record(user_id: int, token_id: int) -> dict[str, Any]:
@@ -27,37 +37,68 @@ def record(user_id: int, token_id: int) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def run_contract(url: str, scenario: Any) -> None:
+@pytest.fixture(params=LEDGERS)
+def form(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str, Settings]]:
+    """(ledger kind, settings): each ledger on the storage it runs on."""
+    kind, database = request.param.split("/")
+    with ExitStack() as stack:
+        url = stack.enter_context(fresh_database()) if database == "postgres" else f"sqlite:///{tmp_path / 'l.db'}"
+        redis = (
+            {"redis_url": REDIS_SERVER, "redis_prefix": stack.enter_context(fresh_prefix())} if kind == "redis" else {}
+        )
+        yield kind, Settings(database_url=url, data_dir=tmp_path, flush_interval=3600, **redis)
+
+
+def make_ledger(kind: str, settings: Settings, engine: Any) -> Ledger:
+    if kind == "memory":
+        return MemoryLedger(engine, settings.flush_interval)
+    if kind == "database":
+        return DatabaseLedger(engine, retry_interval=settings.flush_interval)
+    redis = connect_redis(settings)
+    assert redis is not None
+    return RedisLedger(engine, redis, settings)
+
+
+def unwritten(ledger: Any) -> list[dict[str, Any]]:
+    """The usage records the ledger still has to write."""
+    if isinstance(ledger, DatabaseLedger):
+        return [record for _, record in ledger._unwritten]
+    return ledger.batcher.records  # type: ignore[no-any-return]
+
+
+def run_contract(form: tuple[str, Settings], scenario: Any, *, flush_interval: float = 3600) -> None:
+    kind, settings = form
+    settings = settings.model_copy(update={"flush_interval": flush_interval})
+
     async def main() -> None:
-        engine = create_engine(to_async_url(url))
+        engine = create_engine(to_async_url(settings.database_url))
         await upgrade_to_head(engine)
         async with engine.begin() as conn:
             user = await create_user(conn, NewUser(name="alice", password="password-123", balance=1000))
             [token] = await create_tokens(conn, user["id"], TokenSpec(quota_limit=600))
-        ledger = MemoryLedger(engine, flush_interval=3600)
+        ledger = make_ledger(kind, settings, engine)
+        await ledger.start()
         try:
             await scenario(engine, ledger, user["id"], token["id"])
         finally:
             await ledger.close()
+            if isinstance(ledger, RedisLedger):
+                await ledger._redis.aclose()
             await engine.dispose()
 
     asyncio.run(main())
 
 
-@pytest.fixture
-def url(database_url: str, tmp_path: Path) -> str:
-    return database_url or f"sqlite:///{tmp_path / 'ledger.db'}"
-
-
-def test_holds_charges_and_refunds_balance_after_a_flush(url: str) -> None:
-    async def scenario(engine: Any, ledger: MemoryLedger, user_id: int, token_id: int) -> None:
+def test_holds_charges_and_refunds_balance_after_a_flush(form: tuple[str, Settings]) -> None:
+    async def scenario(engine: Any, ledger: Ledger, user_id: int, token_id: int) -> None:
         first = await ledger.reserve(token_id, user_id, 600, 400)
         second = await ledger.reserve(token_id, user_id, 600, 200)
         with pytest.raises(TokenQuotaExceeded):
             await ledger.reserve(token_id, user_id, 600, 1)
         await ledger.settle(first, 150, record(user_id, token_id))
         await ledger.settle(second, 0, record(user_id, token_id))  # a failed request: refunded
-        assert await ledger.flush() == 2
+        await ledger.flush()
+        assert ledger.pending_records() == 0
         async with engine.connect() as conn:
             assert (await get_user(conn, user_id))["balance"] == 850
             assert (await get_token(conn, token_id))["used_quota"] == 150
@@ -65,11 +106,11 @@ def test_holds_charges_and_refunds_balance_after_a_flush(url: str) -> None:
         third = await ledger.reserve(token_id, user_id, 600, 450)
         await ledger.settle(third, 450, record(user_id, token_id))
 
-    run_contract(url, scenario)
+    run_contract(form, scenario)
 
 
-def test_an_outside_credit_is_seen_while_charges_are_still_pending(url: str) -> None:
-    async def scenario(engine: Any, ledger: MemoryLedger, user_id: int, token_id: int) -> None:
+def test_an_outside_credit_is_seen_while_charges_are_still_pending(form: tuple[str, Settings]) -> None:
+    async def scenario(engine: Any, ledger: Ledger, user_id: int, token_id: int) -> None:
         hold = await ledger.reserve(token_id, user_id, None, 900)
         await ledger.settle(hold, 900, record(user_id, token_id))  # pending, not yet written
         with pytest.raises(InsufficientBalance):
@@ -86,24 +127,27 @@ def test_an_outside_credit_is_seen_while_charges_are_still_pending(url: str) -> 
             assert (await get_user(conn, user_id))["balance"] == 0
             assert await check_books(conn) == {"balanced": True, "accounts": [], "tokens": []}
 
-    run_contract(url, scenario)
+    run_contract(form, scenario)
 
 
-def test_a_flush_that_fails_keeps_its_records_for_the_next(url: str) -> None:
-    async def scenario(engine: Any, ledger: MemoryLedger, user_id: int, token_id: int) -> None:
+def test_a_failed_write_keeps_its_records_for_the_next(form: tuple[str, Settings]) -> None:
+    async def scenario(engine: Any, ledger: Ledger, user_id: int, token_id: int) -> None:
         hold = await ledger.reserve(token_id, user_id, None, 10)
         await ledger.settle(hold, 10, {**record(user_id, token_id), "model": None})  # violates NOT NULL
         assert await ledger.flush() == 0
-        ledger._records[0]["model"] = "m"  # the database is healthy again
+        unwritten(ledger)[0]["model"] = "m"  # the database is healthy again
         assert await ledger.flush() == 1
         async with engine.connect() as conn:
             assert (await check_books(conn))["balanced"]
 
-    run_contract(url, scenario)
+    run_contract(form, scenario)
 
 
-def test_a_flush_cancelled_mid_write_and_a_close_during_periodic_flushes_lose_nothing(url: str) -> None:
-    async def scenario(engine: Any, ledger: MemoryLedger, user_id: int, token_id: int) -> None:
+@pytest.mark.parametrize("form", ["memory/sqlite", "memory/postgres", "redis/postgres"], indirect=True)
+def test_a_flush_cancelled_mid_write_and_a_close_during_periodic_flushes_lose_nothing(
+    form: tuple[str, Settings],
+) -> None:
+    async def scenario(engine: Any, ledger: Any, user_id: int, token_id: int) -> None:
         for _ in range(500):
             hold = await ledger.reserve(token_id, user_id, None, 1)
             await ledger.settle(hold, 1, record(user_id, token_id))
@@ -112,8 +156,12 @@ def test_a_flush_cancelled_mid_write_and_a_close_during_periodic_flushes_lose_no
         flushing.cancel()
         with pytest.raises(asyncio.CancelledError):
             await flushing
-        ledger._flush_interval = 0.001
-        await ledger.start()
+        batcher = ledger.batcher  # restart its periodic flush, now flushing all the time
+        batcher._stopping.set()
+        await batcher._task
+        batcher._stopping.clear()
+        batcher.interval = 0.001
+        await batcher.start()
         for _ in range(300):
             hold = await ledger.reserve(token_id, user_id, None, 1)
             await ledger.settle(hold, 1, record(user_id, token_id))
@@ -124,4 +172,4 @@ def test_a_flush_cancelled_mid_write_and_a_close_during_periodic_flushes_lose_no
             assert (await get_user(conn, user_id))["balance"] == 1000 - 800
             assert (await check_books(conn))["balanced"]
 
-    run_contract(url, scenario)
+    run_contract(form, scenario)

@@ -98,7 +98,7 @@ class Deployment:
         # A client may have its last byte before the gateway settles the request: wait for open holds.
         ledger = self.runtime.ledger
         deadline = time.monotonic() + 10
-        while any(c.reserved for c in [*ledger._token_usage.values(), *ledger._balances.values()]):
+        while ledger.open_holds():
             assert time.monotonic() < deadline, "requests still held after 10 s"
             time.sleep(0.01)
 

@@ -1,0 +1,152 @@
+"""Usage records settled in this process, written in batches with their balance and token deltas.
+
+One transaction per batch: the records, the owners' balances and the tokens' used quota move
+together, so the books in the database balance after every write. A batch that fails to write is
+kept for the next; a write is shielded, so a flush cancelled mid-write still finishes its batch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from relaygate.store.schema import tokens, usage_records, users
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Written:
+    """What one batch changed: charges per user and per token, and their ledger sequence numbers after it."""
+
+    user_charges: dict[int, int]
+    token_charges: dict[int, int]
+    user_seqs: dict[int, int] = field(default_factory=dict)
+    token_seqs: dict[int, int] = field(default_factory=dict)
+
+
+class RecordBatcher:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        interval: float,
+        after_write: Callable[[Written], Awaitable[None]],
+        *,
+        read_seqs: bool = False,
+    ):
+        self._engine = engine
+        self.interval = interval
+        self._after_write = after_write
+        self._read_seqs = read_seqs
+        self.records: list[dict[str, Any]] = []
+        self.lock = asyncio.Lock()
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
+        self._writes: set[asyncio.Future[int]] = set()
+
+    def add(self, record: dict[str, Any]) -> None:
+        self.records.append(record)
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._flush_periodically(), name="usage-flush")
+
+    async def close(self) -> None:
+        # Stop the periodic flush between batches, never in the middle of one, then write the rest.
+        self._stopping.set()
+        if self._task:
+            await self._task
+        if self._writes:
+            await asyncio.gather(*self._writes, return_exceptions=True)
+        await self.flush()
+
+    async def flush(self) -> int:
+        """Write pending records; returns how many were written."""
+        async with self.lock:
+            records, self.records = self.records, []
+            if not records:
+                return 0
+            write = asyncio.ensure_future(self._write(records))
+            self._writes.add(write)
+            write.add_done_callback(self._writes.discard)
+            return await asyncio.shield(write)
+
+    async def _write(self, records: list[dict[str, Any]]) -> int:
+        try:
+            async with self._engine.begin() as conn:
+                written = await write_usage(conn, records, read_seqs=self._read_seqs)
+        except (SQLAlchemyError, OSError):
+            log.exception("writing %d usage records failed; kept for the next flush", len(records))
+            self.records = records + self.records
+            return 0
+        await self._after_write(written)
+        return len(records)
+
+    async def _flush_periodically(self) -> None:
+        while not self._stopping.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), self.interval)
+            await self.flush()
+
+
+async def write_usage(conn: AsyncConnection, records: list[dict[str, Any]], *, read_seqs: bool = False) -> Written:
+    """Insert the records and apply their charges to balances and tokens (rows locked in id order)."""
+    user_deltas, token_deltas = _deltas(records)
+    await conn.execute(insert(usage_records), records)
+    await conn.execute(_charge_users, user_deltas)
+    await conn.execute(_charge_tokens, token_deltas)
+    written = Written(
+        user_charges={d["uid"]: d["quota"] for d in user_deltas},
+        token_charges={d["tid"]: d["quota"] for d in token_deltas},
+    )
+    if read_seqs:
+        # Our updates hold these rows' locks until commit, so the numbers read here are our own.
+        rows = await conn.execute(select(users.c.id, users.c.ledger_seq).where(users.c.id.in_(written.user_charges)))
+        written.user_seqs = {row.id: row.ledger_seq for row in rows}
+        rows = await conn.execute(
+            select(tokens.c.id, tokens.c.ledger_seq).where(tokens.c.id.in_(written.token_charges))
+        )
+        written.token_seqs = {row.id: row.ledger_seq for row in rows}
+    return written
+
+
+_charge_users = (
+    update(users)
+    .where(users.c.id == bindparam("uid"))
+    .values(
+        balance=users.c.balance - bindparam("quota"),
+        used_quota=users.c.used_quota + bindparam("quota"),
+        request_count=users.c.request_count + bindparam("requests"),
+        ledger_seq=users.c.ledger_seq + 1,
+    )
+)
+_charge_tokens = (
+    update(tokens)
+    .where(tokens.c.id == bindparam("tid"))
+    .values(
+        used_quota=tokens.c.used_quota + bindparam("quota"),
+        last_used_at=bindparam("last_used"),
+        ledger_seq=tokens.c.ledger_seq + 1,
+    )
+)
+
+
+def _deltas(records: list[dict[str, Any]]) -> tuple[list[dict[str, int]], list[dict[str, int]]]:
+    by_user: dict[int, dict[str, int]] = {}
+    by_token: dict[int, dict[str, int]] = {}
+    for record in records:
+        user = by_user.setdefault(record["user_id"], {"uid": record["user_id"], "quota": 0, "requests": 0})
+        user["quota"] += record["quota"]
+        user["requests"] += 1
+        token = by_token.setdefault(record["token_id"], {"tid": record["token_id"], "quota": 0, "last_used": 0})
+        token["quota"] += record["quota"]
+        token["last_used"] = max(token["last_used"], record["created_at"])
+    # Always the same lock order (by id), so concurrent batches of several processes cannot deadlock.
+    return sorted(by_user.values(), key=lambda d: d["uid"]), sorted(by_token.values(), key=lambda d: d["tid"])

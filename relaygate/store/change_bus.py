@@ -1,0 +1,111 @@
+"""Redis pub/sub for the change feed: writes reach every instance at once instead of at its next poll.
+
+`record_change` notes each change on its connection; when that transaction commits, a publisher
+attached to the engine sends the changes on one Redis channel, and every running instance's
+subscriber hands them to the same listener the poller calls. The poller keeps running as the
+safety net for a message lost while an instance was disconnected, so a change is never missed,
+only delivered twice (listeners only drop caches, so twice is harmless).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Any
+
+from redis.exceptions import RedisError
+from sqlalchemy import event
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from relaygate.settings import Settings
+from relaygate.store.changes import Listener
+from relaygate.store.redis import Redis, key
+
+log = logging.getLogger(__name__)
+
+_NOTED = "relaygate_changes"  # where record_change notes its changes on the connection
+
+
+def channel(settings: Settings) -> str:
+    return key(settings, "changes")
+
+
+class ChangePublisher:
+    """Publishes the changes of every committed transaction on `engine`."""
+
+    def __init__(self, engine: AsyncEngine, redis: Redis, settings: Settings):
+        self._redis = redis
+        self._channel = channel(settings)
+        self._sends: set[asyncio.Task[None]] = set()
+        event.listen(engine.sync_engine, "commit", self._committed)
+        event.listen(engine.sync_engine, "rollback", self._rolled_back)
+
+    async def drain(self) -> None:
+        """Wait for the messages still being sent (a CLI command before it exits)."""
+        if self._sends:
+            await asyncio.gather(*self._sends, return_exceptions=True)
+
+    def _committed(self, conn: Connection) -> None:
+        changes = conn.info.pop(_NOTED, None)
+        if changes:
+            task = asyncio.get_running_loop().create_task(self._send(changes))
+            self._sends.add(task)
+            task.add_done_callback(self._sends.discard)
+
+    def _rolled_back(self, conn: Connection) -> None:
+        conn.info.pop(_NOTED, None)
+
+    async def _send(self, changes: list[str]) -> None:
+        try:
+            for change in changes:
+                await self._redis.publish(self._channel, change)
+        except (RedisError, OSError) as exc:
+            log.warning("publishing changes failed; instances will see them at their next poll: %s", exc)
+
+
+class ChangeSubscriber:
+    """Hands every published change to `listener`, reconnecting after a lost connection."""
+
+    def __init__(self, redis: Redis, settings: Settings, listener: Listener):
+        self._redis = redis
+        self._channel = channel(settings)
+        self._listener = listener
+        self._task: asyncio.Task[None] | None = None
+        self.subscribed = asyncio.Event()
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="change-subscriber")
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                await self._listen()
+            except (RedisError, OSError) as exc:
+                self.subscribed.clear()
+                log.warning("change subscription lost, reconnecting: %s", exc)
+                await asyncio.sleep(0.5)
+
+    async def _listen(self) -> None:
+        pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
+        try:
+            await pubsub.subscribe(self._channel)
+            self.subscribed.set()
+            async for message in pubsub.listen():
+                await self._deliver(message)
+        finally:
+            with contextlib.suppress(RedisError, OSError):
+                await pubsub.aclose()  # type: ignore[no-untyped-call]
+
+    async def _deliver(self, message: dict[str, Any]) -> None:
+        kind, _, ref_id = message["data"].decode().partition(":")
+        try:
+            await self._listener(kind, ref_id)
+        except Exception:
+            log.exception("applying a published change failed; the poller will deliver it again")
