@@ -12,6 +12,7 @@ import os
 import re
 
 import orjson
+from redis.exceptions import RedisError
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.applications import Starlette
@@ -23,6 +24,7 @@ from starlette.routing import Mount, Route
 from relaygate.api.app import create_api
 from relaygate.auth.credentials import Family
 from relaygate.errors import GatewayError, MethodNotAllowed, NotFound
+from relaygate.logs import configure_logging
 from relaygate.logs import request_id as request_id_var
 from relaygate.relay import (
     anthropic_routes,
@@ -173,7 +175,9 @@ def _management_app(gateway: Gateway) -> Starlette:
         try:
             async with gateway.rt.engine.connect() as conn:
                 await conn.execute(text("SELECT 1"))
-        except (SQLAlchemyError, OSError, RuntimeError) as exc:
+            if gateway.rt.redis is not None:
+                await gateway.rt.redis.ping()
+        except (SQLAlchemyError, RedisError, OSError, RuntimeError) as exc:
             return JSONResponse({"status": "unavailable", "reason": type(exc).__name__}, status_code=503)
         return JSONResponse({"status": "ready"})
 
@@ -215,4 +219,6 @@ def create_app(settings: Settings) -> Gateway:
 
 def create_app_from_environment() -> Gateway:
     """The app of one worker process of `relaygate serve --workers N` (settings from RELAYGATE_*)."""
-    return create_app(load_settings())
+    settings = load_settings()
+    configure_logging(settings.log_level)
+    return create_app(settings)

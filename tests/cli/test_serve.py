@@ -2,51 +2,12 @@
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import httpx
 
 from tests.support.deployment import Deployment
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def start_server(env: dict[str, str], port: int) -> subprocess.Popen[str]:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "relaygate", "serve", "--port", str(port)],
-        env={**os.environ, **env},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/healthz").status_code == 200:
-                return process
-        except httpx.TransportError:
-            time.sleep(0.1)
-    process.kill()
-    raise AssertionError(f"server did not start: {process.communicate()}")
-
-
-def stop_server(process: subprocess.Popen[str]) -> tuple[str, str]:
-    process.send_signal(signal.SIGTERM)
-    out, err = process.communicate(timeout=30)
-    # uvicorn re-raises the signal after its graceful shutdown, as a service manager expects.
-    assert process.returncode in (0, -signal.SIGTERM), err
-    assert "Application shutdown complete" in err
-    return out, err
+from tests.support.processes import free_port, start_server, stop_server
 
 
 def test_first_start_prints_the_generated_root_password_once_and_never_logs_it(tmp_path: Path) -> None:
