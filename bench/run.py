@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import processes
+import scale_out
 from report import Check, Run, load_average, prepend_section, results_section, scenario_table
 from wrk import ensure_wrk, run_wrk
 
@@ -28,6 +29,9 @@ RELAYGATE = str(Path(sys.executable).with_name("relaygate"))
 CHAT, STREAM = BENCH_DIR / "chat.lua", BENCH_DIR / "chat_stream.lua"
 # (name, Lua script, connections): each is run directly against the fake upstream, then via the gateway.
 SCENARIOS = (("chat", CHAT, 32), ("chat", CHAT, 1), ("stream", STREAM, 32))
+# The scale-out deployment (2 workers, PostgreSQL + Redis) under the same load at 32 connections.
+SCALE_OUT_SCENARIOS = (("chat", CHAT, 32), ("stream", STREAM, 32))
+SCALE_OUT = "2 workers, PG + Redis"
 WARMUP_SECONDS = 2
 BENCH_USER = "bench"
 OPENING_BALANCE = 50_000_000_000  # 100000 USD at 500,000 quota units per USD
@@ -43,6 +47,7 @@ class Target:
     via: str
     url: str
     key: str
+    scenarios: tuple[tuple[str, Path, int], ...] = SCENARIOS
 
 
 @dataclass(frozen=True)
@@ -91,12 +96,12 @@ def start_fake_upstream(children: contextlib.ExitStack, workdir: Path, port: int
 
 
 def start_gateway(
-    children: contextlib.ExitStack, workdir: Path, env: dict[str, str], port: int
+    children: contextlib.ExitStack, workdir: Path, env: dict[str, str], port: int, *args: str
 ) -> subprocess.Popen[bytes]:
-    log = workdir / "gateway.log"
-    process = processes.start([RELAYGATE, "serve", "--port", str(port)], log, env)
+    log = workdir / f"gateway-{port}.log"
+    process = processes.start([RELAYGATE, "serve", "--port", str(port), *args], log, env)
     children.callback(processes.stop, process)
-    processes.wait_for_http(process, f"http://127.0.0.1:{port}/healthz", log)
+    processes.wait_for_http(process, f"http://127.0.0.1:{port}/readyz", log)
     return process
 
 
@@ -108,7 +113,7 @@ def measure(wrk: str, targets: list[Target], seconds: int) -> tuple[list[Run], l
     ]
     runs = []
     for target in targets:
-        for name, script, connections in SCENARIOS:
+        for name, script, connections in target.scenarios:
             print(f"wrk: {name} {target.via}, {connections} conn, {seconds} s", flush=True)
             result = run_wrk(wrk, target.url, script, connections=connections, seconds=seconds, key=target.key)
             runs.append(Run(name, target.via, connections, result))
@@ -119,6 +124,9 @@ def read_billing(env: dict[str, str]) -> Billing:
     """Usage records and the bench user's balance, read after the gateway flushed and stopped."""
     users = json.loads(relaygate_cli(env, "user", "list", "--json"))
     user = next(u for u in users if u["name"] == BENCH_USER)
+    if env.get("RELAYGATE_DATABASE_URL"):
+        records, charged = scale_out.read_usage(env["RELAYGATE_DATABASE_URL"], user["id"])
+        return Billing(records=records, balance=int(user["balance"]), charged=charged)
     database = Path(env["RELAYGATE_DATA_DIR"]) / "relaygate.db"
     with contextlib.closing(sqlite3.connect(database)) as db:
         (records,) = db.execute("SELECT count(*) FROM usage_records").fetchone()
@@ -146,13 +154,30 @@ def ratios(runs: list[Run]) -> tuple[float, float, float]:
     return chat, stream, added_p50
 
 
-def evaluate(warmups: list[Run], runs: list[Run], rss_mb: float, billing: Billing) -> list[Check]:
+def billing_checks(label: str, runs: list[Run], billing: Billing) -> list[Check]:
+    """Every request wrk sent through one deployment has its usage record, and its books balance."""
+    sent = sum(r.result.requests for r in runs)
+    # wrk leaves out requests still in flight when its time is up: at most one per connection and run.
+    in_flight = sum(r.connections for r in runs)
+    return [
+        Check(
+            f"every request billed ({label})",
+            sent <= billing.records <= sent + in_flight,
+            f"{billing.records} usage records for {sent} requests wrk counted (allowed up to {sent + in_flight})",
+        ),
+        Check(
+            f"balance + charges == opening balance ({label})",
+            billing.balance + billing.charged == OPENING_BALANCE,
+            f"{billing.balance} + {billing.charged} = {billing.balance + billing.charged} (opening {OPENING_BALANCE})",
+        ),
+    ]
+
+
+def evaluate(
+    warmups: list[Run], runs: list[Run], rss_mb: float, billing: Billing, scaled_billing: Billing
+) -> list[Check]:
     chat_ratio, _, added_p50 = ratios(runs)
     errors = sum(r.result.errors for r in warmups + runs)
-    via_gateway = [r for r in warmups + runs if r.via == "gateway"]
-    sent = sum(r.result.requests for r in via_gateway)
-    # wrk leaves out requests still in flight when its time is up: at most one per connection and run.
-    in_flight = sum(r.connections for r in via_gateway)
     return [
         Check(
             "throughput via gateway >= 0.35 x direct (chat, 32 conn)",
@@ -162,38 +187,40 @@ def evaluate(warmups: list[Run], runs: list[Run], rss_mb: float, billing: Billin
         Check("added p50 latency <= 0.5 ms (chat, 1 conn)", added_p50 <= MAX_ADDED_P50_MS, f"{added_p50:+.2f} ms"),
         Check("no errors or non-2xx responses", errors == 0, f"{errors} errors in all runs"),
         Check(f"gateway RSS <= {MAX_RSS_MB:.0f} MB after load", rss_mb <= MAX_RSS_MB, f"{rss_mb:.1f} MB"),
-        Check(
-            "every request billed",
-            sent <= billing.records <= sent + in_flight,
-            f"{billing.records} usage records for {sent} requests wrk counted (allowed up to {sent + in_flight})",
-        ),
-        Check(
-            "balance + charges == opening balance",
-            billing.balance + billing.charged == OPENING_BALANCE,
-            f"{billing.balance} + {billing.charged} = {billing.balance + billing.charged} (opening {OPENING_BALANCE})",
-        ),
+        *billing_checks("SQLite", [r for r in warmups + runs if r.via == "gateway"], billing),
+        *billing_checks(SCALE_OUT, [r for r in warmups + runs if r.via == SCALE_OUT], scaled_billing),
     ]
 
 
 def benchmark(wrk: str, seconds: int) -> tuple[list[Run], list[Check]]:
-    with tempfile.TemporaryDirectory(prefix="relaygate-bench-") as tmp, contextlib.ExitStack() as children:
+    with (
+        tempfile.TemporaryDirectory(prefix="relaygate-bench-") as tmp,
+        scale_out.postgres_and_redis() as shared,
+        contextlib.ExitStack() as children,
+    ):
         workdir = Path(tmp)
         env = gateway_env(workdir / "data")
+        scaled_env = gateway_env(workdir / "data-scaled") | shared
         upstream_port = processes.free_port()
         start_fake_upstream(children, workdir, upstream_port)
         key = configure_gateway(env, upstream_port)
-        gateway_port = processes.free_port()
+        scaled_key = configure_gateway(scaled_env, upstream_port)
+        gateway_port, scaled_port = processes.free_port(), processes.free_port()
         gateway = start_gateway(children, workdir, env, gateway_port)
+        scaled = start_gateway(children, workdir, scaled_env, scaled_port, "--workers", str(scale_out.WORKERS))
         targets = [
             Target("direct", f"http://127.0.0.1:{upstream_port}/v1/chat/completions", "bench"),
             Target("gateway", f"http://127.0.0.1:{gateway_port}/v1/chat/completions", key),
+            Target(SCALE_OUT, f"http://127.0.0.1:{scaled_port}/v1/chat/completions", scaled_key, SCALE_OUT_SCENARIOS),
         ]
         warmups, runs = measure(wrk, targets, seconds)
         rss_mb = processes.rss_mb(gateway.pid)
-        # SIGTERM makes the gateway flush pending usage records; uvicorn then exits with -15.
+        # SIGTERM makes a gateway flush pending usage records; uvicorn then exits with -15.
         print(f"gateway stopped with exit code {processes.stop(gateway)}", flush=True)
+        print(f"scale-out gateway stopped with exit code {processes.stop(scaled)}", flush=True)
         billing = read_billing(env)
-    return runs, evaluate(warmups, runs, rss_mb, billing)
+        scaled_billing = read_billing(scaled_env)
+    return runs, evaluate(warmups, runs, rss_mb, billing, scaled_billing)
 
 
 def main() -> int:
@@ -207,6 +234,10 @@ def main() -> int:
         f"Throughput via gateway / direct, chat at 32 connections: {chat_ratio:.2f}",
         f"Throughput via gateway / direct, stream at 32 connections: {stream_ratio:.2f}",
         f"Added p50 latency via gateway, chat at 1 connection: {added_p50:+.2f} ms",
+        f"Scale-out ({SCALE_OUT}) / direct, chat at 32 connections: "
+        f"{find(runs, 'chat', SCALE_OUT, 32).result.requests_per_sec / find(runs, 'chat', 'direct', 32).result.requests_per_sec:.2f}"
+        f" ({find(runs, 'chat', SCALE_OUT, 32).result.requests_per_sec:,.0f} req/s; SQLite gateway "
+        f"{find(runs, 'chat', 'gateway', 32).result.requests_per_sec:,.0f} req/s)",
     ]
     table = scenario_table(runs)
     print("\n".join(["", table, "", *summary, "", *[check.line() for check in checks]]))
