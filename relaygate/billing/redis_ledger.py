@@ -158,25 +158,27 @@ class RedisLedger:
         if not reservation.open:
             raise RuntimeError("reservation settled twice")
         reservation.open = False
-        self._open -= 1
         user_key, token_key = self._hash("user", reservation.user_id), self._hash("token", reservation.token_id)
-        for hash_key in (user_key, token_key):
-            self._held[hash_key] -= reservation.amount
-            self._unwritten[hash_key] += charge
-        self.batcher.add({**record, "quota": charge})  # billed in the database whatever Redis does
-        if self._generation is None or self._dirty:
-            return  # the next resynchronisation carries this settlement
         try:
+            # Inside the gate: a resynchronisation sees this settlement either wholly or not at all.
             async with self._gate.shared():
+                for hash_key in (user_key, token_key):
+                    self._held[hash_key] -= reservation.amount
+                    self._unwritten[hash_key] += charge
+                self.batcher.add({**record, "quota": charge})  # billed in the database whatever Redis does
+                if self._generation is None or self._dirty:
+                    return  # the next resynchronisation carries this settlement
                 reply = await self._settle_script(
                     keys=[self._gen_key, user_key, token_key, self._keyset],
-                    args=[self._generation or "", self._process, reservation.amount, charge],
+                    args=[self._generation, self._process, reservation.amount, charge],
                 )
-            if reply[0] != b"OK":
-                self._generation = None
+                if reply[0] != b"OK":
+                    self._generation = None
         except (RedisError, OSError):
             self._dirty = True
             log.warning("reporting a settlement to Redis failed; it will be resynchronised")
+        finally:
+            self._open -= 1
 
     async def on_change(self, kind: str, ref_id: str) -> None:
         if kind not in ("user", "token"):
@@ -215,31 +217,33 @@ class RedisLedger:
     # -- keeping Redis in step
 
     async def _written(self, written: Written) -> None:
-        keys: list[str] = [self._gen_key]
-        args: list[Any] = [self._generation or "", self._process]
-        for kind, charges, seqs, sign in (
-            ("user", written.user_charges, written.user_seqs, -1),
-            ("token", written.token_charges, written.token_seqs, 1),
-        ):
-            for ref_id, charge in charges.items():
-                hash_key = self._hash(kind, ref_id)
-                self._unwritten[hash_key] -= charge
-                keys.append(hash_key)
-                args += [charge, sign * charge, seqs[ref_id]]
-        if self._generation is None or self._dirty:
-            self._reseed.update(("user", ref_id) for ref_id in written.user_charges)
-            self._reseed.update(("token", ref_id) for ref_id in written.token_charges)
-            return
-        try:
-            async with self._gate.shared():
+        touched = [("user", ref_id) for ref_id in written.user_charges]
+        touched += [("token", ref_id) for ref_id in written.token_charges]
+        async with self._gate.shared():
+            keys: list[str] = [self._gen_key]
+            args: list[Any] = [self._generation or "", self._process]
+            for kind, charges, seqs, sign in (
+                ("user", written.user_charges, written.user_seqs, -1),
+                ("token", written.token_charges, written.token_seqs, 1),
+            ):
+                for ref_id, charge in charges.items():
+                    hash_key = self._hash(kind, ref_id)
+                    self._unwritten[hash_key] -= charge
+                    keys.append(hash_key)
+                    args += [charge, sign * charge, seqs[ref_id]]
+            if self._generation is None or self._dirty:
+                self._reseed.update(touched)  # their bases miss these charges: seed them from the database
+                return
+            try:
                 reply = await self._flushed_script(keys=keys, args=args)
+            except (RedisError, OSError):
+                # Maybe applied, maybe not: seeding these hashes from the database settles it either way.
+                self._dirty = True
+                self._reseed.update(touched)
+                return
             if reply[0] != b"OK":
                 self._generation = None
-        except (RedisError, OSError):
-            # Maybe applied, maybe not: seeding these hashes from the database settles it either way.
-            self._dirty = True
-            self._reseed.update(("user", ref_id) for ref_id in written.user_charges)
-            self._reseed.update(("token", ref_id) for ref_id in written.token_charges)
+                self._reseed.update(touched)
 
     async def _beat(self) -> None:
         while not self._stopping.is_set():
