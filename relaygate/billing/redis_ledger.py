@@ -100,6 +100,8 @@ class RedisLedger:
         self._held: defaultdict[str, int] = defaultdict(int)
         self._unwritten: defaultdict[str, int] = defaultdict(int)
         self._open = 0
+        self._settling: list[tuple[Reservation, int, dict[str, Any]]] = []
+        self._reporting: asyncio.Future[None] | None = None
         self._gate = _Gate()
         self.batcher = RecordBatcher(engine, settings.flush_interval, self._written, read_seqs=True)
         self._beating: asyncio.Task[None] | None = None
@@ -155,30 +157,51 @@ class RedisLedger:
         raise _unavailable("the quota counters keep changing generation")
 
     async def settle(self, reservation: Reservation, charge: int, record: dict[str, Any]) -> None:
+        """Queued, and reported to Redis with the others settled in the same turn of the event loop."""
         if not reservation.open:
             raise RuntimeError("reservation settled twice")
         reservation.open = False
-        user_key, token_key = self._hash("user", reservation.user_id), self._hash("token", reservation.token_id)
+        self._settling.append((reservation, charge, record))
+        if self._reporting is None:
+            self._reporting = asyncio.ensure_future(self._report_settlements())
+
+    async def _settled(self) -> None:
+        """Wait until every queued settlement is in the batch of records."""
+        while self._reporting is not None:
+            await asyncio.shield(self._reporting)  # a cancelled flush must not cancel the report
+
+    async def _report_settlements(self) -> None:
+        await asyncio.sleep(0)  # let the settlements of this turn join the batch
+        batch, self._settling = self._settling, []
+        self._reporting = None
+        changes: defaultdict[str, list[int]] = defaultdict(lambda: [0, 0])
         try:
-            # Inside the gate: a resynchronisation sees this settlement either wholly or not at all.
+            # Inside the gate: a resynchronisation sees these settlements either wholly or not at all.
             async with self._gate.shared():
-                for hash_key in (user_key, token_key):
-                    self._held[hash_key] -= reservation.amount
-                    self._unwritten[hash_key] += charge
-                self.batcher.add({**record, "quota": charge})  # billed in the database whatever Redis does
+                for reservation, charge, record in batch:
+                    for hash_key in (
+                        self._hash("user", reservation.user_id),
+                        self._hash("token", reservation.token_id),
+                    ):
+                        self._held[hash_key] -= reservation.amount
+                        self._unwritten[hash_key] += charge
+                        changes[hash_key][0] -= reservation.amount
+                        changes[hash_key][1] += charge
+                    self.batcher.add({**record, "quota": charge})  # billed in the database whatever Redis does
                 if self._generation is None or self._dirty:
-                    return  # the next resynchronisation carries this settlement
-                reply = await self._settle_script(
-                    keys=[self._gen_key, user_key, token_key, self._keyset],
-                    args=[self._generation, self._process, reservation.amount, charge],
-                )
+                    return  # the next resynchronisation carries these settlements
+                keys = [self._gen_key, self._keyset, *changes]
+                args: list[Any] = [self._generation, self._process]
+                for held, unwritten in changes.values():
+                    args += [held, unwritten]
+                reply = await self._settle_script(keys=keys, args=args)
                 if reply[0] != b"OK":
                     self._generation = None
         except (RedisError, OSError):
             self._dirty = True
-            log.warning("reporting a settlement to Redis failed; it will be resynchronised")
+            log.warning("reporting settlements to Redis failed; they will be resynchronised")
         finally:
-            self._open -= 1
+            self._open -= len(batch)
 
     async def on_change(self, kind: str, ref_id: str) -> None:
         if kind not in ("user", "token"):
@@ -198,9 +221,11 @@ class RedisLedger:
         self._beating = asyncio.create_task(self._beat(), name="ledger-heartbeat")
 
     async def flush(self) -> int:
+        await self._settled()
         return await self.batcher.flush()
 
     async def close(self) -> None:
+        await self._settled()
         self._stopping.set()
         if self._beating:
             await self._beating
@@ -209,7 +234,7 @@ class RedisLedger:
             await self._redis.zrem(self._registry, self._process)
 
     def pending_records(self) -> int:
-        return len(self.batcher.records)
+        return len(self.batcher.records) + len(self._settling)
 
     def open_holds(self) -> int:
         return self._open

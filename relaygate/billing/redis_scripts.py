@@ -59,19 +59,23 @@ return {'OK'}
 """
 )
 
-# KEYS: generation, user hash, token hash, process key set. ARGV: generation, process, held amount, charge
+# Settled requests, summed per hash: holds released, charges not yet written.
+# KEYS: generation, process key set, hash... ARGV: generation, process, then per hash: held change, unwritten change
 SETTLE = (
     _CHECK_GENERATION
+    + _NUM
     + """
-local amount = tonumber(ARGV[3])
-local charge = tonumber(ARGV[4])
-for i = 2, 3 do
-  redis.call('HINCRBY', KEYS[i], 'held', -amount)
-  redis.call('HINCRBY', KEYS[i], 'h:' .. ARGV[2], -amount)
-  redis.call('HINCRBY', KEYS[i], 'unfl', charge)
-  redis.call('HINCRBY', KEYS[i], 'u:' .. ARGV[2], charge)
+local p = ARGV[2]
+for i = 3, #KEYS do
+  local k = KEYS[i]
+  local held = ARGV[2 * i - 3]
+  local unfl = ARGV[2 * i - 2]
+  redis.call('HINCRBY', k, 'held', held)
+  redis.call('HINCRBY', k, 'h:' .. p, held)
+  redis.call('HINCRBY', k, 'unfl', unfl)
+  redis.call('HINCRBY', k, 'u:' .. p, unfl)
+  redis.call('SADD', KEYS[2], k)
 end
-redis.call('SADD', KEYS[4], KEYS[2], KEYS[3])
 return {'OK'}
 """
 )

@@ -134,6 +134,7 @@ def test_a_lost_reply_is_set_right_from_what_the_process_knows(settings: Setting
 
         a._settle_script = lost  # type: ignore[assignment]
         await a.settle(hold, 0, record(user_id, token_id))
+        await a.flush()  # the settlement has been reported (and its reply lost)
         a._settle_script = real
         hold = await a.reserve(token_id, user_id, None, 1000)  # the whole balance is free again
         await a.settle(hold, 1000, record(user_id, token_id))
