@@ -25,6 +25,7 @@ from relaygate.store.changes import ChangePoller
 from relaygate.store.database import create_engine
 from relaygate.store.migrate import upgrade_to_head
 from relaygate.store.redis import Redis, connect_redis
+from relaygate.tokens.resets import QuotaResetter
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +45,7 @@ class Runtime:
     poller: ChangePoller | None = None
     login_throttle: LoginThrottle = field(default_factory=LoginThrottle)
     redis: Redis | None = None
+    resetter: QuotaResetter | None = None
 
     @classmethod
     async def start(cls, settings: Settings) -> Runtime:
@@ -64,10 +66,14 @@ class Runtime:
         await rt.ledger.start()
         rt.poller = ChangePoller(engine, rt.on_change, settings.change_poll_interval)
         await rt.poller.start()
+        rt.resetter = QuotaResetter(engine, settings.zone)
+        await rt.resetter.start()
         return rt
 
     async def close(self) -> None:
         """Stop polling, write every pending usage record, close connections."""
+        if self.resetter:
+            await self.resetter.stop()
         if self.poller:
             await self.poller.stop()
         await self.ledger.close()
