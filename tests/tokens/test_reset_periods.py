@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from relaygate.tokens.resets import next_boundary, next_reset_at, period_start
+from relaygate.tokens.resets import QuotaResetter, next_boundary, next_reset_at, period_start
 
 UTC = ZoneInfo("UTC")
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -126,3 +126,18 @@ def test_a_token_created_mid_period_resets_at_the_next_boundary_not_at_creation(
     reset_once = {**token, "last_reset_at": at("2026-03-30T00:00:00", BERLIN)}
     assert next_reset_at(reset_once, BERLIN) == at("2026-03-31T00:00:00", BERLIN)
     assert next_reset_at({**token, "reset": None}, BERLIN) is None
+
+
+@pytest.mark.parametrize(
+    ("local_time", "seconds"),
+    [
+        ("2026-03-29T23:59:30", 30.0),  # the next Berlin midnight, 22:00 UTC on the day clocks sprang forward
+        ("2026-03-29T23:59:59", 1.0),
+        ("2026-03-29T12:00:00", 60.0),  # never longer than max_sleep
+        ("2026-03-30T00:00:00", 60.0),
+    ],
+)
+def test_the_resetter_wakes_at_the_next_boundary_and_at_least_once_a_minute(local_time: str, seconds: float) -> None:
+    moment = at(local_time, BERLIN)
+    resetter = QuotaResetter(None, BERLIN, clock=lambda: moment, max_sleep=60.0)  # type: ignore[arg-type]
+    assert resetter.seconds_to_sleep() == seconds
