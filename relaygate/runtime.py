@@ -27,6 +27,7 @@ from relaygate.store.changes import ChangePoller
 from relaygate.store.database import create_engine
 from relaygate.store.migrate import upgrade_to_head
 from relaygate.store.redis import Redis, connect_redis
+from relaygate.tokens.resets import QuotaResetter
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +48,7 @@ class Runtime:
     login_throttle: LoginThrottle = field(default_factory=LoginThrottle)
     redis: Redis | None = None
     subscriber: ChangeSubscriber | None = None
+    resetter: QuotaResetter | None = None
 
     @classmethod
     async def start(cls, settings: Settings) -> Runtime:
@@ -72,10 +74,14 @@ class Runtime:
             ChangePublisher(engine, redis, settings)
             rt.subscriber = ChangeSubscriber(redis, settings, rt.on_change)
             await rt.subscriber.start()
+        rt.resetter = QuotaResetter(engine, settings.zone)
+        await rt.resetter.start()
         return rt
 
     async def close(self) -> None:
         """Stop polling, write every pending usage record, close connections."""
+        if self.resetter:
+            await self.resetter.stop()
         if self.poller:
             await self.poller.stop()
         if self.subscriber:

@@ -11,6 +11,7 @@ import secrets
 import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -54,6 +55,22 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(
+                f"RELAYGATE_TIMEZONE must be an IANA time zone name such as Asia/Shanghai, Europe/Berlin or UTC, not {value!r}"
+            ) from exc
+        return value
+
+    @property
+    def zone(self) -> ZoneInfo:
+        """The operator's time zone: daily, weekly and monthly quota resets happen at its midnights."""
+        return ZoneInfo(self.timezone)
 
     @property
     def sqlalchemy_url(self) -> str:

@@ -2,6 +2,9 @@
 
 Every change goes through `tokens.service`, which puts it on the change feed: a running relay
 sees a disable, delete or rotate within its poll interval (0.25 s by default).
+
+A token with `reset` (daily, weekly, monthly) has its `used_quota` cleared at midnight in the
+operator's time zone (`RELAYGATE_TIMEZONE`): every day, every Monday, or on the 1st of each month.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from relaygate.billing.groups import ensure_group
 from relaygate.clock import unix_seconds
 from relaygate.errors import InvalidValue
 from relaygate.tokens import service
+from relaygate.tokens.resets import next_reset_at
 from relaygate.tokens.spec import TokenSpec
 
 router = APIRouter(prefix="/tokens", tags=["tokens"])
@@ -42,7 +46,13 @@ class TokenOut(BaseModel):
     rpm: int | None
     tpm: int | None
     max_concurrent: int | None
-    reset: str | None
+    reset: str | None = Field(
+        description="daily, weekly or monthly: used_quota is cleared at midnight in the operator's time zone (RELAYGATE_TIMEZONE); null: never"
+    )
+    last_reset_at: datetime | None = Field(description="the period start of the last reset; null if never reset")
+    next_reset_at: datetime | None = Field(
+        description="the next reset (midnight in the operator's time zone); null without a reset period"
+    )
     created_at: datetime
     last_used_at: datetime | None
 
@@ -68,7 +78,10 @@ class TokenCreate(BaseModel):
     rpm: int | None = Field(default=None, ge=1)
     tpm: int | None = Field(default=None, ge=1)
     max_concurrent: int | None = Field(default=None, ge=1)
-    reset: Reset | None = None
+    reset: Reset | None = Field(
+        default=None,
+        description="clear used_quota daily, weekly (Monday) or monthly (the 1st) at midnight in the operator's time zone",
+    )
 
 
 class TokenPatch(BaseModel):
@@ -100,7 +113,8 @@ async def list_tokens(
         items, total = await service.search_tokens(
             conn, caller.id, q=q, status=status, page=paging.page, per_page=paging.per_page
         )
-    return {"items": items, "total": total, "page": paging.page, "per_page": paging.per_page}
+    shown = [_with_next_reset(token, caller) for token in items]
+    return {"items": shown, "total": total, "page": paging.page, "per_page": paging.per_page}
 
 
 @router.post("", response_model=NewTokens, status_code=status.HTTP_201_CREATED)
@@ -125,13 +139,13 @@ async def create_tokens(body: TokenCreate, caller: CallerDep) -> dict[str, Any]:
         created = await service.create_tokens(conn, caller.id, spec, body.count)
         ids = [token["id"] for token in created]
         await caller.audit(conn, "token.create", ",".join(f"token:{i}" for i in ids)[:160], count=body.count)
-    return {"items": created}
+    return {"items": [_with_next_reset(token, caller) for token in created]}
 
 
 @router.get("/{token_id}", response_model=TokenOut)
 async def get_token(token_id: int, caller: CallerDep) -> dict[str, Any]:
     async with caller.transaction() as conn:
-        return await service.get_token(conn, token_id, user_id=caller.id)
+        return _with_next_reset(await service.get_token(conn, token_id, user_id=caller.id), caller)
 
 
 @router.patch("/{token_id}", response_model=TokenOut)
@@ -147,7 +161,7 @@ async def update_token(token_id: int, body: TokenPatch, caller: CallerDep) -> di
             await _check_group(conn, caller, changes["group"])
         token = await service.update_token(conn, token_id, changes, user_id=caller.id)
         await caller.audit(conn, "token.update", f"token:{token_id}", fields=sorted(changes))
-    return token
+    return _with_next_reset(token, caller)
 
 
 @router.delete("/{token_id}", status_code=status.HTTP_204_NO_CONTENT)
@@ -173,14 +187,18 @@ async def rotate_token(token_id: int, caller: CallerDep) -> dict[str, Any]:
     async with caller.transaction() as conn:
         token = await service.rotate_token(conn, token_id, user_id=caller.id)
         await caller.audit(conn, "token.rotate", f"token:{token_id}")
-    return token
+    return _with_next_reset(token, caller)
 
 
 async def _set_status(caller: Caller, token_id: int, status: str) -> dict[str, Any]:
     async with caller.transaction() as conn:
         await service.set_token_status(conn, token_id, status, user_id=caller.id)
         await caller.audit(conn, f"token.{status.removesuffix('d')}", f"token:{token_id}")
-        return await service.get_token(conn, token_id)
+        return _with_next_reset(await service.get_token(conn, token_id), caller)
+
+
+def _with_next_reset(token: dict[str, Any], caller: Caller) -> dict[str, Any]:
+    return {**token, "next_reset_at": next_reset_at(token, caller.rt.settings.zone)}
 
 
 async def _check_group(conn: AsyncConnection, caller: Caller, group: str | None) -> None:

@@ -1,5 +1,6 @@
 """The books (SPEC section 5): for every account, credits = balance + charges; for every token,
-used quota = the sum of its charges. Run against the database, after the ledger has flushed."""
+used quota + quota cleared by periodic resets = the sum of its charges. Run against the database,
+after the ledger has flushed."""
 
 from __future__ import annotations
 
@@ -45,7 +46,10 @@ async def check_books(conn: AsyncConnection) -> dict[str, Any]:
     token_rows = (
         await conn.execute(
             select(
-                tokens.c.id, tokens.c.used_quota, func.coalesce(token_charges.c.charges, 0).label("charges")
+                tokens.c.id,
+                tokens.c.used_quota,
+                tokens.c.quota_cleared,
+                func.coalesce(token_charges.c.charges, 0).label("charges"),
             ).outerjoin(token_charges, token_charges.c.token_id == tokens.c.id)
         )
     ).all()
@@ -61,8 +65,8 @@ async def check_books(conn: AsyncConnection) -> dict[str, Any]:
         if int(row.credits) != row.balance + int(row.charges) or row.used_quota != int(row.charges)
     ]
     bad_tokens = [
-        {"id": row.id, "used_quota": row.used_quota, "charges": int(row.charges)}
+        {"id": row.id, "used_quota": row.used_quota, "quota_cleared": row.quota_cleared, "charges": int(row.charges)}
         for row in token_rows
-        if row.used_quota != int(row.charges)
+        if row.used_quota + row.quota_cleared != int(row.charges)
     ]
     return {"balanced": not accounts and not bad_tokens, "accounts": accounts, "tokens": bad_tokens}

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import click
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from relaygate.billing.money import usd_to_units
-from relaygate.cli.context import emit, iso_time, json_option, parse_time, run
+from relaygate.cli.context import emit, iso_time, json_option, parse_time, run, settings
 from relaygate.tokens import service
+from relaygate.tokens.resets import next_reset_at
 from relaygate.tokens.spec import RESET_PERIODS, TokenSpec
 from relaygate.users.service import find_user_id
 
@@ -37,6 +39,9 @@ JSON_FIELDS = (
     "models",
     "allow_ips",
     "group",
+    "reset",
+    "last_reset_at",
+    "next_reset_at",
 )
 
 
@@ -58,7 +63,11 @@ def token_group() -> None:
 @click.option("--rpm", type=int, help="Requests per minute.")
 @click.option("--tpm", type=int, help="Tokens per minute.")
 @click.option("--max-concurrent", type=int, help="Concurrent requests.")
-@click.option("--reset", type=click.Choice(RESET_PERIODS), help="Periodic quota reset.")
+@click.option(
+    "--reset",
+    type=click.Choice(RESET_PERIODS),
+    help="Clear the token's used quota daily, weekly (Monday) or monthly (the 1st), at midnight in RELAYGATE_TIMEZONE.",
+)
 @json_option
 def create(
     user_name: str,
@@ -117,7 +126,9 @@ def list_(user_name: str | None, as_json: bool) -> None:
         user_id = await find_user_id(conn, user_name) if user_name else None
         return await service.list_tokens(conn, user_id)
 
-    tokens = [_json(token) for token in run(work)]
+    rows = run(work)
+    zone = settings().zone
+    tokens = [_json(token, zone) for token in rows]
     emit(tokens if as_json else [_human(token) for token in tokens], as_json, COLUMNS)
 
 
@@ -171,9 +182,11 @@ def _change(token_id: int, as_json: bool, change: Any) -> None:
     emit([_json(run(work))], as_json, COLUMNS)
 
 
-def _json(token: dict[str, Any]) -> dict[str, Any]:
+def _json(token: dict[str, Any], zone: ZoneInfo | None = None) -> dict[str, Any]:
+    """The REST API's fields and forms; the next reset is midnight in the operator's time zone."""
+    token = {**token, "next_reset_at": next_reset_at(token, zone or settings().zone)}
     return {field: token[field] for field in JSON_FIELDS if field in token} | {
-        "expires_at": iso_time(token["expires_at"])
+        field: iso_time(token[field]) for field in ("expires_at", "last_reset_at", "next_reset_at")
     }
 
 

@@ -183,6 +183,7 @@ def public_token(row: Any) -> dict[str, Any]:
         "tpm": row["tpm"],
         "max_concurrent": row["max_concurrent"],
         "reset": row["reset_period"],
+        "last_reset_at": row["last_reset_at"],
         "created_at": row["created_at"],
         "last_used_at": row["last_used_at"],
     }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 
 import httpx
 
@@ -154,3 +155,21 @@ def test_another_users_token_is_404_and_groups_are_guarded(
     assert "group" in refused.json()["error"]["fields"]
     assert error_of(alice.post("/api/tokens", json={"group": "nope"}))[0] == 422
     assert root.post("/api/tokens", json={"group": "vip"}).status_code == 201
+
+
+def test_reset_times_follow_the_operator_zone(login_as: Callable[..., httpx.Client]) -> None:
+    alice = login_as("alice")  # the test gateway runs with the default RELAYGATE_TIMEZONE, UTC
+    [daily] = alice.post("/api/tokens", json={"name": "d", "reset": "daily"}).json()["items"]
+    [plain] = alice.post("/api/tokens", json={"name": "p"}).json()["items"]
+    created = datetime.fromisoformat(daily["created_at"])
+    next_midnight = datetime.combine(created.date() + timedelta(days=1), datetime.min.time(), tzinfo=UTC)
+    assert (daily["last_reset_at"], daily["next_reset_at"]) == (None, next_midnight.isoformat().replace("+00:00", "Z"))
+    assert (plain["last_reset_at"], plain["next_reset_at"]) == (None, None)
+    monthly = alice.patch(f"/api/tokens/{daily['id']}", json={"reset": "monthly"}).json()
+    first_of_next_month = (created.replace(day=1) + timedelta(days=32)).replace(day=1)
+    assert datetime.fromisoformat(monthly["next_reset_at"]) == datetime.combine(
+        first_of_next_month.date(), datetime.min.time(), tzinfo=UTC
+    )
+    listed = {token["id"]: token for token in alice.get("/api/tokens").json()["items"]}
+    assert listed[daily["id"]]["next_reset_at"] == monthly["next_reset_at"]
+    assert alice.get(f"/api/tokens/{plain['id']}").json()["next_reset_at"] is None

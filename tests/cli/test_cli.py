@@ -23,6 +23,9 @@ TOKEN_FIELDS = {
     "models",
     "allow_ips",
     "group",
+    "reset",
+    "last_reset_at",
+    "next_reset_at",
 }
 USER_FIELDS = {"id", "name", "role", "group", "status", "balance", "used_quota"}
 
