@@ -90,3 +90,43 @@ def test_an_admin_creates_a_code_and_a_user_tops_up_with_it(
         assert user.errors == []
     finally:
         other.close()
+
+
+def test_an_admin_creates_tops_up_regroups_and_disables_a_user(browse: Context, console: Deployment) -> None:
+    page = browse.log_in("root", ROOT_PASSWORD)
+    browse.open("/admin/groups")
+    page.get_by_label("Name", exact=True).fill("vip")
+    page.get_by_label("Multiplier", exact=True).fill("0.8")
+    page.get_by_role("button", name="Create group").click()
+    expect(page.locator("tbody tr", has_text="vip")).to_be_visible()
+
+    browse.open("/admin/users")
+    form = page.locator("form", has_text="Create user")
+    form.get_by_label("User name").fill("ivan")
+    form.get_by_label("Password").fill("ivan-password")
+    form.get_by_label("Balance (USD)").fill("1")
+    form.get_by_role("button", name="Create user").click()
+    row = page.locator("tbody tr", has_text="ivan")
+    expect(row.locator("td[data-label=Balance]")).to_have_text("$1.00")
+
+    row.get_by_role("button", name="Manage").click()
+    manage = page.get_by_role("dialog", name="Manage ivan")
+    manage.get_by_label("Amount (USD)").fill("2.5")
+    manage.get_by_label("Reason").fill("welcome credit")
+    manage.get_by_role("button", name="Top up").click()
+    expect(row.locator("td[data-label=Balance]")).to_have_text("$3.50")
+    expect(row.locator("td[data-label=Balance] .money")).to_have_attribute("title", "1,750,000 quota units")
+
+    row.get_by_role("button", name="Manage").click()
+    manage.get_by_label("Group").select_option("vip")
+    manage.get_by_role("button", name="Save").click()
+    expect(row.locator("td[data-label=Group]")).to_have_text("vip")
+
+    row.get_by_role("button", name="Disable").click()
+    expect(row).to_contain_text("disabled")
+    refused = page.request.post(
+        console.url + "/api/auth/login",
+        data={"username": "ivan", "password": "ivan-password"},
+        fail_on_status_code=False,
+    )
+    assert refused.status == 403

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 
 import httpx
-from playwright.sync_api import expect
+from playwright.sync_api import Page, expect
 
 from tests.console.conftest import Context, create_user
 from tests.support.deployment import Deployment
@@ -27,7 +27,8 @@ def test_every_console_response_has_the_security_headers(console: Deployment) ->
     shell = httpx.get(console.url + "/").text
     assert re.findall(r"<script[^>]*>", shell) == ['<script type="module" src="/console/app.js">']
     assert "style=" not in shell
-    assert httpx.get(console.url + "/console/app.js").headers["content-type"].startswith("text/javascript")
+    script_type = httpx.get(console.url + "/console/app.js").headers["content-type"].split(";")[0]
+    assert script_type in {"text/javascript", "application/javascript"}  # a module script needs a JavaScript type
     assert httpx.get(console.url + "/console/missing.js").status_code == 404
 
 
@@ -93,3 +94,30 @@ def test_a_phone_width_screen_gets_a_menu_and_stacked_rows(browse: Context, cons
     expect(page.locator("#token-list")).to_contain_text("No tokens yet: Create Token")
     width = page.evaluate("() => document.documentElement.scrollWidth")
     assert width <= 390
+
+
+def tab_to(page: Page, condition: str) -> None:
+    for _ in range(20):
+        page.keyboard.press("Tab")
+        if page.evaluate(f"() => {condition}"):
+            return
+    raise AssertionError(f"Tab never reached an element where {condition}")
+
+
+def test_logging_in_and_reaching_tokens_with_the_keyboard_only(browse: Context, console: Deployment) -> None:
+    create_user(console, "judy")
+    page = browse.open("/login")
+    tab_to(page, "document.activeElement.getAttribute('autocomplete') === 'username'")
+    page.keyboard.type("judy")
+    page.keyboard.press("Tab")
+    page.keyboard.type("password-123")
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", name="Dashboard")).to_be_visible()
+    tab_to(page, "document.activeElement.textContent === 'Tokens'")
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", name="Tokens", exact=True)).to_be_visible()
+    labels = page.evaluate(
+        "() => [...document.querySelectorAll('main input, main select, main textarea')]"
+        ".filter((el) => !el.labels || el.labels.length === 0).map((el) => el.name)"
+    )
+    assert labels == []

@@ -78,6 +78,7 @@ def test_create_copy_use_and_disable_a_token(browse: Context, console: Deploymen
     record = page.locator("#usage-records tbody tr").first
     expect(record).to_contain_text("gpt-4o-mini")
     expect(record).to_contain_text("200")
+    expect(record).to_contain_text("production")
     with page.expect_download() as download:
         page.get_by_role("link", name="Download CSV").click()
     exported = Path(download.value.path()).read_text()

@@ -10,12 +10,12 @@ function filterParams() {
   return { token_id: view.token_id, model: view.model, from: localToIso(view.from), to: localToIso(view.to) };
 }
 
-async function records(refresh) {
+async function records(refresh, tokenNames) {
   const page = await get("/usage" + query({ ...filterParams(), page: view.page, per_page: PER_PAGE }));
   const rows = page.items.map((record) => [
     time(record.created_at),
     record.model,
-    record.token_id ?? "",
+    record.token_id === null ? "" : tokenNames.get(record.token_id) ?? `#${record.token_id}`,
     record.endpoint,
     `${record.prompt_tokens} / ${record.completion_tokens}`,
     money(record.quota),
@@ -39,11 +39,12 @@ async function records(refresh) {
 
 export async function usagePage() {
   const tokens = await get("/tokens?per_page=100");
+  const tokenNames = new Map(tokens.items.map((token) => [token.id, token.name || token.hint]));
   const holder = h("div", {});
   const download = h("a", { class: "button secondary", download: "usage.csv" }, "Download CSV");
   const refresh = async () => {
     download.href = "/api/usage.csv" + query(filterParams());
-    holder.replaceChildren(await records(refresh));
+    holder.replaceChildren(await records(refresh, tokenNames));
   };
   const tokenSelect = select(
     [["", "All tokens"], ...tokens.items.map((token) => [String(token.id), `${token.name || "(no name)"} ${token.hint}`])],
