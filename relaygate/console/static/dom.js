@@ -86,6 +86,7 @@ export const formError = () => h("p", { class: "form-error", role: "alert" });
 
 // Submit handler: disables the button while the call runs and shows any API error in the form.
 export function onSubmit(form, action) {
+  form.method = "post"; // never GET: a password must not reach a URL even if this handler failed
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     clearErrors(form);
