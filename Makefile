@@ -5,9 +5,16 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 LINTED := relaygate tests $(wildcard bench)  # bench/ is optional in a checkout
 
-.PHONY: install run test lint typecheck pytest bench clean
+.PHONY: install browser run test lint typecheck pytest bench clean
 
-install: $(STAMP)
+install: $(STAMP) browser
+
+# The console's browser tests drive Debian's chromium (Playwright never downloads a browser here).
+# Quiet and idempotent; without it the tests skip, and fail under CI=true.
+browser:
+	@command -v chromium >/dev/null || apt-get install -y -qq chromium >/dev/null 2>&1 \
+		|| { apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq chromium >/dev/null 2>&1; } \
+		|| echo "could not install chromium: tests/console will skip (and fail under CI=true)"
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)

@@ -1,7 +1,7 @@
 """The application, assembled in one factory: `create_app(settings)`.
 
 Relay routes are dispatched straight from a table (the hot path skips framework layers);
-everything else (health, the management API under /api, later the console) is a Starlette app behind it.
+everything else (health, the management API under /api, the console at /) is a Starlette app behind it.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from starlette.routing import Mount, Route
 
 from relaygate.api.app import create_api
 from relaygate.auth.credentials import Family
+from relaygate.console.web import console_routes
 from relaygate.errors import GatewayError, MethodNotAllowed, NotFound
 from relaygate.logs import configure_logging
 from relaygate.logs import request_id as request_id_var
@@ -204,6 +205,7 @@ def _management_app(gateway: Gateway) -> Starlette:
             Route("/readyz", readyz),
             Route("/metrics", metrics),
             Mount("/api", app=create_api(lambda: gateway.rt)),
+            *console_routes(),
         ],
         exception_handlers={HTTPException: http_error},
     )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field
@@ -29,6 +29,12 @@ class Registration(Login):
     invite_code: str | None = Field(default=None, description="needed when RELAYGATE_REGISTRATION=invite")
 
 
+class RegistrationOut(BaseModel):
+    registration: Literal["open", "closed", "invite"] = Field(
+        description="open: anyone may register; invite: with a redemption code; closed: only admins create accounts"
+    )
+
+
 class SessionOut(BaseModel):
     user: UserOut
     csrf_token: str = Field(description="send it as X-CSRF-Token on every state-changing call")
@@ -45,6 +51,12 @@ async def login(body: Login, request: Request, response: Response, rt: RuntimeDe
             actor = Actor(None, body.username, ip)
             await record_action(conn, actor, "auth.login_failed", detail={"reason": exc.code})
         raise
+
+
+@router.get("/registration", response_model=RegistrationOut)
+async def registration_mode(rt: RuntimeDep) -> dict[str, Any]:
+    """Whether the console offers a Register form; needs no login."""
+    return {"registration": rt.settings.registration}
 
 
 @router.post("/logout", status_code=status.HTTP_204_NO_CONTENT)

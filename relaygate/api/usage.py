@@ -10,7 +10,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from relaygate.api.caller import CallerDep
 from relaygate.api.pages import Page, PagingDep
@@ -47,6 +47,13 @@ class SummaryRow(BaseModel):
     prompt_tokens: int
     completion_tokens: int
     quota: int
+
+
+class Totals(BaseModel):
+    requests: int
+    prompt_tokens: int
+    completion_tokens: int
+    quota: int = Field(description="quota units spent (1 USD = 500,000)")
 
 
 class Summary(BaseModel):
@@ -88,6 +95,16 @@ async def list_usage(caller: CallerDep, where: FilterDep, paging: PagingDep) -> 
 @router.get("/usage/summary", response_model=Summary)
 async def summarise_usage(caller: CallerDep, where: FilterDep, by: Literal["day", "model"] = "day") -> dict[str, Any]:
     return {"by": by, "items": await usage_summary(caller.rt.engine, where, by)}
+
+
+@router.get("/usage/totals", response_model=Totals)
+async def total_usage(caller: CallerDep, where: FilterDep) -> dict[str, Any]:
+    """One total over the filter, e.g. the spend since the start of today or of this month in the caller's time zone."""
+    totals = dict.fromkeys(("requests", "prompt_tokens", "completion_tokens", "quota"), 0)
+    for row in await usage_summary(caller.rt.engine, where, "model"):
+        for name in totals:
+            totals[name] += row[name]
+    return totals
 
 
 @router.get("/usage.csv", response_class=StreamingResponse)

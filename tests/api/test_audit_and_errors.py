@@ -36,7 +36,7 @@ def test_the_openapi_document_lists_every_route(gateway: Deployment) -> None:
     assert document["servers"] == [{"url": "/api"}]
     routes = {(method.upper(), path) for path, item in document["paths"].items() for method in item}
     expected = {
-        ("POST", "/auth/login"), ("POST", "/auth/logout"), ("POST", "/auth/register"),
+        ("POST", "/auth/login"), ("POST", "/auth/logout"), ("POST", "/auth/register"), ("GET", "/auth/registration"),
         ("GET", "/me"), ("POST", "/me/password"),
         ("GET", "/access-keys"), ("POST", "/access-keys"), ("DELETE", "/access-keys/{key_id}"),
         ("GET", "/tokens"), ("POST", "/tokens"), ("GET", "/tokens/{token_id}"), ("PATCH", "/tokens/{token_id}"),
@@ -51,7 +51,7 @@ def test_the_openapi_document_lists_every_route(gateway: Deployment) -> None:
         ("GET", "/prices"), ("PUT", "/prices/{model}"), ("DELETE", "/prices/{model}"),
         ("GET", "/groups"), ("POST", "/groups"), ("PATCH", "/groups/{name}"), ("DELETE", "/groups/{name}"),
         ("POST", "/redemptions"), ("GET", "/redemptions"), ("POST", "/redeem"),
-        ("GET", "/usage"), ("GET", "/usage/summary"), ("GET", "/usage.csv"), ("GET", "/audit"),
+        ("GET", "/usage"), ("GET", "/usage/summary"), ("GET", "/usage/totals"), ("GET", "/usage.csv"), ("GET", "/audit"),
     }  # fmt: skip
     assert routes == expected
     token_create = document["paths"]["/tokens"]["post"]["requestBody"]["content"]["application/json"]["schema"]

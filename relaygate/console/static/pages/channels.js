@@ -1,0 +1,156 @@
+// Admin · Channels: upstreams with create, edit, Test (status and latency), enable/disable, priority, weight.
+
+import { del, get, patch, post } from "../api.js";
+import { confirmAction, formDialog } from "../dialogs.js";
+import { field, formError, h, input, list, onSubmit, select, table } from "../dom.js";
+
+const TYPES = ["openai", "azure", "anthropic", "gemini", "midjourney", "suno"].map((type) => [type, type]);
+
+function channelFields(channel) {
+  return [
+    h(
+      "div",
+      { class: "row" },
+      field("Name", "name", input({ maxlength: 128, value: channel?.name ?? "" })),
+      field("Type", "type", select(TYPES, channel?.type ?? "openai")),
+    ),
+    field("Base URL", "base_url", input({ type: "url", required: !channel, value: channel?.base_url ?? "", placeholder: "https://api.openai.com" })),
+    field(
+      "Key",
+      "key",
+      input({ type: "password", autocomplete: "off", required: !channel }),
+      channel ? `Now ${channel.key_hint}; blank keeps it.` : "Stored encrypted; only its start and end are shown again.",
+    ),
+    field("Models", "models", h("textarea", { rows: 2, required: true }, channel ? channel.models.join(", ") : ""), "Comma or space separated."),
+    field("Groups", "groups", input({ value: channel ? channel.groups.join(", ") : "default" }), "Which user groups may use it."),
+    h(
+      "div",
+      { class: "row" },
+      field("Priority", "priority", input({ type: "number", step: 1, value: channel?.priority ?? 0 }), "Higher tiers are tried first."),
+      field("Weight", "weight", input({ type: "number", min: 0, step: 1, value: channel?.weight ?? 1 }), "Share of traffic in a tier."),
+    ),
+  ];
+}
+
+function channelBody(data, editing) {
+  const body = {
+    name: String(data.get("name") || ""),
+    type: data.get("type"),
+    models: list(data.get("models")),
+    groups: list(data.get("groups")),
+    priority: Number(data.get("priority") || 0),
+    weight: Number(data.get("weight") || 0),
+  };
+  const baseUrl = String(data.get("base_url") || "").trim();
+  const key = String(data.get("key") || "");
+  if (baseUrl || !editing) body.base_url = baseUrl;
+  if (key || !editing) body.key = key;
+  return body;
+}
+
+function testButton(channel) {
+  const result = h("span", { class: "test-result", role: "status", "data-channel": channel.id });
+  const button = h(
+    "button",
+    {
+      type: "button",
+      class: "secondary small",
+      onclick: async () => {
+        button.disabled = true;
+        result.textContent = "Testing…";
+        try {
+          const test = await post(`/channels/${channel.id}/test`);
+          result.className = `test-result ${test.ok ? "ok" : "bad"}`;
+          result.textContent = `${test.ok ? "OK" : "Failed"} · status ${test.status} · ${Math.round(test.latency_ms)} ms${test.error ? " · " + test.error : ""}`;
+        } catch (error) {
+          result.className = "test-result bad";
+          result.textContent = error.message;
+        } finally {
+          button.disabled = false;
+        }
+      },
+    },
+    "Test",
+  );
+  return [button, result];
+}
+
+function editDialog(channel, refresh) {
+  return formDialog(`Edit ${channel.name || "channel " + channel.id}`, (close) => {
+    const form = h(
+      "form",
+      {},
+      formError(),
+      channelFields(channel),
+      h("div", { class: "actions" }, h("button", { type: "button", class: "secondary", onclick: () => close("cancel") }, "Cancel"), h("button", { type: "submit" }, "Save")),
+    );
+    return onSubmit(form, async (data) => {
+      await patch(`/channels/${channel.id}`, channelBody(data, true));
+      close("saved");
+      refresh();
+    });
+  });
+}
+
+export async function channelsPage() {
+  const holder = h("div", {});
+  const refresh = async () => {
+    const channels = (await get("/channels?per_page=100")).items;
+    const rows = channels.map((channel) => [
+      h("span", {}, channel.name || h("span", { class: "muted" }, `#${channel.id}`)),
+      channel.type,
+      h("code", { class: "wrap" }, channel.base_url),
+      channel.models.join(", "),
+      channel.priority,
+      channel.weight,
+      h("span", { class: `badge ${channel.status}` }, channel.status),
+      h(
+        "div",
+        { class: "row-actions" },
+        testButton(channel),
+        h("button", { type: "button", class: "secondary small", onclick: () => editDialog(channel, refresh) }, "Edit"),
+        h(
+          "button",
+          {
+            type: "button",
+            class: "secondary small",
+            onclick: async () => {
+              await post(`/channels/${channel.id}/${channel.status === "enabled" ? "disable" : "enable"}`);
+              refresh();
+            },
+          },
+          channel.status === "enabled" ? "Disable" : "Enable",
+        ),
+        h(
+          "button",
+          {
+            type: "button",
+            class: "danger small",
+            onclick: async () => {
+              if (!(await confirmAction(`Delete ${channel.name || "channel " + channel.id}?`, "Requests stop going to this upstream."))) return;
+              await del(`/channels/${channel.id}`);
+              refresh();
+            },
+          },
+          "Delete",
+        ),
+      ),
+    ]);
+    holder.replaceChildren(table(["Name", "Type", "Base URL", "Models", "Priority", "Weight", "Status", "Actions"], rows, "No channels yet: add one below."));
+  };
+  const form = h(
+    "form",
+    { class: "card", id: "new-channel", "aria-labelledby": "new-channel-title" },
+    h("h2", { id: "new-channel-title" }, "Add channel"),
+    formError(),
+    channelFields(null),
+    h("button", { type: "submit" }, "Add channel"),
+  );
+  onSubmit(form, async (data) => {
+    await post("/channels", channelBody(data, false));
+    form.reset();
+    refresh();
+  });
+  await refresh();
+  return h("section", {}, h("h1", {}, "Channels"), holder, form);
+}

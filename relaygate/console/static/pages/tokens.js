@@ -1,0 +1,291 @@
+// Tokens: the list (search, status filter, pages), Create Token, Edit, enable/disable, Rotate, Delete.
+
+import { del, get, patch, post, query } from "../api.js";
+import { confirmAction, formDialog, showSecrets } from "../dialogs.js";
+import {
+  QUOTA_PER_USD,
+  field,
+  formError,
+  h,
+  input,
+  isoToLocal,
+  list,
+  localToIso,
+  money,
+  notice,
+  onSubmit,
+  optionalInt,
+  pager,
+  select,
+  table,
+  time,
+  usdToQuota,
+} from "../dom.js";
+import { session } from "../app.js";
+
+const RESETS = [
+  ["none", "None"],
+  ["daily", "Daily"],
+  ["weekly", "Weekly"],
+  ["monthly", "Monthly"],
+];
+const PER_PAGE = 10;
+const view = { q: "", status: "", page: 1 };
+
+// The Create Token and Edit forms: every option of the token, in the seed's words.
+function tokenFields(token, creating) {
+  const unlimited = token ? token.unlimited : true;
+  const quota = h("input", {
+    type: "number",
+    min: 0,
+    step: "any",
+    inputmode: "decimal",
+    value: token && token.quota_limit !== null ? token.quota_limit / QUOTA_PER_USD : "",
+    disabled: unlimited,
+  });
+  const unlimitedBox = h("input", { type: "checkbox", checked: unlimited });
+  unlimitedBox.addEventListener("change", () => {
+    quota.disabled = unlimitedBox.checked;
+    if (!quota.disabled) quota.focus();
+  });
+  const number = (value, attributes = {}) =>
+    h("input", { type: "number", min: 1, step: 1, inputmode: "numeric", value: value ?? "", ...attributes });
+  return [
+    field("Name", "name", input({ maxlength: 128, value: token ? token.name : "", placeholder: "production" })),
+    field(
+      "Expiration",
+      "expires_at",
+      h("input", { type: "datetime-local", value: token ? isoToLocal(token.expires_at) : "" }),
+      "Optional; leave blank for no expiry. In your time zone.",
+    ),
+    field("Unlimited quota", "unlimited", unlimitedBox, "No per-token cap (account balance still applies)."),
+    field("Quota (USD)", "quota_limit", quota, `Cap usage for this token. 1 USD = ${QUOTA_PER_USD.toLocaleString("en-US")} quota units.`),
+    field(
+      "Model restrictions",
+      "models",
+      h("textarea", { rows: 2, placeholder: "gpt-4o-mini, gpt-4o" }, token ? token.models.join(", ") : ""),
+      "Allow only these models (comma or space separated); blank allows all.",
+    ),
+    field(
+      "IP allowlist",
+      "allow_ips",
+      h("textarea", { rows: 2, placeholder: "203.0.113.7, 10.0.0.0/8" }, token ? token.allow_ips.join(", ") : ""),
+      "Restrict caller IP addresses and CIDR ranges; blank allows any.",
+    ),
+    field(
+      "Group",
+      "group",
+      input({ value: token ? token.group ?? "" : "", placeholder: session.user.group }),
+      "Blank uses your account's group.",
+    ),
+    h(
+      "div",
+      { class: "row" },
+      field("Requests per minute", "rpm", number(token?.rpm), "Blank: no limit."),
+      field("Tokens per minute", "tpm", number(token?.tpm), "Blank: no limit."),
+      field("Max concurrent", "max_concurrent", number(token?.max_concurrent), "Blank: no limit."),
+    ),
+    field("Quota reset", "reset", select(RESETS, token?.reset ?? "none"), "Start the token's used quota again each period."),
+    creating ? field("Batch count", "count", number(1, { max: 100, required: true }), "Create this many tokens with these settings.") : null,
+  ];
+}
+
+function tokenBody(data) {
+  const unlimited = data.get("unlimited") === "on";
+  const group = String(data.get("group") || "").trim();
+  const reset = data.get("reset");
+  return {
+    name: String(data.get("name") || ""),
+    expires_at: localToIso(data.get("expires_at")),
+    quota_limit: unlimited ? null : usdToQuota(data.get("quota_limit") || 0),
+    models: list(data.get("models")),
+    allow_ips: list(data.get("allow_ips")),
+    group: group || null,
+    rpm: optionalInt(data.get("rpm")),
+    tpm: optionalInt(data.get("tpm")),
+    max_concurrent: optionalInt(data.get("max_concurrent")),
+    reset: reset === "none" ? null : reset,
+  };
+}
+
+function createForm(refresh) {
+  const form = h(
+    "form",
+    { class: "card", id: "create-token", "aria-labelledby": "create-token-title" },
+    h("h2", { id: "create-token-title" }, "Create Token"),
+    formError(),
+    tokenFields(null, true),
+    h("div", { class: "actions" }, h("button", { type: "submit" }, "Submit")),
+  );
+  return onSubmit(form, async (data) => {
+    const body = { ...tokenBody(data), count: optionalInt(data.get("count")) ?? 1 };
+    const created = await post("/tokens", body);
+    HTMLFormElement.prototype.reset.call(form); // form.reset is the "reset" field here
+    form.querySelector("[name=quota_limit]").disabled = true;
+    await showSecrets(
+      created.items.length > 1 ? `${created.items.length} new tokens` : "Your new token",
+      created.items.map((item) => item.key),
+      "Copy the full key now: it is shown only this once. The list shows only its start and end.",
+    );
+    refresh();
+  });
+}
+
+function editDialog(token, refresh) {
+  return formDialog(`Edit ${token.name || token.hint}`, (close) => {
+    const form = h(
+      "form",
+      { class: "edit-token" },
+      formError(),
+      tokenFields(token, false),
+      h(
+        "div",
+        { class: "actions" },
+        h("button", { type: "button", class: "secondary", onclick: () => close("cancel") }, "Cancel"),
+        h("button", { type: "submit" }, "Save"),
+      ),
+    );
+    return onSubmit(form, async (data) => {
+      await patch(`/tokens/${token.id}`, tokenBody(data));
+      close("saved");
+      refresh();
+    });
+  });
+}
+
+function quotaCell(token) {
+  if (token.unlimited) return h("span", {}, money(token.used_quota), " / Unlimited");
+  return h("span", {}, money(token.used_quota), " / ", money(token.quota_limit));
+}
+
+function actions(token, refresh) {
+  const enabled = token.status === "enabled";
+  const label = token.name || token.hint;
+  return h(
+    "div",
+    { class: "row-actions" },
+    h("button", { type: "button", class: "secondary small", onclick: () => editDialog(token, refresh) }, "Edit"),
+    h(
+      "button",
+      {
+        type: "button",
+        class: "secondary small",
+        role: "switch",
+        "aria-checked": String(enabled),
+        "aria-label": `${enabled ? "Disable" : "Enable"} ${label}`,
+        onclick: async () => {
+          await post(`/tokens/${token.id}/${enabled ? "disable" : "enable"}`);
+          refresh();
+        },
+      },
+      enabled ? "Disable" : "Enable",
+    ),
+    h(
+      "button",
+      {
+        type: "button",
+        class: "secondary small",
+        onclick: async () => {
+          const sure = await confirmAction(
+            `Rotate ${label}?`,
+            "The current key stops working at once; the new key is shown once.",
+            "Rotate",
+          );
+          if (!sure) return;
+          const rotated = await post(`/tokens/${token.id}/rotate`);
+          await showSecrets("The rotated token", [rotated.key], "Copy the new key now: it is shown only this once.");
+          refresh();
+        },
+      },
+      "Rotate",
+    ),
+    h(
+      "button",
+      {
+        type: "button",
+        class: "danger small",
+        onclick: async () => {
+          const sure = await confirmAction(`Delete ${label}?`, "The key is revoked immediately. This cannot be undone.");
+          if (!sure) return;
+          await del(`/tokens/${token.id}`);
+          refresh();
+        },
+      },
+      "Delete",
+    ),
+  );
+}
+
+function filters(refresh) {
+  const search = input({ type: "search", value: view.q, placeholder: "Name or key start" });
+  const status = select(
+    [
+      ["", "All"],
+      ["enabled", "Enabled"],
+      ["disabled", "Disabled"],
+    ],
+    view.status,
+  );
+  const form = h(
+    "form",
+    { class: "filters", role: "search" },
+    field("Search", "q", search),
+    field("Status", "status", status),
+    h("button", { type: "submit", class: "secondary" }, "Search"),
+  );
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    Object.assign(view, { q: search.value.trim(), status: status.value, page: 1 });
+    refresh();
+  });
+  status.addEventListener("change", () => form.requestSubmit());
+  return form;
+}
+
+async function tokenList(refresh) {
+  const page = await get("/tokens" + query({ q: view.q, status: view.status, page: view.page, per_page: PER_PAGE }));
+  const searching = view.q || view.status;
+  const empty = searching
+    ? "No tokens match."
+    : h("span", {}, "No tokens yet: ", h("a", { href: "#create-token", class: "create-link" }, "Create Token"));
+  const rows = page.items.map((token) => [
+    h("span", { class: "token-name" }, token.name || h("span", { class: "muted" }, "(no name)")),
+    h("code", {}, token.hint),
+    h("span", { class: `badge ${token.status}` }, token.status),
+    quotaCell(token),
+    time(token.expires_at, "Never"),
+    actions(token, refresh),
+  ]);
+  return h(
+    "div",
+    { id: "token-list" },
+    table(["Name", "Key", "Status", "Quota usage", "Expiration", "Actions"], rows, empty),
+    page.total > PER_PAGE
+      ? pager(view.page, PER_PAGE, page.total, (to) => {
+          view.page = to;
+          refresh();
+        })
+      : null,
+  );
+}
+
+export async function tokensPage() {
+  const holder = h("div", {});
+  const refresh = async () => {
+    try {
+      holder.replaceChildren(await tokenList(refresh));
+    } catch (error) {
+      holder.replaceChildren(notice(error.message, "bad"));
+    }
+  };
+  await refresh();
+  return h(
+    "section",
+    {},
+    h("h1", {}, "Tokens"),
+    h("p", { class: "muted" }, "API tokens (sk-…) for /v1 and the other relay routes. A full key is shown only once, when it is created or rotated."),
+    filters(refresh),
+    holder,
+    createForm(refresh),
+  );
+}

@@ -1,0 +1,121 @@
+"""Screenshots of every console page at desktop (1280 px) and phone (390 px) width, into docs/screenshots/.
+
+Run by hand, not by `make test`:  .venv/bin/python -m tests.console.screenshots
+It starts a throwaway gateway (SQLite in a temporary directory) and the fake upstream, seeds a little
+data, and photographs each page; nothing it creates outlives the run.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import httpx
+from playwright.sync_api import Page, sync_playwright
+
+from relaygate.fakeupstream import create_fake_upstream_app
+from tests.api.conftest import PASSWORD, ROOT_PASSWORD, with_root
+from tests.console.browser import ARGS, CHROMIUM
+from tests.support.deployment import Deployment
+from tests.support.servers import AiohttpThread
+
+OUT = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+WIDTHS = {"desktop": {"width": 1280, "height": 860}, "phone": {"width": 390, "height": 844}}
+USER_PAGES = ["dashboard", "tokens", "usage", "topup", "access-keys", "account"]
+ADMIN_PAGES = ["users", "channels", "prices", "groups", "codes", "audit"]
+
+
+def seed(gw: Deployment, upstream: str) -> None:
+    gw.cli("channel", "add", "--type", "openai", "--base-url", upstream, "--key", "fake", "--name", "primary",
+           "--models", "gpt-4o-mini,gpt-4o")  # fmt: skip
+    gw.cli("price", "set", "gpt-4o-mini", "--input", "0.15", "--output", "0.6", "--cached-input", "0.075")
+    gw.cli("price", "set", "gpt-4o", "--input", "2.5", "--output", "10")
+    gw.cli("user", "create", "alice", "--password", PASSWORD, "--balance-usd", "25")
+    gw.cli("user", "create", "bob", "--password", PASSWORD, "--balance-usd", "5")
+    keys = [
+        gw.cli("token", "create", "--user", "alice", "--name", "production", "--quota-usd", "10")[0]["key"],
+        gw.cli("token", "create", "--user", "alice", "--name", "staging", "--models", "gpt-4o-mini")[0]["key"],
+    ]
+    gw.cli("token", "create", "--user", "alice", "--name", "old-laptop")
+    for index in range(14):
+        model = "gpt-4o" if index % 3 == 0 else "gpt-4o-mini"
+        body = {"model": model, "messages": [{"role": "user", "content": "hello " * (index + 1)}], "max_tokens": 20}
+        headers = {"Authorization": f"Bearer {keys[0 if model == 'gpt-4o' else index % 2]}"}
+        httpx.post(gw.url + "/v1/chat/completions", json=body, headers=headers, timeout=30).raise_for_status()
+    gw.flush()
+
+
+def shoot(page: Page, name: str, width: str, full_page: bool = True) -> None:
+    page.wait_for_timeout(150)
+    page.screenshot(path=str(OUT / f"{name}-{width}.png"), full_page=full_page)
+
+
+def log_in(page: Page, url: str, name: str, password: str) -> None:
+    page.goto(url + "/#/login")
+    page.wait_for_selector("body[data-ready=true]")
+    page.get_by_label("User name").fill(name)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Log in").click()
+    page.get_by_role("heading", name="Dashboard").wait_for()
+
+
+def visit(page: Page, url: str, route: str) -> None:
+    page.goto(f"{url}/#{route}")
+    page.wait_for_selector("body[data-ready=true]")
+    page.locator("main .loading").wait_for(state="detached")
+
+
+def photograph(page: Page, url: str, width: str) -> None:
+    visit(page, url, "/login")
+    shoot(page, "login", width)
+    visit(page, url, "/register")
+    shoot(page, "register", width)
+    log_in(page, url, "alice", PASSWORD)
+    for name in USER_PAGES:
+        visit(page, url, "/" + name)
+        shoot(page, name, width)
+    visit(page, url, "/tokens")
+    form = page.locator("form#create-token")
+    form.get_by_label("Name").fill("ci-pipeline")
+    form.get_by_role("button", name="Submit").click()
+    page.get_by_role("dialog").wait_for()
+    shoot(page, "token-key-dialog", width, full_page=False)
+    page.keyboard.press("Escape")
+    visit(page, url, "/admin/users")
+    shoot(page, "not-allowed", width)
+    page.get_by_role("button", name="Log out").click()
+    log_in(page, url, "root", ROOT_PASSWORD)
+    for name in ADMIN_PAGES:
+        visit(page, url, "/admin/" + name)
+        if name == "channels":
+            page.get_by_role("button", name="Test").first.click()
+            page.locator(".test-result.ok").first.wait_for()
+        shoot(page, "admin-" + name, width)
+    page.get_by_role("button", name="Log out").click()
+
+
+def main() -> None:
+    OUT.mkdir(parents=True, exist_ok=True)
+    upstream = AiohttpThread(create_fake_upstream_app())
+    upstream_url = upstream.start()
+    with tempfile.TemporaryDirectory() as directory:
+        gw = Deployment(Path(directory) / "data", registration="open")
+        gw.start()
+        with_root(gw)
+        seed(gw, upstream_url)
+        try:
+            with sync_playwright() as playwright:
+                browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+                for width, viewport in WIDTHS.items():
+                    context = browser.new_context(viewport=viewport, device_scale_factor=1)
+                    photograph(context.new_page(), gw.url, width)
+                    context.close()
+                browser.close()
+        finally:
+            gw.stop()
+            upstream.stop()
+    print(f"screenshots in {OUT}")
+
+
+if __name__ == "__main__":
+    main()
