@@ -57,6 +57,7 @@ def test_api_errors_show_next_to_their_field_and_a_batch_shows_every_key_once(
     assert page.evaluate("() => navigator.clipboard.readText()") == keys[1]
     page.keyboard.press("Escape")
     expect(dialog).to_have_count(0)
+    expect(page.locator("dialog.secret-dialog")).to_have_count(0)  # removed from the page, key and all
     expect(page.locator("#token-list tbody tr")).to_have_count(3)
     content, storage = page.content(), str(browse.storage())
     assert not any(key in content or key in storage for key in keys)
@@ -70,6 +71,7 @@ def test_api_errors_show_next_to_their_field_and_a_batch_shows_every_key_once(
     assert new_key not in keys
     rotated.get_by_role("button", name="Done, I have copied it").click()
     expect(rotated).to_have_count(0)
+    expect(page.locator("dialog.secret-dialog")).to_have_count(0)  # removed from the page, key and all
     assert new_key not in page.content()
 
     first.get_by_role("button", name="Delete").click()

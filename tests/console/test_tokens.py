@@ -54,6 +54,7 @@ def test_create_copy_use_and_disable_a_token(browse: Context, console: Deploymen
     assert page.evaluate("() => navigator.clipboard.readText()") == key
     dialog.get_by_role("button", name="Done, I have copied it").click()
     expect(dialog).to_have_count(0)
+    expect(page.locator("dialog.secret-dialog")).to_have_count(0)  # removed from the page, key and all
 
     assert key not in page.content()
     assert key not in str(browse.storage())
