@@ -7,6 +7,7 @@ import io
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import StreamingResponse
@@ -16,7 +17,7 @@ from relaygate.api.caller import CallerDep
 from relaygate.api.pages import Page, PagingDep
 from relaygate.billing.usage_queries import COLUMNS, UsageFilter, usage_page, usage_rows, usage_summary
 from relaygate.clock import unix_seconds
-from relaygate.errors import Forbidden
+from relaygate.errors import Forbidden, InvalidValue
 
 router = APIRouter(tags=["usage"])
 
@@ -93,8 +94,24 @@ async def list_usage(caller: CallerDep, where: FilterDep, paging: PagingDep) -> 
 
 
 @router.get("/usage/summary", response_model=Summary)
-async def summarise_usage(caller: CallerDep, where: FilterDep, by: Literal["day", "model"] = "day") -> dict[str, Any]:
-    return {"by": by, "items": await usage_summary(caller.rt.engine, where, by)}
+async def summarise_usage(
+    caller: CallerDep,
+    where: FilterDep,
+    by: Literal["day", "model"] = "day",
+    tz: Annotated[
+        str | None, Query(description="days of this IANA time zone (e.g. Europe/Berlin); UTC without")
+    ] = None,
+) -> dict[str, Any]:
+    return {"by": by, "items": await usage_summary(caller.rt.engine, where, by, _zone(tz))}
+
+
+def _zone(name: str | None) -> ZoneInfo | None:
+    if name is None:
+        return None
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise InvalidValue("tz must be an IANA time zone name such as Europe/Berlin", field="tz") from exc
 
 
 @router.get("/usage/totals", response_model=Totals)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -13,7 +14,7 @@ from sqlalchemy.sql import ColumnElement
 
 from relaygate.store.schema import usage_records
 
-SECONDS_PER_DAY = 86_400
+QUARTER_HOUR = 900
 EXPORT_BATCH = 1000
 COLUMNS = (
     "id",
@@ -79,10 +80,14 @@ async def usage_page(
     return [_record(row) for row in rows], int(total)
 
 
-async def usage_summary(engine: AsyncEngine, where: UsageFilter, by: str) -> list[dict[str, Any]]:
-    """Totals per UTC day (`by="day"`, key `2026-01-31`) or per model (`by="model"`)."""
+async def usage_summary(
+    engine: AsyncEngine, where: UsageFilter, by: str, zone: ZoneInfo | None = None
+) -> list[dict[str, Any]]:
+    """Totals per day (`by="day"`, key `2026-01-31`, days of `zone`, UTC without) or per model (`by="model"`)."""
+    # Days: summed per quarter hour in the database, then per local day here (every zone's offset from
+    # UTC is a whole number of quarter hours, so no quarter hour straddles a local midnight).
     key = (
-        (usage_records.c.created_at - usage_records.c.created_at % SECONDS_PER_DAY)
+        (usage_records.c.created_at - usage_records.c.created_at % QUARTER_HOUR)
         if by == "day"
         else usage_records.c.model
     ).label("key")
@@ -100,16 +105,17 @@ async def usage_summary(engine: AsyncEngine, where: UsageFilter, by: str) -> lis
     )
     async with engine.connect() as conn:
         rows = (await conn.execute(query)).all()
-    return [
-        {
-            "key": _day(int(row.key)) if by == "day" else row.key,
-            "requests": int(row.requests),
-            "prompt_tokens": int(row.prompt_tokens or 0),
-            "completion_tokens": int(row.completion_tokens or 0),
-            "quota": int(row.quota or 0),
-        }
-        for row in rows
-    ]
+    totals: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        name = _day(int(row.key), zone or UTC) if by == "day" else row.key
+        total = totals.setdefault(
+            name, {"key": name, "requests": 0, "prompt_tokens": 0, "completion_tokens": 0, "quota": 0}
+        )
+        total["requests"] += int(row.requests)
+        total["prompt_tokens"] += int(row.prompt_tokens or 0)
+        total["completion_tokens"] += int(row.completion_tokens or 0)
+        total["quota"] += int(row.quota or 0)
+    return list(totals.values())
 
 
 async def usage_rows(engine: AsyncEngine, where: UsageFilter) -> AsyncIterator[dict[str, Any]]:
@@ -135,5 +141,5 @@ def _record(row: Any) -> dict[str, Any]:
     return {column: row[column] for column in COLUMNS} | {"stream": bool(row["stream"])}
 
 
-def _day(seconds: int) -> str:
-    return datetime.fromtimestamp(seconds, UTC).date().isoformat()
+def _day(seconds: int, zone: tzinfo) -> str:
+    return datetime.fromtimestamp(seconds, zone).date().isoformat()

@@ -56,6 +56,8 @@ def test_usage_list_summary_and_csv(
     assert by_day[0]["requests"] == 4
     assert len(by_day[0]["key"]) == 10  # YYYY-MM-DD
     assert error_of(alice.get("/api/usage/summary", params={"by": "week"}))[0] == 422
+    assert alice.get("/api/usage/summary", params={"by": "day", "tz": "Asia/Tokyo"}).json()["items"][0]["requests"] == 4
+    assert error_of(alice.get("/api/usage/summary", params={"by": "day", "tz": "Mars/Base"})) == (422, "invalid_value")
 
     exported = alice.get("/api/usage.csv")
     assert exported.headers["content-type"].startswith("text/csv")

@@ -47,7 +47,7 @@ export async function dashboardPage() {
     session.refresh(),
     get("/usage/totals" + query({ from: startOfToday().toISOString() })),
     get("/usage/totals" + query({ from: startOfMonth().toISOString() })),
-    get("/usage/summary" + query({ by: "day", from: since })),
+    get("/usage/summary" + query({ by: "day", from: since, tz: Intl.DateTimeFormat().resolvedOptions().timeZone })),
     get("/usage/summary" + query({ by: "model", from: since })),
   ]);
   return h(
@@ -62,7 +62,7 @@ export async function dashboardPage() {
       stat("Spend this month", money(month.quota), requests(month.requests), "month"),
       stat("All time", money(me.used_quota), requests(me.request_count), "total"),
     ),
-    charts("Per day, last 30 days (days in UTC)", "day", byDay.items),
+    charts("Per day, last 30 days", "day", byDay.items),
     charts("Per model, last 30 days", "model", byModel.items),
   );
 }
