@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
-from contextlib import ExitStack
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,11 +19,6 @@ from relaygate.store.redis import connect_redis
 from relaygate.tokens.service import create_tokens, get_token
 from relaygate.tokens.spec import TokenSpec
 from relaygate.users.service import NewUser, create_user, credit, get_user
-from tests.support.postgres import fresh_database
-from tests.support.redis import SERVER as REDIS_SERVER
-from tests.support.redis import fresh_prefix
-
-LEDGERS = ["memory/sqlite", "database/sqlite", "database/postgres", "redis/postgres"]
 
 
 def record(user_id: int, token_id: int) -> dict[str, Any]:
@@ -37,18 +29,6 @@ def record(user_id: int, token_id: int) -> dict[str, Any]:
     }  # fmt: skip
 
 
-@pytest.fixture(params=LEDGERS)
-def form(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str, Settings]]:
-    """(ledger kind, settings): each ledger on the storage it runs on."""
-    kind, database = request.param.split("/")
-    with ExitStack() as stack:
-        url = stack.enter_context(fresh_database()) if database == "postgres" else f"sqlite:///{tmp_path / 'l.db'}"
-        redis = (
-            {"redis_url": REDIS_SERVER, "redis_prefix": stack.enter_context(fresh_prefix())} if kind == "redis" else {}
-        )
-        yield kind, Settings(database_url=url, data_dir=tmp_path, flush_interval=3600, **redis)
-
-
 def make_ledger(kind: str, settings: Settings, engine: Any) -> Ledger:
     if kind == "memory":
         return MemoryLedger(engine, settings.flush_interval)
@@ -57,6 +37,14 @@ def make_ledger(kind: str, settings: Settings, engine: Any) -> Ledger:
     redis = connect_redis(settings)
     assert redis is not None
     return RedisLedger(engine, redis, settings)
+
+
+async def books_of(engine: Any, user_id: int, token_id: int) -> tuple[int, int, bool]:
+    """(balance, token used quota, books balanced) in the database."""
+    async with engine.connect() as conn:
+        balance = (await get_user(conn, user_id))["balance"]
+        used = (await get_token(conn, token_id))["used_quota"]
+        return balance, used, (await check_books(conn))["balanced"]
 
 
 def unwritten(ledger: Any) -> list[dict[str, Any]]:

@@ -10,17 +10,16 @@ from typing import Any
 import pytest
 
 from relaygate.billing import redis_ledger
-from relaygate.billing.books import check_books
 from relaygate.billing.redis_ledger import RedisLedger
 from relaygate.errors import InsufficientBalance, ServiceUnavailable, TokenQuotaExceeded
 from relaygate.settings import Settings, to_async_url
 from relaygate.store.database import create_engine
 from relaygate.store.migrate import upgrade_to_head
 from relaygate.store.redis import connect_redis
-from relaygate.tokens.service import create_tokens, get_token
+from relaygate.tokens.service import create_tokens
 from relaygate.tokens.spec import TokenSpec
-from relaygate.users.service import NewUser, create_user, get_user
-from tests.billing.test_ledger import record
+from relaygate.users.service import NewUser, create_user
+from tests.billing.test_ledger import books_of, record
 from tests.support.postgres import fresh_database
 from tests.support.redis import SERVER as REDIS_SERVER
 from tests.support.redis import fresh_prefix
@@ -69,13 +68,6 @@ async def wipe(settings: Settings) -> None:
     await redis.aclose()
 
 
-async def books(engine: Any, user_id: int, token_id: int) -> tuple[int, int, bool]:
-    async with engine.connect() as conn:
-        balance = (await get_user(conn, user_id))["balance"]
-        used = (await get_token(conn, token_id))["used_quota"]
-        return balance, used, (await check_books(conn))["balanced"]
-
-
 def test_holds_and_unwritten_charges_of_one_process_bind_the_others(settings: Settings) -> None:
     async def scenario(engine: Any, ledgers: list[RedisLedger], user_id: int, token_id: int) -> None:
         a, b = ledgers
@@ -91,7 +83,7 @@ def test_holds_and_unwritten_charges_of_one_process_bind_the_others(settings: Se
         await b.settle(other, 700, record(user_id, token_id))
         await a.flush()
         await b.flush()
-        assert await books(engine, user_id, token_id) == (0, 1000, True)
+        assert await books_of(engine, user_id, token_id) == (0, 1000, True)
         with pytest.raises(InsufficientBalance):
             await a.reserve(token_id, user_id, None, 1)
 
@@ -115,7 +107,7 @@ def test_a_redis_emptied_mid_traffic_is_rebuilt_from_every_process_and_the_datab
         await b.settle(last, 500, record(user_id, token_id))
         await a.flush()
         await b.flush()
-        assert await books(engine, user_id, token_id) == (0, 1000, True)
+        assert await books_of(engine, user_id, token_id) == (0, 1000, True)
         with pytest.raises(InsufficientBalance):
             await a.reserve(token_id, user_id, None, 1)
 
@@ -139,7 +131,7 @@ def test_a_lost_reply_is_set_right_from_what_the_process_knows(settings: Setting
         hold = await a.reserve(token_id, user_id, None, 1000)  # the whole balance is free again
         await a.settle(hold, 1000, record(user_id, token_id))
         await a.flush()
-        assert await books(engine, user_id, token_id) == (0, 1000, True)
+        assert await books_of(engine, user_id, token_id) == (0, 1000, True)
 
     run(settings, scenario, processes=1)
 
