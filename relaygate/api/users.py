@@ -104,7 +104,9 @@ async def create_user(body: UserCreate, caller: AdminDep) -> dict[str, Any]:
         limits = {name: getattr(body, name) for name in service.LIMITS}
         spec = service.NewUser(body.name, body.password, body.role, body.group, balance, **limits)
         user = await service.create_user(conn, spec)
-        await caller.audit(conn, "user.create", f"user:{user['id']}", name=body.name, role=body.role, balance=balance)
+        await caller.audit(
+            conn, "user.create", f"user:{user['id']}", name=body.name, role=body.role, balance=balance, **limits
+        )
     return user
 
 

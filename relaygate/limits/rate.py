@@ -171,9 +171,12 @@ class MemoryRateLimiter:
     `clock` (seconds, monotonic) is for tests that move time forward.
     """
 
+    SWEEP_EVERY = 10_000  # admissions between drops of idle windows, so memory follows the active keys
+
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
         self._windows: dict[tuple[str, int], _Window] = {}
+        self._admitted = 0
 
     async def acquire(self, token: TokenAccess, user: UserAccess) -> Permit:
         return self.acquire_now(subjects_of(token, user))
@@ -198,8 +201,17 @@ class MemoryRateLimiter:
         for window in windows:
             window.requests.append(now)
             window.in_flight += 1
+        self._admitted += 1
+        if self._admitted % self.SWEEP_EVERY == 0:
+            self._drop_idle(now)
         permit.standings = tuple(w.standing(s, now) for s, w in zip(subjects, windows, strict=True))
         return permit
+
+    def _drop_idle(self, now: float) -> None:
+        for name, window in list(self._windows.items()):
+            window.trim(now)
+            if not (window.requests or window.tokens or window.in_flight):
+                del self._windows[name]
 
     def release_now(self, permit: Permit, tokens_used: int) -> None:
         if permit.released:

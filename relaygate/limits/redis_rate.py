@@ -68,7 +68,8 @@ for i = 0, n - 1 do
   redis.call('ZREMRANGEBYSCORE', fly, '-inf', now)
   local requests = redis.call('ZCARD', req)
   local oldest = redis.call('ZRANGE', req, 0, 0, 'WITHSCORES')
-  local entries = redis.call('ZRANGE', tok, 0, -1, 'WITHSCORES')
+  local entries = {}  -- read only where a tpm limit applies: it is the one O(n) step
+  if tpm >= 0 then entries = redis.call('ZRANGE', tok, 0, -1, 'WITHSCORES') end
   local used = 0
   for j = 1, #entries, 2 do used = used + amount(entries[j]) end
   local req_reset, tok_reset = 0, 0
