@@ -104,9 +104,9 @@ def refusal(subject: Subject, kind: Kind, retry_after: float, standings: tuple[S
     seconds = max(1, math.ceil(retry_after))
     limits = subject.limits
     limit = {
-        "rpm": f"{limits.rpm} requests per minute",
-        "tpm": f"{limits.tpm} tokens per minute",
-        "concurrency": f"{limits.max_concurrent} concurrent requests",
+        "rpm": f"{_plural(limits.rpm, 'request')} per minute",
+        "tpm": f"{_plural(limits.tpm, 'token')} per minute",
+        "concurrency": f"{_plural(limits.max_concurrent, 'concurrent request')}",
     }[kind]
     if subject.scope == "token":
         message = (
@@ -120,6 +120,10 @@ def refusal(subject: Subject, kind: Kind, retry_after: float, standings: tuple[S
         )
     headers = {"Retry-After": str(seconds), **ratelimit_headers(standings)}
     return RateLimitExceeded(message, headers=headers)
+
+
+def _plural(count: int | None, noun: str) -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
 @dataclass

@@ -8,7 +8,8 @@ Redis server's clock, so gateway machines need not agree on the time. A process 
 requests in flight does not hold their slots forever: each lapses after `lease` seconds.
 
 If Redis cannot be reached, a request is not refused for that: it is counted by an in-process
-`MemoryRateLimiter` instead, and one warning is logged until Redis answers again. While Redis is
+`MemoryRateLimiter` instead (for a second before Redis is tried again, so that a lost server costs
+requests no waiting), and one warning is logged until Redis answers again. While Redis is
 down the limits therefore hold per process, not over the whole deployment; billing does not
 depend on this module.
 """
@@ -43,6 +44,7 @@ log = logging.getLogger(__name__)
 
 UNREACHABLE = (RedisConnectionError, RedisTimeoutError, OSError)
 KINDS: dict[int, Kind] = {1: "concurrency", 2: "rpm", 3: "tpm"}
+RETRY_REDIS_AFTER = 1.0  # seconds of counting in process after a failure, so a lost Redis costs no wait per request
 DEFAULT_LEASE = 900.0  # longer than any request should take; a realtime session beyond it stops counting
 
 # KEYS: per subject (requests, tokens, in flight). ARGV: now (-1: the server's clock), window, lease,
@@ -147,11 +149,14 @@ class RedisRateLimiter:
         self._release = redis.register_script(RELEASE)
         self._fallback = MemoryRateLimiter(clock or time.monotonic)
         self._unreachable = False
+        self._skip_redis_until = 0.0
 
     async def acquire(self, token: TokenAccess, user: UserAccess) -> Permit:
         subjects = subjects_of(token, user)
         if not subjects:
             return Permit(new_permit_id(), subjects, local=True)
+        if time.monotonic() < self._skip_redis_until:
+            return self._fallback.acquire_now(subjects)
         permit_id = new_permit_id()
         keys = [self._key(subject, name) for subject in subjects for name in ("requests", "tokens", "in_flight")]
         args: list[Any] = [self._now(), WINDOW, self._lease, permit_id]
@@ -195,6 +200,7 @@ class RedisRateLimiter:
         return -1.0 if self._clock is None else self._clock()
 
     def _lost(self, exc: Exception) -> None:
+        self._skip_redis_until = time.monotonic() + RETRY_REDIS_AFTER
         if not self._unreachable:
             self._unreachable = True
             log.warning(

@@ -62,7 +62,17 @@ def test_unreachable_redis_counts_in_process_and_warns_once(caplog: pytest.LogCa
         client = Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=1)
         try:
             limiter = RedisRateLimiter(client, Settings(redis_prefix="rgtest:unreachable:"))
+            calls = 0
+            script = limiter._acquire
+
+            async def counted(**kwargs: object) -> object:
+                nonlocal calls
+                calls += 1
+                return await script(**kwargs)
+
+            limiter._acquire = counted  # type: ignore[assignment]
             permits = [await limiter.acquire(token(rpm=2), user()) for _ in range(2)]
+            assert calls == 1  # after a failure, Redis is left alone for a moment: no wait per request
             with pytest.raises(RateLimitExceeded):
                 await limiter.acquire(token(rpm=2), user())
             for permit in permits:

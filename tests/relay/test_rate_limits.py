@@ -90,7 +90,7 @@ def test_account_max_concurrent_spans_two_tokens(gateway: Deployment, fake_upstr
         next(lines)  # the first event arrived: the request is in flight
         with sdk(gateway, second) as client, pytest.raises(openai.RateLimitError) as caught:
             client.chat.completions.create(**CHAT)
-        assert "your account is limited to 1 concurrent requests over all its API keys" in caught.value.message
+        assert "your account is limited to 1 concurrent request over all its API keys" in caught.value.message
     # The client left: the slot is freed once the gateway has seen it go.
     deadline = time.monotonic() + 10
     with sdk(gateway, second) as client:
