@@ -5,7 +5,9 @@ tokens used by finished requests (member `<permit>:<tokens>`, scored by time), a
 flight (scored by when their slot lapses). One Lua script checks every limit of the token and its
 account and counts the request in all of them, or in none; another releases. Times come from the
 Redis server's clock, so gateway machines need not agree on the time. A process that dies with
-requests in flight does not hold their slots forever: each lapses after `lease` seconds.
+requests in flight does not hold their slots forever: each lapses `lease` seconds after it was
+last renewed, and a live process renews its own every `lease / 3` seconds (however long a stream or
+a realtime session lasts).
 
 If Redis cannot be reached, a request is not refused for that: it is counted by an in-process
 `MemoryRateLimiter` instead (for a second before Redis is tried again, so that a lost server costs
@@ -16,6 +18,7 @@ depend on this module.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Callable
@@ -45,7 +48,7 @@ log = logging.getLogger(__name__)
 UNREACHABLE = (RedisConnectionError, RedisTimeoutError, OSError)
 KINDS: dict[int, Kind] = {1: "concurrency", 2: "rpm", 3: "tpm"}
 RETRY_REDIS_AFTER = 1.0  # seconds of counting in process after a failure, so a lost Redis costs no wait per request
-DEFAULT_LEASE = 900.0  # longer than any request should take; a realtime session beyond it stops counting
+DEFAULT_LEASE = 60.0  # a dead process's slots are free again within this; live ones are renewed long before
 
 # KEYS: per subject (requests, tokens, in flight). ARGV: now (-1: the server's clock), window, lease,
 # permit id, then per subject rpm, tpm, max concurrent (-1: none).
@@ -130,6 +133,22 @@ end
 return 1
 """
 
+# KEYS: the in-flight sets of one permit. ARGV: now (-1: the server's clock), lease, permit id.
+RENEW = """
+local now = tonumber(ARGV[1])
+if now < 0 then
+  local t = redis.call('TIME')
+  now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+end
+local lease = tonumber(ARGV[2])
+for i = 1, #KEYS do
+  if redis.call('ZADD', KEYS[i], 'XX', 'CH', now + lease, ARGV[3]) == 1 then
+    redis.call('PEXPIRE', KEYS[i], math.ceil(lease * 1000))
+  end
+end
+return 1
+"""
+
 
 class RedisRateLimiter:
     """`RateLimiter` with its counters in Redis. `clock` (seconds) replaces the server's clock in tests."""
@@ -140,13 +159,18 @@ class RedisRateLimiter:
         settings: Settings,
         *,
         lease: float = DEFAULT_LEASE,
+        renew_every: float | None = None,
         clock: Callable[[], float] | None = None,
     ) -> None:
         self._settings = settings
         self._lease = lease
+        self._renew_every = renew_every or lease / 3
         self._clock = clock
         self._acquire = redis.register_script(ACQUIRE)
         self._release = redis.register_script(RELEASE)
+        self._renew = redis.register_script(RENEW)
+        self._live: dict[str, Permit] = {}  # admitted through Redis and not yet released
+        self._renewer: asyncio.Task[None] | None = None
         self._fallback = MemoryRateLimiter(clock or time.monotonic)
         self._unreachable = False
         self._skip_redis_until = 0.0
@@ -176,7 +200,9 @@ class RedisRateLimiter:
         )
         if refused:
             raise refusal(subjects[refused - 1], KINDS[kind], retry_ms / 1000, standings)
-        return Permit(permit_id, subjects, standings)
+        permit = Permit(permit_id, subjects, standings)
+        self._hold(permit)
+        return permit
 
     async def release(self, permit: Permit, tokens_used: int) -> None:
         if permit.released:
@@ -185,6 +211,10 @@ class RedisRateLimiter:
             self._fallback.release_now(permit, tokens_used)
             return
         permit.released = True
+        self._live.pop(permit.id, None)
+        if not self._live and self._renewer is not None:
+            self._renewer.cancel()  # nothing left to renew: no task outlives the last request
+            self._renewer = None
         keys = [self._key(subject, name) for subject in permit.subjects for name in ("tokens", "in_flight")]
         try:
             await self._release(keys=keys, args=[self._now(), WINDOW, permit.id, max(0, tokens_used)])
@@ -192,6 +222,23 @@ class RedisRateLimiter:
             # Best effort, so that settling the request never depends on it: the slot lapses with its
             # lease and the tokens go uncounted.
             self._lost(exc)
+
+    def _hold(self, permit: Permit) -> None:
+        """Keep the permit's slots from lapsing while it lives; the renewer ends when none is left."""
+        self._live[permit.id] = permit
+        if self._renewer is None or self._renewer.done():
+            self._renewer = asyncio.create_task(self._renew_live())
+
+    async def _renew_live(self) -> None:
+        while self._live:
+            await asyncio.sleep(self._renew_every)
+            for permit in list(self._live.values()):
+                keys = [self._key(subject, "in_flight") for subject in permit.subjects]
+                try:
+                    await self._renew(keys=keys, args=[self._now(), self._lease, permit.id])
+                except (RedisError, OSError) as exc:
+                    self._lost(exc)  # tried again on the next round, well before the lease ends
+                    break
 
     def _key(self, subject: Subject, name: str) -> str:
         return key(self._settings, "rate", subject.scope, subject.id, name)

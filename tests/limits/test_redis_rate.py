@@ -57,6 +57,30 @@ def test_slot_of_a_dead_process_lapses_after_the_lease() -> None:
         asyncio.run(main())
 
 
+def test_a_live_process_renews_its_slots_beyond_the_lease() -> None:
+    with fresh_prefix() as prefix:
+
+        async def main() -> None:
+            client = Redis.from_url(SERVER)
+            try:
+                clock = Clock()
+                settings = Settings(redis_prefix=prefix)
+                live = RedisRateLimiter(client, settings, lease=30, renew_every=0.01, clock=clock)
+                other = RedisRateLimiter(client, settings, lease=30, clock=clock)
+                long_session = await live.acquire(token(max_concurrent=1), user())
+                for _ in range(4):  # two minutes, renewed along the way
+                    clock.now += 29
+                    await asyncio.sleep(0.1)
+                    with pytest.raises(RateLimitExceeded):
+                        await other.acquire(token(max_concurrent=1), user())
+                await live.release(long_session, 0)
+                await other.acquire(token(max_concurrent=1), user())
+            finally:
+                await client.aclose()
+
+        asyncio.run(main())
+
+
 def test_unreachable_redis_counts_in_process_and_warns_once(caplog: pytest.LogCaptureFixture) -> None:
     async def main() -> None:
         client = Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=1)
