@@ -64,10 +64,12 @@ async def relay(
         raise
     finally:
         charge = charge_for(price, usage, multiplier) if 200 <= status < 300 else 0
-        await rt.limiter.release(permit, usage.prompt + usage.completion)
         record = usage_record(principal, call, usage, status, channel_id, upstream_model)
         rt.metrics.observe(call.endpoint, call.model, status, charge, record["latency_ms"])
-        await rt.ledger.settle(reservation, charge, record)
+        try:
+            await rt.ledger.settle(reservation, charge, record)
+        finally:  # settled first: a Redis round trip for the limiter must never stand between a request and its bill
+            await rt.limiter.release(permit, usage.prompt + usage.completion)
 
 
 def require_channel(rt: Runtime, principal: Principal, model: str, types: frozenset[str]) -> None:

@@ -124,10 +124,12 @@ async def submit_task(
         status = exc.status
         raise
     finally:
-        await rt.limiter.release(permit, 0)
         record = usage_record(principal, call, Usage(), status, channel_id, call.model)
         rt.metrics.observe(call.endpoint, call.model, status, charge, record["latency_ms"])
-        await rt.ledger.settle(reservation, charge, record)
+        try:
+            await rt.ledger.settle(reservation, charge, record)
+        finally:  # settled first: a Redis round trip for the limiter must never stand between a request and its bill
+            await rt.limiter.release(permit, 0)
 
 
 async def origin_channel(rt: Runtime, principal: Principal, protocol: TaskProtocol, call: RelayCall) -> Channel | None:
