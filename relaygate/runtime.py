@@ -19,6 +19,7 @@ from relaygate.channels.crypto import SecretBox
 from relaygate.channels.registry import ChannelRegistry
 from relaygate.channels.service import load_channel_rows
 from relaygate.limits.rate import MemoryRateLimiter, RateLimiter
+from relaygate.limits.redis_rate import RedisRateLimiter
 from relaygate.metrics import RelayMetrics
 from relaygate.relay.upstream import UpstreamClient
 from relaygate.settings import Settings
@@ -65,6 +66,8 @@ class Runtime:
             upstream=UpstreamClient(settings),
             redis=redis,
         )
+        if rt.redis is not None:
+            rt.limiter = RedisRateLimiter(rt.redis, settings)
         await rt.reload_channels()
         await rt.reload_prices()
         await rt.ledger.start()

@@ -35,6 +35,9 @@ class UserOut(BaseModel):
     balance: int = Field(description="quota units (1 USD = 500,000)")
     used_quota: int
     request_count: int
+    rpm: int | None = Field(description="requests per minute over all the user's tokens (null: no limit)")
+    tpm: int | None = Field(description="tokens per minute over all the user's tokens (null: no limit)")
+    max_concurrent: int | None = Field(description="concurrent requests over all the user's tokens (null: no limit)")
     created_at: datetime
 
 
@@ -45,13 +48,21 @@ class UserCreate(BaseModel):
     role: Role = "user"
     group: str = "default"
     balance_usd: Decimal = Field(default=Decimal(0), ge=0)
+    rpm: int | None = Field(default=None, ge=1)
+    tpm: int | None = Field(default=None, ge=1)
+    max_concurrent: int | None = Field(default=None, ge=1)
 
 
 class UserPatch(BaseModel):
+    """Only the fields given change; a rate limit set to null is removed."""
+
     model_config = ConfigDict(extra="forbid")
     group: str | None = None
     role: Role | None = None
     status: Literal["enabled", "disabled"] | None = None
+    rpm: int | None = Field(default=None, ge=1)
+    tpm: int | None = Field(default=None, ge=1)
+    max_concurrent: int | None = Field(default=None, ge=1)
 
 
 class TopUp(BaseModel):
@@ -90,9 +101,12 @@ async def create_user(body: UserCreate, caller: AdminDep) -> dict[str, Any]:
     balance = usd_to_units(body.balance_usd, field="balance_usd")
     async with caller.transaction() as conn:
         await ensure_group(conn, body.group)
-        spec = service.NewUser(body.name, body.password, body.role, body.group, balance)
+        limits = {name: getattr(body, name) for name in service.LIMITS}
+        spec = service.NewUser(body.name, body.password, body.role, body.group, balance, **limits)
         user = await service.create_user(conn, spec)
-        await caller.audit(conn, "user.create", f"user:{user['id']}", name=body.name, role=body.role, balance=balance)
+        await caller.audit(
+            conn, "user.create", f"user:{user['id']}", name=body.name, role=body.role, balance=balance, **limits
+        )
     return user
 
 
@@ -104,7 +118,8 @@ async def get_user(user_id: int, caller: AdminDep) -> dict[str, Any]:
 
 @router.patch("/users/{user_id}", response_model=UserOut)
 async def update_user(user_id: int, body: UserPatch, caller: AdminDep) -> dict[str, Any]:
-    changes = body.model_dump(exclude_unset=True, exclude_none=True)
+    given = body.model_dump(exclude_unset=True)
+    changes = {name: value for name, value in given.items() if value is not None or name in service.LIMITS}
     async with caller.transaction() as conn:
         target = await service.get_user(conn, user_id)
         _may_manage(caller, target)

@@ -39,6 +39,9 @@ class UserAccess:
     name: str
     status: str
     group: str
+    rpm: int | None = None  # limits over all of the user's tokens together
+    tpm: int | None = None
+    max_concurrent: int | None = None
 
 
 class AccessCache:
@@ -79,7 +82,15 @@ class AccessCache:
             row = (await conn.execute(select(users).where(users.c.id == user_id))).mappings().first()
         if row is None:
             return None
-        user = UserAccess(id=row["id"], name=row["name"], status=row["status"], group=row["group"])
+        user = UserAccess(
+            id=row["id"],
+            name=row["name"],
+            status=row["status"],
+            group=row["group"],
+            rpm=row["rpm"],
+            tpm=row["tpm"],
+            max_concurrent=row["max_concurrent"],
+        )
         if generation == self._generation:
             self._users[user_id] = user
         return user

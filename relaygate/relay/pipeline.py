@@ -37,11 +37,11 @@ async def relay(
     price, multiplier = quote(rt, principal, call.model)
     if call.free:
         price = FREE
-    permit = rt.limiter.acquire(principal.token)
+    permit = await rt.limiter.acquire(principal.token, principal.user)
     try:
         reservation = await reserve(rt, principal, call, price, multiplier)
     except GatewayError:
-        rt.limiter.release(permit, 0)
+        await rt.limiter.release(permit, 0)
         raise
     usage, status, channel_id, upstream_model = Usage(), 502, None, call.model
     try:
@@ -50,7 +50,7 @@ async def relay(
             lambda chosen: adapter.build_request(chosen, call),
         )
         channel_id, upstream_model, status = channel.id, channel.upstream_model(call.model), response.status
-        headers: list[tuple[bytes, bytes]] = []  # x-request-id is added for every response by the app
+        headers = permit.headers()  # x-request-id is added for every response by the app
         if call.stream and status == 200:
             await stream_events(response, tap := adapter.stream_tap(call), receive, send, headers)
             usage = tap.usage()
@@ -64,10 +64,12 @@ async def relay(
         raise
     finally:
         charge = charge_for(price, usage, multiplier) if 200 <= status < 300 else 0
-        rt.limiter.release(permit, usage.prompt + usage.completion)
         record = usage_record(principal, call, usage, status, channel_id, upstream_model)
         rt.metrics.observe(call.endpoint, call.model, status, charge, record["latency_ms"])
-        await rt.ledger.settle(reservation, charge, record)
+        try:
+            await rt.ledger.settle(reservation, charge, record)
+        finally:  # settled first: a Redis round trip for the limiter must never stand between a request and its bill
+            await rt.limiter.release(permit, usage.prompt + usage.completion)
 
 
 def require_channel(rt: Runtime, principal: Principal, model: str, types: frozenset[str]) -> None:

@@ -72,7 +72,7 @@ async def realtime_session(rt: Runtime, scope: Scope, receive: Receive, send: Se
         await _relay(meter, upstream, receive, send)
     finally:
         await meter.close()  # before the closing handshake, which a busy upstream may take a while to answer
-        rt.limiter.release(meter.permit, meter.tokens)
+        await rt.limiter.release(meter.permit, meter.tokens)
         await upstream.close()
 
 
@@ -87,11 +87,11 @@ async def _open(rt: Runtime, scope: Scope, request_id: str) -> tuple[RealtimeMet
     authorise_model(principal, model)
     require_channel(rt, principal, model, CHANNEL_TYPES)
     price, multiplier = quote(rt, principal, model)
-    permit = rt.limiter.acquire(principal.token)
+    permit = await rt.limiter.acquire(principal.token, principal.user)
     try:
         channel, upstream = await _connect_upstream(rt, principal.group, model)
     except GatewayError:
-        rt.limiter.release(permit, 0)
+        await rt.limiter.release(permit, 0)
         raise
     meter = RealtimeMeter(
         rt, principal, model, channel.upstream_model(model), channel.id, price, multiplier, request_id, permit

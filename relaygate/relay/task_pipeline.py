@@ -94,11 +94,11 @@ async def submit_task(
     require_channel(rt, principal, call.model, protocol.channel_types)
     price, multiplier = quote(rt, principal, call.model)
     origin = await origin_channel(rt, principal, protocol, call)
-    permit = rt.limiter.acquire(principal.token)
+    permit = await rt.limiter.acquire(principal.token, principal.user)
     try:
         reservation = await reserve(rt, principal, call, price, multiplier)
     except GatewayError:
-        rt.limiter.release(permit, 0)
+        await rt.limiter.release(permit, 0)
         raise
     charge, status, channel_id = 0, 502, None
     try:
@@ -119,15 +119,17 @@ async def submit_task(
         if accepted:
             charge = charge_for(price, Usage(), multiplier)
         content_type = response.headers.get("content-type", "application/json").encode("latin-1")
-        await send_bytes(send, status, body, content_type, [])
+        await send_bytes(send, status, body, content_type, permit.headers())
     except GatewayError as exc:
         status = exc.status
         raise
     finally:
-        rt.limiter.release(permit, 0)
         record = usage_record(principal, call, Usage(), status, channel_id, call.model)
         rt.metrics.observe(call.endpoint, call.model, status, charge, record["latency_ms"])
-        await rt.ledger.settle(reservation, charge, record)
+        try:
+            await rt.ledger.settle(reservation, charge, record)
+        finally:  # settled first: a Redis round trip for the limiter must never stand between a request and its bill
+            await rt.limiter.release(permit, 0)
 
 
 async def origin_channel(rt: Runtime, principal: Principal, protocol: TaskProtocol, call: RelayCall) -> Channel | None:

@@ -21,6 +21,7 @@ from relaygate.users.passwords import generate_password, hash_password
 
 ROLES = ("user", "admin", "root")
 STATUSES = ("enabled", "disabled")
+LIMITS = ("rpm", "tpm", "max_concurrent")  # rate limits over all of a user's tokens; None: no limit
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,9 @@ class NewUser:
     role: str = "user"
     group: str = "default"
     balance: int = 0
+    rpm: int | None = None
+    tpm: int | None = None
+    max_concurrent: int | None = None
 
 
 def validate_user(spec: NewUser) -> None:
@@ -40,6 +44,13 @@ def validate_user(spec: NewUser) -> None:
     validate_password(spec.password)
     if spec.balance < 0:
         raise InvalidValue("balance must not be negative", field="balance")
+    validate_limits({name: getattr(spec, name) for name in LIMITS})
+
+
+def validate_limits(limits: dict[str, Any]) -> None:
+    for name, value in limits.items():
+        if value is not None and (not isinstance(value, int) or value < 1):
+            raise InvalidValue(f"{name} must be a whole number of at least 1, or null for no limit", field=name)
 
 
 def validate_password(password: str) -> None:
@@ -58,6 +69,9 @@ async def create_user(conn: AsyncConnection, spec: NewUser) -> dict[str, Any]:
                 group=spec.group,
                 status="enabled",
                 balance=0,
+                rpm=spec.rpm,
+                tpm=spec.tpm,
+                max_concurrent=spec.max_concurrent,
                 created_at=now(),
             )
         )
@@ -114,12 +128,13 @@ async def search_users(
 
 
 async def update_user(conn: AsyncConnection, user_id: int, changes: dict[str, Any]) -> dict[str, Any]:
-    """Change group, role and/or status; the relay sees it at once."""
+    """Change group, role, status and/or rate limits (None: no limit); the relay sees it at once."""
     if "role" in changes and changes["role"] not in ROLES:
         raise InvalidValue(f"role must be one of {', '.join(ROLES)}", field="role")
     if "status" in changes and changes["status"] not in STATUSES:
         raise InvalidValue(f"status must be one of {', '.join(STATUSES)}", field="status")
-    values = {name: changes[name] for name in ("group", "role", "status") if name in changes}
+    validate_limits({name: changes[name] for name in LIMITS if name in changes})
+    values = {name: changes[name] for name in ("group", "role", "status", *LIMITS) if name in changes}
     if values:
         query = update(users).where(users.c.id == user_id, users.c.status != "deleted").values(**values)
         if (await conn.execute(query)).rowcount == 0:
@@ -212,5 +227,8 @@ def public_user(row: Any) -> dict[str, Any]:
         "balance": row["balance"],
         "used_quota": row["used_quota"],
         "request_count": row["request_count"],
+        "rpm": row["rpm"],
+        "tpm": row["tpm"],
+        "max_concurrent": row["max_concurrent"],
         "created_at": row["created_at"],
     }

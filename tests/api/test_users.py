@@ -9,7 +9,20 @@ import httpx
 from tests.api.conftest import PASSWORD, error_of, session_client
 from tests.support.deployment import Deployment
 
-USER_FIELDS = {"id", "name", "role", "group", "status", "balance", "used_quota", "request_count", "created_at"}
+USER_FIELDS = {
+    "id",
+    "name",
+    "role",
+    "group",
+    "status",
+    "balance",
+    "used_quota",
+    "request_count",
+    "created_at",
+    "rpm",
+    "tpm",
+    "max_concurrent",
+}
 
 
 def test_admin_creates_lists_updates_and_deletes_users(gateway: Deployment, root: httpx.Client) -> None:
