@@ -7,7 +7,6 @@ ledger's concern.
 from __future__ import annotations
 
 import asyncio
-import subprocess
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,9 +14,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.cli.test_serve import free_port, start_server, stop_server
 from tests.support.deployment import Deployment
 from tests.support.postgres import fresh_database
+from tests.support.processes import instances as running_instances
 from tests.support.redis import SERVER, fresh_prefix
 
 CHAT = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 3}
@@ -43,18 +42,9 @@ def shared(tmp_path: Path, fake_upstream: str) -> Iterator[Deployment]:
 
 @pytest.fixture
 def instances(shared: Deployment) -> Iterator[list[str]]:
-    """Two `relaygate serve` processes of the shared deployment, started one after the other."""
-    processes: list[subprocess.Popen[str]] = []
-    urls = []
-    try:
-        for _ in range(2):
-            port = free_port()
-            processes.append(start_server(shared.env, port))
-            urls.append(f"http://127.0.0.1:{port}")
+    """Two `relaygate serve` processes of the shared deployment."""
+    with running_instances(shared.env, 2) as urls:
         yield urls
-    finally:
-        for process in processes:
-            stop_server(process)
 
 
 async def spread(urls: list[str], key: str, count: int, body: dict[str, object]) -> Counter[tuple[str, object]]:
