@@ -12,7 +12,6 @@ import os
 import re
 
 import orjson
-from redis.exceptions import RedisError
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.applications import Starlette
@@ -43,6 +42,7 @@ from relaygate.relay.error_bodies import error_body
 from relaygate.relay.routing import RouteTable
 from relaygate.runtime import Runtime
 from relaygate.settings import Settings, load_settings
+from relaygate.store.redis import unreachable
 
 log = logging.getLogger(__name__)
 
@@ -176,10 +176,10 @@ def _management_app(gateway: Gateway) -> Starlette:
         try:
             async with gateway.rt.engine.connect() as conn:
                 await conn.execute(text("SELECT 1"))
-            if gateway.rt.redis is not None:
-                await gateway.rt.redis.ping()
-        except (SQLAlchemyError, RedisError, OSError, RuntimeError) as exc:
+        except (SQLAlchemyError, OSError, RuntimeError) as exc:
             return JSONResponse({"status": "unavailable", "reason": type(exc).__name__}, status_code=503)
+        if gateway.rt.redis is not None and (failure := await unreachable(gateway.rt.redis)):
+            return JSONResponse({"status": "unavailable", "reason": f"redis: {failure}"}, status_code=503)
         return JSONResponse({"status": "ready"})
 
     async def metrics(request: Request) -> Response:

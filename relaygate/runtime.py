@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -19,16 +20,19 @@ from relaygate.channels.crypto import SecretBox
 from relaygate.channels.registry import ChannelRegistry
 from relaygate.channels.service import load_channel_rows
 from relaygate.limits.rate import MemoryRateLimiter, RateLimiter
-from relaygate.limits.redis_rate import RedisRateLimiter
 from relaygate.metrics import RelayMetrics
 from relaygate.relay.upstream import UpstreamClient
 from relaygate.settings import Settings
-from relaygate.store.change_bus import ChangePublisher, ChangeSubscriber
 from relaygate.store.changes import ChangePoller
 from relaygate.store.database import create_engine
 from relaygate.store.migrate import upgrade_to_head
-from relaygate.store.redis import Redis, connect_redis
+from relaygate.store.redis import connect_redis
 from relaygate.tokens.resets import QuotaResetter
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
+
+    from relaygate.store.change_bus import ChangeSubscriber
 
 log = logging.getLogger(__name__)
 
@@ -66,20 +70,26 @@ class Runtime:
             upstream=UpstreamClient(settings),
             redis=redis,
         )
-        if rt.redis is not None:
-            rt.limiter = RedisRateLimiter(rt.redis, settings)
         await rt.reload_channels()
         await rt.reload_prices()
         await rt.ledger.start()
         rt.poller = ChangePoller(engine, rt.on_change, settings.change_poll_interval)
         await rt.poller.start()
         if redis is not None:
-            ChangePublisher(engine, redis, settings)
-            rt.subscriber = ChangeSubscriber(redis, settings, rt.on_change)
-            await rt.subscriber.start()
+            await rt._start_scale_out(redis)
         rt.resetter = QuotaResetter(engine, settings.zone)
         await rt.resetter.start()
         return rt
+
+    async def _start_scale_out(self, redis: Redis) -> None:
+        """Shared rate limits and instant cache invalidation over Redis (imported only when configured)."""
+        from relaygate.limits.redis_rate import RedisRateLimiter
+        from relaygate.store.change_bus import ChangePublisher, ChangeSubscriber
+
+        self.limiter = RedisRateLimiter(redis, self.settings)
+        ChangePublisher(self.engine, redis, self.settings)
+        self.subscriber = ChangeSubscriber(redis, self.settings, self.on_change)
+        await self.subscriber.start()
 
     async def close(self) -> None:
         """Stop polling, write every pending usage record, close connections."""

@@ -67,3 +67,12 @@ def test_metrics_count_relayed_requests(gateway: Deployment) -> None:
     assert metrics.headers["content-type"].startswith("text/plain")
     assert 'relaygate_requests_total{endpoint="chat.completions",model="gpt-4o-mini",status="200"} 1' in metrics.text
     assert "relaygate_usage_records_pending" in metrics.text
+
+
+def test_a_single_node_does_not_load_the_redis_client() -> None:
+    """Memory counts (bench/RESULTS.md): only deployments with RELAYGATE_REDIS_URL import redis."""
+    import subprocess
+    import sys
+
+    code = "import sys, relaygate.app, relaygate.cli.main; print('redis' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip() == "False"

@@ -8,13 +8,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from relaygate.billing.db_ledger import DatabaseLedger
 from relaygate.billing.ledger import Ledger, MemoryLedger
-from relaygate.billing.redis_ledger import RedisLedger
 from relaygate.settings import Settings
-from relaygate.store.redis import Redis
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
 
 
 def ledger_kind(settings: Settings) -> str:
@@ -28,6 +31,8 @@ def ledger_kind(settings: Settings) -> str:
 def build_ledger(settings: Settings, engine: AsyncEngine, redis: Redis | None) -> Ledger:
     kind = ledger_kind(settings)
     if kind == "redis":
+        from relaygate.billing.redis_ledger import RedisLedger  # only scale-out deployments load Redis code
+
         assert redis is not None
         return RedisLedger(engine, redis, settings)
     if kind == "database":

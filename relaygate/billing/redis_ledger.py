@@ -22,6 +22,7 @@ from collections import defaultdict
 from collections.abc import AsyncIterator
 from typing import Any
 
+from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -35,7 +36,7 @@ from relaygate.billing.ledger import (
 from relaygate.billing.usage_batch import RecordBatcher, Written
 from relaygate.errors import ServiceUnavailable
 from relaygate.settings import Settings
-from relaygate.store.redis import Redis, key
+from relaygate.store.redis import key
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from relaygate.errors import ConflictError, NotFoundError
 from relaygate.settings import Settings, load_settings
-from relaygate.store.change_bus import ChangePublisher
 from relaygate.store.database import create_engine
 from relaygate.store.migrate import upgrade_to_head
 from relaygate.store.redis import connect_redis
@@ -33,7 +32,11 @@ async def transaction(config: Settings) -> AsyncIterator[AsyncConnection]:
     """One transaction on a migrated database; the engine is closed afterwards."""
     engine = create_engine(config.sqlalchemy_url)
     redis = connect_redis(config)
-    publisher = ChangePublisher(engine, redis, config) if redis is not None else None
+    publisher = None
+    if redis is not None:
+        from relaygate.store.change_bus import ChangePublisher
+
+        publisher = ChangePublisher(engine, redis, config)
     try:
         await upgrade_to_head(engine)
         async with engine.begin() as conn:

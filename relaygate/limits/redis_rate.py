@@ -24,6 +24,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -41,7 +42,7 @@ from relaygate.limits.rate import (
     subjects_of,
 )
 from relaygate.settings import Settings
-from relaygate.store.redis import Redis, key
+from relaygate.store.redis import key
 
 log = logging.getLogger(__name__)
 

@@ -14,6 +14,7 @@ import contextlib
 import logging
 from typing import Any
 
+from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from sqlalchemy import event
 from sqlalchemy.engine import Connection
@@ -21,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from relaygate.settings import Settings
 from relaygate.store.changes import Listener
-from relaygate.store.redis import Redis, key
+from relaygate.store.redis import key
 
 log = logging.getLogger(__name__)
 

@@ -10,13 +10,13 @@ from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 
 import pytest
+from redis.asyncio import Redis
 
 from relaygate.auth.access import TokenAccess, UserAccess
 from relaygate.errors import RateLimitExceeded
 from relaygate.limits.rate import MemoryRateLimiter, Permit, RateLimiter
 from relaygate.limits.redis_rate import RedisRateLimiter
 from relaygate.settings import Settings
-from relaygate.store.redis import Redis
 from tests.support.redis import SERVER, fresh_prefix
 
 

@@ -7,11 +7,11 @@ import asyncio
 import logging
 
 import pytest
+from redis.asyncio import Redis
 
 from relaygate.errors import RateLimitExceeded
 from relaygate.limits.redis_rate import RedisRateLimiter
 from relaygate.settings import Settings
-from relaygate.store.redis import Redis
 from tests.limits.test_rate_contract import Clock, token, user
 from tests.support.redis import SERVER, fresh_prefix
 
