@@ -190,9 +190,9 @@ class MemoryRateLimiter:
 
     def acquire_now(self, subjects: tuple[Subject, ...]) -> Permit:
         """`acquire` without awaiting: checks and counts every subject in one step of the event loop."""
-        permit = Permit(new_permit_id(), subjects, local=True)
         if not subjects:
-            return permit
+            return Permit("", (), local=True)  # no limit applies: nothing to count
+        permit = Permit(new_permit_id(), subjects, local=True)
         now = self._clock()
         windows = [self._windows.setdefault((s.scope, s.id), _Window()) for s in subjects]
         for window in windows:
@@ -218,7 +218,7 @@ class MemoryRateLimiter:
                 del self._windows[name]
 
     def release_now(self, permit: Permit, tokens_used: int) -> None:
-        if permit.released:
+        if permit.released or not permit.subjects:
             return
         permit.released = True
         now = self._clock()

@@ -179,7 +179,7 @@ class RedisRateLimiter:
     async def acquire(self, token: TokenAccess, user: UserAccess) -> Permit:
         subjects = subjects_of(token, user)
         if not subjects:
-            return Permit(new_permit_id(), subjects, local=True)
+            return Permit("", (), local=True)  # no limit applies: nothing to count
         if time.monotonic() < self._skip_redis_until:
             return self._fallback.acquire_now(subjects)
         permit_id = new_permit_id()
