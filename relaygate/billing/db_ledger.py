@@ -1,10 +1,12 @@
 """The ledger of several gateway processes on one database without Redis.
 
 Each reservation is a conditional UPDATE (`balance - held >= amount`) plus a row in ledger_holds,
-and each settlement writes its usage record with the charge in one transaction, so every process
-sees the others' holds and charges at once. Correct under any number of processes; slower than
-the in-memory or Redis ledgers (two transactions per request). Holds of a process that died are
-released when they expire (HOLD_SECONDS), so a crash cannot lock a balance for good.
+so every process sees the others' holds at once. Settlements are written in batches every
+`flush_interval`: one transaction releases the batch's holds and writes its usage records with
+their charges, so until then a settled request still counts with its (larger) estimate, never
+less. Correct under any number of processes; slower than the in-memory or Redis ledgers (one
+transaction per request at admission). Holds of a process that died are released when they
+expire (HOLD_SECONDS), so a crash cannot lock a balance for good.
 """
 
 from __future__ import annotations
@@ -14,17 +16,18 @@ import contextlib
 import logging
 from typing import Any
 
-from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy import bindparam, delete, insert, select, text, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from relaygate.billing.ledger import Reservation, insufficient_balance, token_quota_exceeded
-from relaygate.billing.usage_batch import write_usage
+from relaygate.billing.usage_batch import RecordBatcher, Written
 from relaygate.clock import now
 from relaygate.store.schema import ledger_holds, tokens, users
 
 log = logging.getLogger(__name__)
 
+_HOLD_CALL = text("SELECT relaygate_hold(:u, :t, :a, CAST(:l AS bigint), :e)")
 HOLD_SECONDS = 3600  # longer than any request; a hold older than this belonged to a process that died
 SWEEP_SECONDS = 60.0
 
@@ -34,63 +37,65 @@ class _Refused(Exception):
 
 
 class DatabaseLedger:
-    def __init__(self, engine: AsyncEngine, retry_interval: float):
+    def __init__(self, engine: AsyncEngine, flush_interval: float):
         self._engine = engine
-        self._retry_interval = retry_interval
-        self._unwritten: list[tuple[Reservation, dict[str, Any]]] = []
+        self._postgres = engine.dialect.name == "postgresql"
+        self._autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
+        self.batcher = RecordBatcher(engine, flush_interval, _nothing_cached, before_write=_release_holds)
         self._open = 0
         self._task: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
 
     async def reserve(self, token_id: int, user_id: int, token_limit: int | None, amount: int) -> Reservation:
         try:
-            async with self._engine.begin() as conn:
-                hold_id = await self._hold(conn, token_id, user_id, token_limit, amount)
+            if self._postgres:
+                hold_id = await self._hold_in_one_call(token_id, user_id, token_limit, amount)
+            else:
+                async with self._engine.begin() as conn:
+                    hold_id = await self._hold(conn, token_id, user_id, token_limit, amount)
         except _Refused as refused:
             raise await self._refusal(token_id, user_id, token_limit, amount) from refused
         self._open += 1
         return Reservation(token_id, user_id, amount, hold_id=hold_id)
 
+    async def _hold_in_one_call(self, token_id: int, user_id: int, token_limit: int | None, amount: int) -> int:
+        """PostgreSQL: relaygate_hold (migration 0006), its own transaction, row locks only while it runs."""
+        async with self._autocommit.connect() as conn:
+            hold_id = (
+                await conn.execute(
+                    _HOLD_CALL,
+                    {"u": user_id, "t": token_id, "a": amount, "l": token_limit, "e": now() + HOLD_SECONDS},
+                )
+            ).scalar_one()
+        if hold_id < 0:
+            raise _Refused
+        return int(hold_id)
+
     async def settle(self, reservation: Reservation, charge: int, record: dict[str, Any]) -> None:
         if not reservation.open:
             raise RuntimeError("reservation settled twice")
         reservation.open = False
-        record = {**record, "quota": charge}
-        try:
-            await self._write(reservation, record)
-        except (SQLAlchemyError, OSError):
-            log.exception("writing a usage record failed; kept for a retry")
-            self._unwritten.append((reservation, record))
-        finally:
-            self._open -= 1  # counted until written (or queued), so a flush after it sees the record
+        self._open -= 1
+        self.batcher.add({**record, "quota": charge}, reservation)
 
     async def on_change(self, kind: str, ref_id: str) -> None:
         """Nothing cached: every reservation reads the database."""
 
     async def start(self) -> None:
-        self._task = asyncio.create_task(self._upkeep(), name="ledger-upkeep")
+        await self.batcher.start()
+        self._task = asyncio.create_task(self._sweep_periodically(), name="ledger-sweep")
 
     async def flush(self) -> int:
-        """Retry settlements whose write failed; returns how many were written."""
-        written = 0
-        pending, self._unwritten = self._unwritten, []
-        for index, (reservation, record) in enumerate(pending):
-            try:
-                await self._write(reservation, record)
-            except (SQLAlchemyError, OSError):
-                self._unwritten.extend(pending[index:])
-                break
-            written += 1
-        return written
+        return await self.batcher.flush()
 
     async def close(self) -> None:
         self._stopping.set()
         if self._task:
             await self._task
-        await self.flush()
+        await self.batcher.close()
 
     def pending_records(self) -> int:
-        return len(self._unwritten)
+        return len(self.batcher.entries)
 
     def open_holds(self) -> int:
         return self._open
@@ -130,29 +135,36 @@ class DatabaseLedger:
             return token_quota_exceeded(token_limit - used - token_held, amount)
         return insufficient_balance(balance - held, amount)
 
-    async def _write(self, reservation: Reservation, record: dict[str, Any]) -> None:
-        async with self._engine.begin() as conn:
-            released = await conn.execute(delete(ledger_holds).where(ledger_holds.c.id == reservation.hold_id))
-            if released.rowcount == 1:  # else the hold expired and was released by the sweep already
-                await _release(
-                    conn, [{"uid": reservation.user_id, "tid": reservation.token_id, "amount": reservation.amount}]
-                )
-            await write_usage(conn, [record])
-
-    async def _upkeep(self) -> None:
-        waited = 0.0
+    async def _sweep_periodically(self) -> None:
         while not self._stopping.is_set():
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), self._retry_interval)
-            waited += self._retry_interval
+                await asyncio.wait_for(self._stopping.wait(), SWEEP_SECONDS)
             try:
-                if self._unwritten:
-                    await self.flush()
-                if waited >= SWEEP_SECONDS:
-                    waited = 0.0
-                    await sweep_expired_holds(self._engine)
+                await sweep_expired_holds(self._engine)
             except (SQLAlchemyError, OSError):
-                log.warning("ledger upkeep failed; will retry", exc_info=True)
+                log.warning("releasing expired holds failed; will retry", exc_info=True)
+
+
+async def _nothing_cached(written: Written) -> None:
+    """The database is the only copy of the counters: nothing to update after a write."""
+
+
+async def _release_holds(conn: AsyncConnection, reservations: list[Reservation]) -> None:
+    """Release the holds of a batch of settled requests, in the transaction that charges them."""
+    ids = [reservation.hold_id for reservation in reservations]
+    # A hold already gone expired and was released by the sweep: it must not be released twice.
+    released = set(
+        (
+            await conn.execute(delete(ledger_holds).where(ledger_holds.c.id.in_(ids)).returning(ledger_holds.c.id))
+        ).scalars()
+    )
+    amounts: dict[tuple[int, int], int] = {}
+    for reservation in reservations:
+        if reservation.hold_id in released:
+            pair = (reservation.user_id, reservation.token_id)
+            amounts[pair] = amounts.get(pair, 0) + reservation.amount
+    if amounts:
+        await _release(conn, [{"uid": uid, "tid": tid, "amount": amount} for (uid, tid), amount in amounts.items()])
 
 
 async def sweep_expired_holds(engine: AsyncEngine) -> int:

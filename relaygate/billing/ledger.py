@@ -138,7 +138,7 @@ class MemoryLedger:
             counters[int(ref_id)].stored = (await read_stored(self._engine, kind, int(ref_id)))[0]
 
     def pending_records(self) -> int:
-        return len(self.batcher.records)
+        return len(self.batcher.entries)
 
     def open_holds(self) -> int:
         return self._open

@@ -36,5 +36,5 @@ def build_ledger(settings: Settings, engine: AsyncEngine, redis: Redis | None) -
         assert redis is not None
         return RedisLedger(engine, redis, settings)
     if kind == "database":
-        return DatabaseLedger(engine, retry_interval=settings.flush_interval)
+        return DatabaseLedger(engine, settings.flush_interval)
     return MemoryLedger(engine, settings.flush_interval)

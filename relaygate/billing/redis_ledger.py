@@ -235,7 +235,7 @@ class RedisLedger:
             await self._redis.zrem(self._registry, self._process)
 
     def pending_records(self) -> int:
-        return len(self.batcher.records) + len(self._settling)
+        return len(self.batcher.entries) + len(self._settling)
 
     def open_holds(self) -> int:
         return self._open

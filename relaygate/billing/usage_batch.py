@@ -33,7 +33,12 @@ class Written:
     token_seqs: dict[int, int] = field(default_factory=dict)
 
 
+Entry = tuple[dict[str, Any], Any]  # a usage record, and what its ledger writes with it (a hold to release)
+
+
 class RecordBatcher:
+    """`before_write(conn, extras)` runs in each batch's transaction, before the records are written."""
+
     def __init__(
         self,
         engine: AsyncEngine,
@@ -41,19 +46,26 @@ class RecordBatcher:
         after_write: Callable[[Written], Awaitable[None]],
         *,
         read_seqs: bool = False,
+        before_write: Callable[[AsyncConnection, list[Any]], Awaitable[None]] | None = None,
     ):
         self._engine = engine
         self.interval = interval
         self._after_write = after_write
+        self._before_write = before_write
         self._read_seqs = read_seqs
-        self.records: list[dict[str, Any]] = []
+        self.entries: list[Entry] = []
         self.lock = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
         self._writes: set[asyncio.Future[int]] = set()
 
-    def add(self, record: dict[str, Any]) -> None:
-        self.records.append(record)
+    @property
+    def records(self) -> list[dict[str, Any]]:
+        """The records not yet written (the same objects the batch will write)."""
+        return [record for record, _ in self.entries]
+
+    def add(self, record: dict[str, Any], extra: Any = None) -> None:
+        self.entries.append((record, extra))
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._flush_periodically(), name="usage-flush")
@@ -70,24 +82,26 @@ class RecordBatcher:
     async def flush(self) -> int:
         """Write pending records; returns how many were written."""
         async with self.lock:
-            records, self.records = self.records, []
-            if not records:
+            entries, self.entries = self.entries, []
+            if not entries:
                 return 0
-            write = asyncio.ensure_future(self._write(records))
+            write = asyncio.ensure_future(self._write(entries))
             self._writes.add(write)
             write.add_done_callback(self._writes.discard)
             return await asyncio.shield(write)
 
-    async def _write(self, records: list[dict[str, Any]]) -> int:
+    async def _write(self, entries: list[Entry]) -> int:
         try:
             async with self._engine.begin() as conn:
-                written = await write_usage(conn, records, read_seqs=self._read_seqs)
+                if self._before_write is not None:
+                    await self._before_write(conn, [extra for _, extra in entries])
+                written = await write_usage(conn, [record for record, _ in entries], read_seqs=self._read_seqs)
         except (SQLAlchemyError, OSError):
-            log.exception("writing %d usage records failed; kept for the next flush", len(records))
-            self.records = records + self.records
+            log.exception("writing %d usage records failed; kept for the next flush", len(entries))
+            self.entries = entries + self.entries
             return 0
         await self._after_write(written)
-        return len(records)
+        return len(entries)
 
     async def _flush_periodically(self) -> None:
         while not self._stopping.is_set():

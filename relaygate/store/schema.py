@@ -165,6 +165,7 @@ ledger_holds = Table(
     Column("token_id", Id, nullable=False),
     Column("amount", BigInteger, nullable=False),
     Column("expires_at", BigInteger, nullable=False, index=True),
+    sqlite_autoincrement=True,  # never reuse an id: a settled request must not release a newer hold
 )
 
 # The change feed: every write that a running server must see (token revoked, channel added, ...)

@@ -31,6 +31,7 @@ def test_an_expired_hold_is_released_once_and_a_late_settlement_still_charges(
         hold = await ledger.reserve(token_id, user_id, None, 1000)  # the whole balance is free again
         await ledger.settle(hold, 0, record(user_id, token_id))
         await ledger.settle(orphan, 300, record(user_id, token_id))  # it was alive after all: charged, not re-released
+        await ledger.flush()
         assert await books_of(engine, user_id, token_id) == (700, 300, True)
         with pytest.raises(InsufficientBalance):
             await ledger.reserve(token_id, user_id, None, 701)

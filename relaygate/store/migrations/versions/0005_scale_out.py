@@ -34,6 +34,7 @@ def upgrade() -> None:
         sa.Column("amount", sa.BigInteger(), nullable=False),
         sa.Column("expires_at", sa.BigInteger(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_ledger_holds")),
+        sqlite_autoincrement=True,  # ids never reused: a settled request must not release a newer hold
     )
     op.create_index(op.f("ix_ledger_holds_expires_at"), "ledger_holds", ["expires_at"])
 
