@@ -31,7 +31,6 @@ CHAT, STREAM = BENCH_DIR / "chat.lua", BENCH_DIR / "chat_stream.lua"
 SCENARIOS = (("chat", CHAT, 32), ("chat", CHAT, 1), ("stream", STREAM, 32))
 # The scale-out deployment (2 workers, PostgreSQL + Redis) under the same load at 32 connections.
 SCALE_OUT_SCENARIOS = (("chat", CHAT, 32), ("stream", STREAM, 32))
-SCALE_OUT = "2 workers, PG + Redis"
 WARMUP_SECONDS = 2
 BENCH_USER = "bench"
 OPENING_BALANCE = 50_000_000_000  # 100000 USD at 500,000 quota units per USD
@@ -174,7 +173,7 @@ def billing_checks(label: str, runs: list[Run], billing: Billing) -> list[Check]
 
 
 def evaluate(
-    warmups: list[Run], runs: list[Run], rss_mb: float, billing: Billing, scaled_billing: Billing
+    warmups: list[Run], runs: list[Run], rss_mb: float, billing: Billing, scaled_billing: Billing, scaled: str
 ) -> list[Check]:
     chat_ratio, _, added_p50 = ratios(runs)
     errors = sum(r.result.errors for r in warmups + runs)
@@ -188,14 +187,14 @@ def evaluate(
         Check("no errors or non-2xx responses", errors == 0, f"{errors} errors in all runs"),
         Check(f"gateway RSS <= {MAX_RSS_MB:.0f} MB after load", rss_mb <= MAX_RSS_MB, f"{rss_mb:.1f} MB"),
         *billing_checks("SQLite", [r for r in warmups + runs if r.via == "gateway"], billing),
-        *billing_checks(SCALE_OUT, [r for r in warmups + runs if r.via == SCALE_OUT], scaled_billing),
+        *billing_checks(scaled, [r for r in warmups + runs if r.via == scaled], scaled_billing),
     ]
 
 
-def benchmark(wrk: str, seconds: int) -> tuple[list[Run], list[Check]]:
+def benchmark(wrk: str, seconds: int, scaled: str, redis: bool) -> tuple[list[Run], list[Check]]:
     with (
         tempfile.TemporaryDirectory(prefix="relaygate-bench-") as tmp,
-        scale_out.postgres_and_redis() as shared,
+        scale_out.postgres_and_redis(redis=redis) as shared,
         contextlib.ExitStack() as children,
     ):
         workdir = Path(tmp)
@@ -207,41 +206,46 @@ def benchmark(wrk: str, seconds: int) -> tuple[list[Run], list[Check]]:
         scaled_key = configure_gateway(scaled_env, upstream_port)
         gateway_port, scaled_port = processes.free_port(), processes.free_port()
         gateway = start_gateway(children, workdir, env, gateway_port)
-        scaled = start_gateway(children, workdir, scaled_env, scaled_port, "--workers", str(scale_out.WORKERS))
+        scaled_process = start_gateway(children, workdir, scaled_env, scaled_port, "--workers", str(scale_out.WORKERS))
         targets = [
             Target("direct", f"http://127.0.0.1:{upstream_port}/v1/chat/completions", "bench"),
             Target("gateway", f"http://127.0.0.1:{gateway_port}/v1/chat/completions", key),
-            Target(SCALE_OUT, f"http://127.0.0.1:{scaled_port}/v1/chat/completions", scaled_key, SCALE_OUT_SCENARIOS),
+            Target(scaled, f"http://127.0.0.1:{scaled_port}/v1/chat/completions", scaled_key, SCALE_OUT_SCENARIOS),
         ]
         warmups, runs = measure(wrk, targets, seconds)
         rss_mb = processes.rss_mb(gateway.pid)
         # SIGTERM makes a gateway flush pending usage records; uvicorn then exits with -15.
         print(f"gateway stopped with exit code {processes.stop(gateway)}", flush=True)
-        print(f"scale-out gateway stopped with exit code {processes.stop(scaled)}", flush=True)
+        print(f"scale-out gateway stopped with exit code {processes.stop(scaled_process)}", flush=True)
         billing = read_billing(env)
         scaled_billing = read_billing(scaled_env)
-    return runs, evaluate(warmups, runs, rss_mb, billing, scaled_billing)
+    return runs, evaluate(warmups, runs, rss_mb, billing, scaled_billing, scaled)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=10, help="Duration of each wrk run (default 10).")
+    parser.add_argument(
+        "--no-redis", action="store_true", help="Run the scale-out deployment on PostgreSQL alone (database ledger)."
+    )
     args = parser.parse_args()
     load_before = load_average()
-    runs, checks = benchmark(ensure_wrk(), args.seconds)
+    scaled = f"{scale_out.WORKERS} workers, PG alone" if args.no_redis else f"{scale_out.WORKERS} workers, PG + Redis"
+    runs, checks = benchmark(ensure_wrk(), args.seconds, scaled, redis=not args.no_redis)
     chat_ratio, stream_ratio, added_p50 = ratios(runs)
     summary = [
         f"Throughput via gateway / direct, chat at 32 connections: {chat_ratio:.2f}",
         f"Throughput via gateway / direct, stream at 32 connections: {stream_ratio:.2f}",
         f"Added p50 latency via gateway, chat at 1 connection: {added_p50:+.2f} ms",
-        f"Scale-out ({SCALE_OUT}) / direct, chat at 32 connections: "
-        f"{find(runs, 'chat', SCALE_OUT, 32).result.requests_per_sec / find(runs, 'chat', 'direct', 32).result.requests_per_sec:.2f}"
-        f" ({find(runs, 'chat', SCALE_OUT, 32).result.requests_per_sec:,.0f} req/s; SQLite gateway "
+        f"Scale-out ({scaled}) / direct, chat at 32 connections: "
+        f"{find(runs, 'chat', scaled, 32).result.requests_per_sec / find(runs, 'chat', 'direct', 32).result.requests_per_sec:.2f}"
+        f" ({find(runs, 'chat', scaled, 32).result.requests_per_sec:,.0f} req/s; SQLite gateway "
         f"{find(runs, 'chat', 'gateway', 32).result.requests_per_sec:,.0f} req/s)",
     ]
     table = scenario_table(runs)
     print("\n".join(["", table, "", *summary, "", *[check.line() for check in checks]]))
-    command = f".venv/bin/python bench/run.py --seconds {args.seconds}  (make bench)"
+    flags = " --no-redis" if args.no_redis else ""
+    command = f".venv/bin/python bench/run.py --seconds {args.seconds}{flags}  (make bench)"
     prepend_section(RESULTS, results_section(command, load_before, table, summary, checks))
     return 0 if all(check.passed for check in checks) else 1
 

@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Iterator
 
 import asyncpg
-import redis
+import redis as redis_client
 
 POSTGRES = os.environ.get("RELAYGATE_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 REDIS = os.environ.get("RELAYGATE_BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -22,20 +22,19 @@ WORKERS = 2
 
 
 @contextlib.contextmanager
-def postgres_and_redis() -> Iterator[dict[str, str]]:
-    """The RELAYGATE_* settings of a fresh database and Redis prefix, cleaned up on exit."""
+def postgres_and_redis(*, redis: bool = True) -> Iterator[dict[str, str]]:
+    """The RELAYGATE_* settings of a fresh database and (unless `redis` is False) Redis prefix, cleaned up on exit."""
     name = f"relaygate_bench_{uuid.uuid4().hex[:10]}"
     prefix = f"rgbench:{uuid.uuid4().hex[:10]}:"
     asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
     try:
-        yield {
-            "RELAYGATE_DATABASE_URL": POSTGRES.rsplit("/", 1)[0] + "/" + name,
-            "RELAYGATE_REDIS_URL": REDIS,
-            "RELAYGATE_REDIS_PREFIX": prefix,
-        }
+        settings = {"RELAYGATE_DATABASE_URL": POSTGRES.rsplit("/", 1)[0] + "/" + name}
+        if redis:
+            settings |= {"RELAYGATE_REDIS_URL": REDIS, "RELAYGATE_REDIS_PREFIX": prefix}
+        yield settings
     finally:
         asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        client = redis.Redis.from_url(REDIS)
+        client = redis_client.Redis.from_url(REDIS)
         keys = list(client.scan_iter(match=f"{prefix}*", count=1000))
         if keys:
             client.delete(*keys)

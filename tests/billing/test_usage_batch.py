@@ -1,0 +1,43 @@
+"""Writing a batch of usage records on SQLite: many rows per statement, every row written once."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from sqlalchemy import func, select
+
+from relaygate.billing.usage_batch import _chunk_sizes, write_usage
+from relaygate.store.database import create_engine
+from relaygate.store.migrate import upgrade_to_head
+from relaygate.store.schema import usage_records
+from relaygate.tokens.service import create_tokens
+from relaygate.tokens.spec import TokenSpec
+from relaygate.users.service import NewUser, create_user
+from tests.billing.test_ledger import books_of, record
+
+
+def test_chunks_cover_every_row_with_few_distinct_sizes() -> None:
+    for count in (0, 1, 7, 999, 1000, 1001, 2555):
+        assert sum(_chunk_sizes(count)) == count
+    assert _chunk_sizes(2555) == [1000, 1000, 512, 32, 8, 2, 1]
+
+
+def test_a_large_mixed_batch_is_written_whole(tmp_path: Path) -> None:
+    async def main() -> tuple[int, int, tuple[int, int, bool]]:
+        engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'b.db'}")
+        await upgrade_to_head(engine)
+        async with engine.begin() as conn:
+            user = await create_user(conn, NewUser(name="a", password="password-123", balance=100_000))
+            [token] = await create_tokens(conn, user["id"], TokenSpec())
+        full = [{**record(user["id"], token["id"]), "quota": 3} for _ in range(2555)]
+        short = [{k: v for k, v in r.items() if k != "cached_tokens"} for r in full[:10]]  # column default applies
+        async with engine.begin() as conn:
+            await write_usage(conn, full + short)
+        async with engine.connect() as conn:
+            rows = (await conn.execute(select(func.count(), func.sum(usage_records.c.quota)))).one()
+        books = await books_of(engine, user["id"], token["id"])
+        await engine.dispose()
+        return int(rows[0]), int(rows[1]), books
+
+    assert asyncio.run(main()) == (2565, 3 * 2565, (100_000 - 3 * 2565, 3 * 2565, True))
