@@ -52,20 +52,26 @@ def unwritten(ledger: Any) -> list[dict[str, Any]]:
     return ledger.batcher.records  # type: ignore[no-any-return]
 
 
+async def database_with_account(settings: Settings) -> tuple[Any, int, int]:
+    """(engine, user id, token id): a migrated database, alice with 1000 units and a token limited to 600."""
+    engine = create_engine(to_async_url(settings.database_url))
+    await upgrade_to_head(engine)
+    async with engine.begin() as conn:
+        user = await create_user(conn, NewUser(name="alice", password="password-123", balance=1000))
+        [token] = await create_tokens(conn, user["id"], TokenSpec(quota_limit=600))
+    return engine, user["id"], token["id"]
+
+
 def run_contract(form: tuple[str, Settings], scenario: Any, *, flush_interval: float = 3600) -> None:
     kind, settings = form
     settings = settings.model_copy(update={"flush_interval": flush_interval})
 
     async def main() -> None:
-        engine = create_engine(to_async_url(settings.database_url))
-        await upgrade_to_head(engine)
-        async with engine.begin() as conn:
-            user = await create_user(conn, NewUser(name="alice", password="password-123", balance=1000))
-            [token] = await create_tokens(conn, user["id"], TokenSpec(quota_limit=600))
+        engine, user_id, token_id = await database_with_account(settings)
         ledger = make_ledger(kind, settings, engine)
         await ledger.start()
         try:
-            await scenario(engine, ledger, user["id"], token["id"])
+            await scenario(engine, ledger, user_id, token_id)
         finally:
             await ledger.close()
             if isinstance(ledger, RedisLedger):

@@ -12,14 +12,9 @@ import pytest
 from relaygate.billing import redis_ledger
 from relaygate.billing.redis_ledger import RedisLedger
 from relaygate.errors import InsufficientBalance, ServiceUnavailable, TokenQuotaExceeded
-from relaygate.settings import Settings, to_async_url
-from relaygate.store.database import create_engine
-from relaygate.store.migrate import upgrade_to_head
+from relaygate.settings import Settings
 from relaygate.store.redis import connect_redis
-from relaygate.tokens.service import create_tokens
-from relaygate.tokens.spec import TokenSpec
-from relaygate.users.service import NewUser, create_user
-from tests.billing.test_ledger import books_of, record
+from tests.billing.test_ledger import books_of, database_with_account, record
 from tests.support.postgres import fresh_database
 from tests.support.redis import SERVER as REDIS_SERVER
 from tests.support.redis import fresh_prefix
@@ -37,11 +32,7 @@ def run(settings: Settings, scenario: Any, processes: int = 2) -> None:
     """`scenario(engine, ledgers, user_id, token_id)` with one RedisLedger per simulated process."""
 
     async def main() -> None:
-        engine = create_engine(to_async_url(settings.database_url))
-        await upgrade_to_head(engine)
-        async with engine.begin() as conn:
-            user = await create_user(conn, NewUser(name="alice", password="password-123", balance=1000))
-            [token] = await create_tokens(conn, user["id"], TokenSpec(quota_limit=600))
+        engine, user_id, token_id = await database_with_account(settings)
         ledgers = []
         for _ in range(processes):
             redis = connect_redis(settings)
@@ -49,7 +40,7 @@ def run(settings: Settings, scenario: Any, processes: int = 2) -> None:
             ledgers.append(RedisLedger(engine, redis, settings))
         await asyncio.gather(*(ledger.start() for ledger in ledgers))
         try:
-            await scenario(engine, ledgers, user["id"], token["id"])
+            await scenario(engine, ledgers, user_id, token_id)
         finally:
             for ledger in ledgers:
                 await ledger.close()
