@@ -117,7 +117,10 @@ async def update_token(
             reset_period=merged["reset"],
         )
     )
-    await _update_live_token(conn, token_id, user_id, status=merged["status"], **_settings_columns(spec))
+    columns = _settings_columns(spec)
+    if spec.reset_period is not None and spec.reset_period != current["reset"]:
+        columns["last_reset_at"] = now()  # a new period counts from now: no clearing of usage already there
+    await _update_live_token(conn, token_id, user_id, status=merged["status"], **columns)
     return await get_token(conn, token_id)
 
 

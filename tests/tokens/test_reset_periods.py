@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+import time_machine
 
-from relaygate.tokens.resets import QuotaResetter, next_boundary, next_reset_at, period_start
+from relaygate.clock import now
+from relaygate.store.database import create_engine
+from relaygate.store.migrate import upgrade_to_head
+from relaygate.tokens.resets import QuotaResetter, next_boundary, next_reset_at, period_start, reset_due_tokens
+from relaygate.tokens.service import create_tokens, update_token
+from relaygate.tokens.spec import TokenSpec
+from relaygate.users.service import NewUser, create_user
 
 UTC = ZoneInfo("UTC")
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -141,3 +150,29 @@ def test_the_resetter_wakes_at_the_next_boundary_and_at_least_once_a_minute(loca
     moment = at(local_time, BERLIN)
     resetter = QuotaResetter(None, BERLIN, clock=lambda: moment, max_sleep=60.0)  # type: ignore[arg-type]
     assert resetter.seconds_to_sleep() == seconds
+
+
+def test_a_period_set_on_an_old_token_counts_from_then_not_from_creation(tmp_path: Path) -> None:
+    zone = UTC
+
+    async def main() -> tuple[list[int], list[int]]:
+        engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'r.db'}")
+        await upgrade_to_head(engine)
+        with time_machine.travel(datetime(2026, 11, 1, 12, tzinfo=UTC), tick=False):
+            async with engine.begin() as conn:
+                user = await create_user(conn, NewUser(name="a", password="password-123", balance=1000))
+                [token] = await create_tokens(conn, user["id"], TokenSpec())
+        with time_machine.travel(datetime(2026, 11, 24, 15, tzinfo=UTC), tick=False):
+            async with engine.begin() as conn:
+                await update_token(conn, token["id"], {"reset": "daily"})
+                right_away = await reset_due_tokens(conn, now(), zone)
+        async with engine.begin() as conn:
+            next_midnight = await reset_due_tokens(
+                conn, int(datetime(2026, 11, 25, 0, 1, tzinfo=UTC).timestamp()), zone
+            )
+        await engine.dispose()
+        return right_away, next_midnight
+
+    right_away, next_midnight = asyncio.run(main())
+    assert right_away == []  # its usage so far is not cleared by setting the period
+    assert len(next_midnight) == 1
