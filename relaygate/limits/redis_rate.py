@@ -51,16 +51,22 @@ KINDS: dict[int, Kind] = {1: "concurrency", 2: "rpm", 3: "tpm"}
 RETRY_REDIS_AFTER = 1.0  # seconds of counting in process after a failure, so a lost Redis costs no wait per request
 DEFAULT_LEASE = 60.0  # a dead process's slots are free again within this; live ones are renewed long before
 
-# KEYS: per subject (requests, tokens, in flight). ARGV: now (-1: the server's clock), window, lease,
-# permit id, then per subject rpm, tpm, max concurrent (-1: none).
-# Returns refused subject (1-based, 0: admitted), kind, retry-after ms, then per subject
-# requests, requests reset ms, tokens, tokens reset ms.
-ACQUIRE = """
+# Every script's ARGV[1]: the time in seconds, or -1 for the Redis server's clock.
+_NOW = """
 local now = tonumber(ARGV[1])
 if now < 0 then
   local t = redis.call('TIME')
   now = tonumber(t[1]) + tonumber(t[2]) / 1000000
 end
+"""
+
+# KEYS: per subject (requests, tokens, in flight). ARGV: now (-1: the server's clock), window, lease,
+# permit id, then per subject rpm, tpm, max concurrent (-1: none).
+# Returns refused subject (1-based, 0: admitted), kind, retry-after ms, then per subject
+# requests, requests reset ms, tokens, tokens reset ms.
+ACQUIRE = (
+    _NOW
+    + """
 local window, lease, id = tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
 local n = #KEYS / 3
 local out = {}
@@ -114,14 +120,12 @@ if refused == 0 then
 end
 return {refused, kind, math.ceil(retry * 1000), unpack(out)}
 """
+)
 
 # KEYS: per subject (tokens, in flight). ARGV: now (-1: the server's clock), window, permit id, tokens used.
-RELEASE = """
-local now = tonumber(ARGV[1])
-if now < 0 then
-  local t = redis.call('TIME')
-  now = tonumber(t[1]) + tonumber(t[2]) / 1000000
-end
+RELEASE = (
+    _NOW
+    + """
 local window, id, tokens = tonumber(ARGV[2]), ARGV[3], tonumber(ARGV[4])
 for i = 0, #KEYS / 2 - 1 do
   local tok, fly = KEYS[2*i+1], KEYS[2*i+2]
@@ -133,14 +137,12 @@ for i = 0, #KEYS / 2 - 1 do
 end
 return 1
 """
+)
 
 # KEYS: the in-flight sets of one permit. ARGV: now (-1: the server's clock), lease, permit id.
-RENEW = """
-local now = tonumber(ARGV[1])
-if now < 0 then
-  local t = redis.call('TIME')
-  now = tonumber(t[1]) + tonumber(t[2]) / 1000000
-end
+RENEW = (
+    _NOW
+    + """
 local lease = tonumber(ARGV[2])
 for i = 1, #KEYS do
   if redis.call('ZADD', KEYS[i], 'XX', 'CH', now + lease, ARGV[3]) == 1 then
@@ -149,6 +151,7 @@ for i = 1, #KEYS do
 end
 return 1
 """
+)
 
 
 class RedisRateLimiter:

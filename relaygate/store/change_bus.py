@@ -1,7 +1,7 @@
 """Redis pub/sub for the change feed: writes reach every instance at once instead of at its next poll.
 
-`record_change` notes each change on its connection; when that transaction commits, a publisher
-attached to the engine sends the changes on one Redis channel, and every running instance's
+A publisher attached to an engine notes each row `record_change` inserts into the feed on its
+connection; when that transaction commits, it sends them on one Redis channel, and every running instance's
 subscriber hands them to the same listener the poller calls. The poller keeps running as the
 safety net for a message lost while an instance was disconnected, so a change is never missed,
 only delivered twice (listeners only drop caches, so twice is harmless).
@@ -19,14 +19,16 @@ from redis.exceptions import RedisError
 from sqlalchemy import event
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.sql import Insert
 
 from relaygate.settings import Settings
 from relaygate.store.changes import Listener
 from relaygate.store.redis import key
+from relaygate.store.schema import changes as changes_table
 
 log = logging.getLogger(__name__)
 
-_NOTED = "relaygate_changes"  # where record_change notes its changes on the connection
+_NOTED = "relaygate_changes"  # where the publisher notes a transaction's changes, on its connection
 
 
 def channel(settings: Settings) -> str:
@@ -40,6 +42,7 @@ class ChangePublisher:
         self._redis = redis
         self._channel = channel(settings)
         self._sends: set[asyncio.Task[None]] = set()
+        event.listen(engine.sync_engine, "after_execute", self._executed)
         event.listen(engine.sync_engine, "commit", self._committed)
         event.listen(engine.sync_engine, "rollback", self._rolled_back)
 
@@ -47,6 +50,11 @@ class ChangePublisher:
         """Wait for the messages still being sent (a CLI command before it exits)."""
         if self._sends:
             await asyncio.gather(*self._sends, return_exceptions=True)
+
+    def _executed(self, conn: Connection, statement: object, *_: object) -> None:
+        if isinstance(statement, Insert) and statement.table is changes_table:
+            values = statement.compile().params
+            conn.info.setdefault(_NOTED, []).append(f"{values['kind']}:{values['ref_id']}")
 
     def _committed(self, conn: Connection) -> None:
         changes = conn.info.pop(_NOTED, None)

@@ -24,9 +24,8 @@ KEEP_SECONDS = 3600
 
 async def record_change(conn: AsyncConnection, kind: str, ref_id: object) -> None:
     """Note that object `ref_id` of `kind` (token, user, channel, price, group) changed."""
+    # With Redis, a ChangePublisher on the engine also publishes it when the transaction commits.
     await conn.execute(insert(changes).values(kind=kind, ref_id=str(ref_id), created_at=now()))
-    # With Redis, also published when the transaction commits (relaygate.store.change_bus).
-    conn.sync_connection.info.setdefault("relaygate_changes", []).append(f"{kind}:{ref_id}")  # type: ignore[union-attr]
 
 
 class ChangePoller:
