@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from click.testing import CliRunner
 from pydantic import ValidationError
 
-from relaygate.cli.main import cli
 from relaygate.settings import load_settings
 
 
@@ -27,8 +28,32 @@ def test_an_unknown_time_zone_is_refused_at_load(tmp_path: Path, bad: str) -> No
         load_settings(data_dir=tmp_path, timezone=bad)
 
 
-def test_the_cli_reports_a_bad_time_zone(tmp_path: Path) -> None:
-    env = {"RELAYGATE_DATA_DIR": str(tmp_path), "RELAYGATE_TIMEZONE": "Europe/Atlantis"}
-    result = CliRunner().invoke(cli, ["token", "list"], env=env)
-    assert result.exit_code == 1
-    assert "RELAYGATE_TIMEZONE must be an IANA time zone name such as Asia/Shanghai" in result.output
+@pytest.mark.parametrize(
+    ("args", "env", "expected"),
+    [
+        (
+            ["token", "list"],
+            {"RELAYGATE_TIMEZONE": "Europe/Atlantis"},
+            "invalid setting timezone (RELAYGATE_TIMEZONE): Value error, RELAYGATE_TIMEZONE must be an IANA time "
+            "zone name such as Asia/Shanghai",
+        ),
+        (
+            ["serve", "--workers", "0"],
+            {},
+            "Error: invalid setting workers (RELAYGATE_WORKERS): Input should be greater than or equal to 1",
+        ),
+    ],
+)
+def test_the_cli_names_a_bad_setting_without_a_traceback(
+    tmp_path: Path, args: list[str], env: dict[str, str], expected: str
+) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "relaygate", *args],
+        env={**os.environ, "RELAYGATE_DATA_DIR": str(tmp_path), **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert expected in result.stderr
+    assert "Traceback" not in result.stderr

@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 
 import click
 import orjson
+from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from relaygate.errors import ConflictError, NotFoundError
@@ -58,6 +59,8 @@ def run(work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
 
     try:
         return asyncio.run(main())
+    except ValidationError:
+        raise  # a bad setting: `relaygate.cli.main` says which one
     except (ValueError, NotFoundError, ConflictError) as exc:
         raise click.ClickException(str(exc)) from exc
 

@@ -7,6 +7,7 @@ import os
 
 import click
 import uvicorn
+from pydantic import ValidationError
 
 from relaygate.app import create_app
 from relaygate.cli.access_keys import access_key_group
@@ -91,4 +92,10 @@ cli.add_command(access_key_group)
 
 
 def main() -> None:
-    cli()
+    try:
+        cli()
+    except ValidationError as exc:  # a bad setting, from a flag, RELAYGATE_* or the TOML file
+        for error in exc.errors():
+            name = ".".join(str(part) for part in error["loc"])
+            click.echo(f"Error: invalid setting {name} (RELAYGATE_{name.upper()}): {error['msg']}", err=True)
+        raise SystemExit(2) from None
