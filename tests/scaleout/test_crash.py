@@ -20,7 +20,9 @@ SLOW = {"model": "slow-model", "messages": [{"role": "user", "content": "hi"}], 
 
 
 def token_held(gw: Deployment, token_id: int) -> int:
-    return int(gw.db(lambda conn: conn.scalar(select(tokens.c.held).where(tokens.c.id == token_id))))
+    held = gw.db(lambda conn: conn.scalar(select(tokens.c.held).where(tokens.c.id == token_id)))
+    assert held is not None
+    return int(held)
 
 
 async def hold_the_whole_quota(
