@@ -18,6 +18,10 @@ down_revision = "0006"
 branch_labels = None
 depends_on = None
 
+# SQLite rebuilds a table to drop a column: ids must still never be reused (a settled request would
+# release a newer hold).
+_KEEP_AUTOINCREMENT = {"sqlite_autoincrement": True}
+
 HOLD = """
 CREATE OR REPLACE FUNCTION relaygate_hold(
     p_process text, p_user bigint, p_token bigint, p_amount bigint, p_limit bigint, p_expires bigint
@@ -52,7 +56,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_ledger_processes")),
     )
     op.create_index(op.f("ix_ledger_processes_last_seen"), "ledger_processes", ["last_seen"])
-    with op.batch_alter_table("ledger_holds") as batch:
+    with op.batch_alter_table("ledger_holds", table_kwargs=_KEEP_AUTOINCREMENT) as batch:
         batch.add_column(sa.Column("process_id", sa.String(32), nullable=True))
         batch.create_index(op.f("ix_ledger_holds_process_id"), ["process_id"])
     if op.get_bind().dialect.name == "postgresql":
@@ -62,7 +66,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
         op.execute("DROP FUNCTION IF EXISTS relaygate_hold(text, bigint, bigint, bigint, bigint, bigint)")
-    with op.batch_alter_table("ledger_holds") as batch:
+    with op.batch_alter_table("ledger_holds", table_kwargs=_KEEP_AUTOINCREMENT) as batch:
         batch.drop_index(op.f("ix_ledger_holds_process_id"))
         batch.drop_column("process_id")
     op.drop_index(op.f("ix_ledger_processes_last_seen"), table_name="ledger_processes")
