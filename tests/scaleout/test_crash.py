@@ -7,9 +7,9 @@ import time
 from pathlib import Path
 
 import httpx
-from sqlalchemy import select
+from sqlalchemy import func, select
 
-from relaygate.store.schema import tokens
+from relaygate.store.schema import ledger_processes, tokens
 from tests.scaleout.conftest import PER_CALL_UNITS, PER_CALL_USD, shared_setup, spread
 from tests.support.deployment import Deployment
 from tests.support.postgres import fresh_database
@@ -89,4 +89,5 @@ def test_a_sigkilled_server_on_postgres_alone_has_its_holds_released_within_a_mi
             stop_server(restarted)
         assert gw.token(token["id"])["used_quota"] == QUOTA_CALLS * PER_CALL_UNITS
         assert token_held(gw, token["id"]) == 0
+        assert gw.db(lambda conn: conn.scalar(select(func.count()).select_from(ledger_processes))) == 0  # SIGTERM
         assert gw.books()["balanced"]
