@@ -159,8 +159,10 @@ ledger_entries = Table(
     Column("created_at", BigInteger, nullable=False),
 )
 
-# Holds of requests in flight under the database ledger (several workers, no Redis). A hold of a
-# process that died is released when it expires, so a crash cannot lock a balance for good.
+# Holds of requests in flight under the database ledger (several workers, no Redis). Each names the
+# process that took it; the holds of a process that stopped beating in ledger_processes are released
+# by the live ones, and a hold that outlives its expiry (one taken by a version without heartbeats)
+# is released then, so a crash cannot lock a balance for good.
 ledger_holds = Table(
     "ledger_holds",
     metadata,
@@ -169,7 +171,17 @@ ledger_holds = Table(
     Column("token_id", Id, nullable=False),
     Column("amount", BigInteger, nullable=False),
     Column("expires_at", BigInteger, nullable=False, index=True),
+    Column("process_id", String(32), nullable=True, index=True),
     sqlite_autoincrement=True,  # never reuse an id: a settled request must not release a newer hold
+)
+
+# The database ledger's live processes: each beats (last_seen, milliseconds on the database's clock,
+# so hosts' clocks need not agree) every few seconds and deletes its row on a clean shutdown.
+ledger_processes = Table(
+    "ledger_processes",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("last_seen", BigInteger, nullable=False, index=True),
 )
 
 # The change feed: every write that a running server must see (token revoked, channel added, ...)
