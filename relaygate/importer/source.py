@@ -94,11 +94,13 @@ async def open_source(dsn: Dsn) -> AsyncIterator[AsyncConnection]:
     try:
         with _reading(dsn.label):
             conn = await engine.connect()
-            if dsn.dialect == "mysql":
-                await conn.exec_driver_sql("SET SESSION TRANSACTION READ ONLY")
-                await conn.exec_driver_sql("SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-            await conn.begin()
         try:
+            with _reading(dsn.label):
+                if dsn.dialect == "mysql":  # for the transactions that follow, begun below
+                    await conn.exec_driver_sql("SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+                    await conn.exec_driver_sql("SET SESSION TRANSACTION READ ONLY")
+                    await conn.commit()
+                await conn.begin()
             yield conn
         finally:
             await conn.close()  # rolls the read-only transaction back
