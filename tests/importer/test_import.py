@@ -66,20 +66,24 @@ def test_an_imported_install_keeps_serving_its_customers(source: Source, tmp_pat
     assert any("Baidu (type 15) is not a type relaygate serves" in note for note in kinds["channels"]["notes"])
     assert kinds["redemptions"]["imported"] == 1
     assert {"id": "2", "reason": "already redeemed"} in kinds["redemptions"]["skipped"]
-    assert kinds["prices"]["imported"] == 4 and kinds["groups"]["imported"] == 2
+    assert kinds["prices"]["imported"] == 4
+    assert kinds["groups"]["imported"] == 2
 
     imported = {user["name"]: user for user in gw.cli("user", "list")}
     their_root = "root_" + source.kind.replace("-", "")
-    assert imported["root"]["role"] == "root" and imported[their_root]["role"] == "admin"
+    assert imported["root"]["role"] == "root"
+    assert imported[their_root]["role"] == "admin"
     alice = imported["alice"]
     assert (alice["balance"], alice["used_quota"], alice["request_count"], alice["group"]) == (
         1_000_000, 250_000, 42, "vip",
     )  # fmt: skip
-    assert imported["bob"]["role"] == "admin" and imported["carol"]["status"] == "disabled"
+    assert imported["bob"]["role"] == "admin"
+    assert imported["carol"]["status"] == "disabled"
     by_name = {token["name"]: token for token in gw.cli("token", "list")}
     assert (by_name["prod"]["quota_limit"], by_name["prod"]["used_quota"]) == (750_000, 150_000)
     assert by_name["prod"]["models"] == ["gpt-4o-mini", "gpt-4o"]
-    assert by_name["unlimited"]["quota_limit"] is None and by_name["unlimited"]["used_quota"] == 50_000
+    assert by_name["unlimited"]["quota_limit"] is None
+    assert by_name["unlimited"]["used_quota"] == 50_000
     assert by_name["office"]["allow_ips"] == ["10.0.0.0/8", "192.168.1.5/32"]
     assert {p["model"]: p["input"] for p in gw.cli("price", "list")}["gpt-4o-mini"] == "0.15"
     assert gw.books()["balanced"], gw.books()
@@ -92,7 +96,8 @@ def test_an_imported_install_keeps_serving_its_customers(source: Source, tmp_pat
         gw.flush()
         after = gw.user("alice")
         spent = 1_000_000 - after["balance"]
-        assert spent > 0 and gw.token(by_name["prod"]["id"])["used_quota"] == 150_000 + spent
+        assert spent > 0
+        assert gw.token(by_name["prod"]["id"])["used_quota"] == 150_000 + spent
         assert refused(gw, source.keys["nearly"]) == (429, "token_quota_exceeded")  # 1 unit left there
         assert refused(gw, source.keys["expired"]) == (401, "token_expired")
         assert refused(gw, "sk-" + source.keys["disabled"]) == (401, "token_disabled")
@@ -122,7 +127,8 @@ def test_an_imported_install_keeps_serving_its_customers(source: Source, tmp_pat
     before = counts(gw)
     second = gw.cli("import", source.kind, "--from", source.dsn)
     assert second["imported"] == 0
-    assert second["kinds"]["users"]["already_imported"] == 4 and second["kinds"]["tokens"]["already_imported"] == 6
+    assert second["kinds"]["users"]["already_imported"] == 4
+    assert second["kinds"]["tokens"]["already_imported"] == 6
     assert counts(gw) == before
     assert gw.books()["balanced"]
 
