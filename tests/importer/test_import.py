@@ -13,33 +13,12 @@ from typing import Any
 import httpx
 import openai
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from relaygate.store.schema import channels, import_map, ledger_entries, redemption_codes, tokens, usage_records, users
-from relaygate.users.service import ensure_root
+from relaygate.store.schema import users
 from tests.support.deployment import Deployment
-from tests.support.legacy_gateways import PASSWORDS, Source
-
-ROOT_PASSWORD = "root-password-for-tests"
-
-
-def fresh_gateway(tmp_path: Path) -> Deployment:
-    """A migrated relaygate with its own root, as `relaygate serve` leaves it on first start."""
-    gw = Deployment(tmp_path / "data")
-    gw.cli("user", "list")  # migrates
-    gw.db(lambda conn: ensure_root(conn, ROOT_PASSWORD))
-    return gw
-
-
-def counts(gw: Deployment) -> dict[str, int]:
-    async def count(conn: AsyncConnection) -> dict[str, int]:
-        found = {}
-        for table in (users, tokens, channels, redemption_codes, usage_records, ledger_entries, import_map):
-            found[table.name] = (await conn.execute(select(func.count()).select_from(table))).scalar_one()
-        return found
-
-    return gw.db(count)
+from tests.support.legacy_gateways import PASSWORDS, Source, counts, fresh_gateway
 
 
 def chat(gw: Deployment, key: str) -> Any:

@@ -14,12 +14,17 @@ import string
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import bcrypt
-from sqlalchemy import column, insert, table
+from sqlalchemy import column, func, insert, select, table
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
+
+from relaygate.store.schema import channels, import_map, ledger_entries, redemption_codes, tokens, usage_records, users
+from relaygate.users.service import ensure_root
+from tests.support.deployment import Deployment
 
 # (column, kind, extra): kind is how GORM types the Go field; extra holds "unique", "index", "pk",
 # "not null" and "default:X" as in the gorm tags.
@@ -308,6 +313,27 @@ def sample_rows(kind: str, upstream: str) -> Source:
     source.rows = {"users": users, "tokens": tokens, "channels": channels, "options": options,
                    "redemptions": redemptions, "abilities": abilities, "logs": logs}  # fmt: skip
     return source
+
+
+ROOT_PASSWORD = "root-password-for-tests"
+
+
+def fresh_gateway(tmp_path: Path) -> Deployment:
+    """A migrated relaygate with its own root, as `relaygate serve` leaves it on first start."""
+    gw = Deployment(tmp_path / "data")
+    gw.cli("user", "list")  # migrates
+    gw.db(lambda conn: ensure_root(conn, ROOT_PASSWORD))
+    return gw
+
+
+def counts(gw: Deployment) -> dict[str, int]:
+    async def count(conn: AsyncConnection) -> dict[str, int]:
+        found = {}
+        for kept in (users, tokens, channels, redemption_codes, usage_records, ledger_entries, import_map):
+            found[kept.name] = (await conn.execute(select(func.count()).select_from(kept))).scalar_one()
+        return found
+
+    return gw.db(count)
 
 
 def build_source(kind: str, dsn: str, upstream: str) -> Source:

@@ -1,0 +1,92 @@
+"""The import's options and its refusals: --dry-run, --with-logs, --keep-root, bad DSNs, read-only source."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select, text
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from relaygate.importer.source import open_source, parse_dsn
+from relaygate.store.schema import usage_records
+from tests.support.legacy_gateways import Source, counts, fresh_gateway
+
+
+def test_a_dry_run_writes_nothing_and_reports_what_the_import_will_do(sqlite_source: Source, tmp_path: Path) -> None:
+    gw = fresh_gateway(tmp_path)
+    before = counts(gw)
+    dry = gw.cli("import", sqlite_source.kind, "--from", sqlite_source.dsn, "--dry-run")
+    assert dry["dry_run"] is True
+    assert counts(gw) == before
+    assert [user["name"] for user in gw.cli("user", "list")] == ["root"]
+    real = gw.cli("import", sqlite_source.kind, "--from", sqlite_source.dsn)
+    assert {**dry, "dry_run": False} == real
+    assert real["imported"] > 0
+
+
+def test_consume_logs_become_usage_records_and_the_books_still_balance(sqlite_source: Source, tmp_path: Path) -> None:
+    gw = fresh_gateway(tmp_path)
+    report = gw.cli("import", sqlite_source.kind, "--from", sqlite_source.dsn, "--with-logs")
+    assert report["kinds"]["logs"]["imported"] == 3  # the top-up log is not usage
+    assert gw.books()["balanced"], gw.books()
+    assert gw.user("alice")["used_quota"] == 250_000  # the logs explain part of it, they add nothing
+    prod = next(token for token in gw.cli("token", "list") if token["name"] == "prod")
+    assert prod["used_quota"] == 150_000
+
+    async def log_records(conn: AsyncConnection) -> list[tuple[str, int, int | None]]:
+        query = select(usage_records.c.model, usage_records.c.quota, usage_records.c.token_id).where(
+            usage_records.c.model == "gpt-4o-mini"
+        )
+        return sorted((row.model, row.quota, row.token_id) for row in await conn.execute(query))
+
+    assert gw.db(log_records) == sorted(
+        [("gpt-4o-mini", 120, prod["id"]), ("gpt-4o-mini", 80, prod["id"]), ("gpt-4o-mini", 40, prod["id"] + 1)]
+    )
+    again = gw.cli("import", sqlite_source.kind, "--from", sqlite_source.dsn, "--with-logs")
+    assert again["kinds"]["logs"]["imported"] == 0
+    assert again["imported"] == 0
+
+
+def test_keep_root_keeps_their_root_a_root_beside_relaygates_own(sqlite_source: Source, tmp_path: Path) -> None:
+    gw = fresh_gateway(tmp_path)
+    report = gw.cli("import", sqlite_source.kind, "--from", sqlite_source.dsn, "--keep-root")
+    roles = {user["name"]: user["role"] for user in gw.cli("user", "list")}
+    their_root = "root_" + sqlite_source.kind.replace("-", "")
+    assert roles["root"] == "root"
+    assert roles[their_root] == "root"
+    assert any("is named 'root_" in note and "the name is taken" in note for note in report["kinds"]["users"]["notes"])
+
+
+def test_a_bad_source_is_refused_with_what_to_give_instead(tmp_path: Path) -> None:
+    gw = fresh_gateway(tmp_path)
+    assert "must start with mysql://, postgresql:// or sqlite:///" in gw.cli_fails(
+        "import", "new-api", "--from", "ftp://host/db"
+    )
+    assert "no database file at" in gw.cli_fails("import", "new-api", "--from", f"sqlite:///{tmp_path}/none.db")
+    empty = tmp_path / "empty.db"
+    sqlite3.connect(empty).close()
+    assert "has no table 'users': is it the database new-api runs on?" in gw.cli_fails(
+        "import", "new-api", "--from", f"sqlite:///{empty}"
+    )
+    output = gw.cli_fails("import", "one-api", "--from", "mysql://root:s3cret-pw@127.0.0.1:1/one-api")
+    assert "cannot read the source database mysql://127.0.0.1:1/one-api" in output
+    assert "s3cret-pw" not in output
+
+
+def test_the_source_is_opened_read_only(source: Source) -> None:
+    async def try_to_write() -> None:
+        async with open_source(parse_dsn(source.dsn)) as conn:
+            await conn.execute(text("UPDATE tokens SET remain_quota = 0"))
+
+    with pytest.raises(DBAPIError):
+        asyncio.run(try_to_write())
+
+    async def remaining() -> int:
+        async with open_source(parse_dsn(source.dsn)) as conn:
+            return int((await conn.execute(text("SELECT SUM(remain_quota) FROM tokens"))).scalar_one())
+
+    assert asyncio.run(remaining()) == sum(row["remain_quota"] for row in source.rows["tokens"])
