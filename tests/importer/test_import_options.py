@@ -11,8 +11,12 @@ from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from relaygate.clock import now
+from relaygate.errors import CodeExpired
 from relaygate.importer.source import open_source, parse_dsn
+from relaygate.redemptions.service import import_code, redeem_code
 from relaygate.store.schema import usage_records
+from relaygate.users.service import find_user_id, get_user
 from tests.support.legacy_gateways import Source, counts, fresh_gateway
 
 
@@ -90,3 +94,17 @@ def test_the_source_is_opened_read_only(source: Source) -> None:
             return int((await conn.execute(text("SELECT SUM(remain_quota) FROM tokens"))).scalar_one())
 
     assert asyncio.run(remaining()) == sum(row["remain_quota"] for row in source.rows["tokens"])
+
+
+def test_an_imported_code_past_its_expiry_is_refused_and_stays_unused(tmp_path: Path) -> None:
+    gw = fresh_gateway(tmp_path)
+    gw.cli("user", "create", "erin", "--password", "password-123")
+
+    async def import_then_redeem(conn: AsyncConnection) -> tuple[str, int]:
+        user_id = await find_user_id(conn, "erin")
+        await import_code(conn, "A" * 32, 1000, expires_at=now() - 1, created_by=None)
+        with pytest.raises(CodeExpired) as caught:
+            await redeem_code(conn, "A" * 32, user_id)
+        return caught.value.code, (await get_user(conn, user_id))["balance"]
+
+    assert gw.db(import_then_redeem) == ("code_expired", 0)
