@@ -88,16 +88,18 @@ class SourceData:
 async def open_source(dsn: Dsn) -> AsyncIterator[AsyncConnection]:
     """One read-only transaction on the source (a consistent snapshot where the server offers one)."""
     connect_args: dict[str, Any] = {}
+    options: dict[str, Any] = {}
     if dsn.dialect == "postgresql":
         connect_args["server_settings"] = {"default_transaction_read_only": "on"}
-    engine: AsyncEngine = create_async_engine(dsn.url, connect_args=connect_args)
+    if dsn.dialect in ("postgresql", "mysql"):
+        options["isolation_level"] = "REPEATABLE READ"  # every table read from one snapshot
+    engine: AsyncEngine = create_async_engine(dsn.url, connect_args=connect_args, **options)
     try:
         with _reading(dsn.label):
             conn = await engine.connect()
         try:
             with _reading(dsn.label):
                 if dsn.dialect == "mysql":  # for the transactions that follow, begun below
-                    await conn.exec_driver_sql("SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ")
                     await conn.exec_driver_sql("SET SESSION TRANSACTION READ ONLY")
                     await conn.commit()
                 await conn.begin()

@@ -17,7 +17,8 @@ from relaygate.importer.source import open_source, parse_dsn
 from relaygate.redemptions.service import import_code, redeem_code
 from relaygate.store.schema import usage_records
 from relaygate.users.service import find_user_id, get_user
-from tests.support.legacy_gateways import Source, counts, fresh_gateway
+from tests.support import postgres
+from tests.support.legacy_gateways import Source, build_source, counts, fresh_gateway
 
 
 def test_a_dry_run_writes_nothing_and_reports_what_the_import_will_do(sqlite_source: Source, tmp_path: Path) -> None:
@@ -108,3 +109,16 @@ def test_an_imported_code_past_its_expiry_is_refused_and_stays_unused(tmp_path: 
         return caught.value.code, (await get_user(conn, user_id))["balance"]
 
     assert gw.db(import_then_redeem) == ("code_expired", 0)
+
+
+def test_an_import_into_a_postgresql_relaygate_balances_and_runs_once(tmp_path: Path, fake_upstream: str) -> None:
+    source = build_source("new-api", f"sqlite:///{tmp_path / 'new-api.db'}", fake_upstream)
+    with postgres.fresh_database() as url:
+        gw = fresh_gateway(tmp_path, url)
+        first = gw.cli("import", "new-api", "--from", source.dsn, "--with-logs")
+        assert first["kinds"]["tokens"]["imported"] == 6
+        assert gw.books()["balanced"], gw.books()
+        before = counts(gw)
+        assert gw.cli("import", "new-api", "--from", source.dsn, "--with-logs")["imported"] == 0
+        assert counts(gw) == before
+        assert gw.user("alice")["balance"] == 1_000_000

@@ -318,9 +318,9 @@ def sample_rows(kind: str, upstream: str) -> Source:
 ROOT_PASSWORD = "root-password-for-tests"
 
 
-def fresh_gateway(tmp_path: Path) -> Deployment:
+def fresh_gateway(tmp_path: Path, database_url: str = "") -> Deployment:
     """A migrated relaygate with its own root, as `relaygate serve` leaves it on first start."""
-    gw = Deployment(tmp_path / "data")
+    gw = Deployment(tmp_path / "data", database_url)
     gw.cli("user", "list")  # migrates
     gw.db(lambda conn: ensure_root(conn, ROOT_PASSWORD))
     return gw
