@@ -23,7 +23,7 @@ from relaygate.importer.logs import import_logs
 from relaygate.importer.mapping import ImportMap
 from relaygate.importer.redemptions import import_redemptions
 from relaygate.importer.report import Report
-from relaygate.importer.source import Dsn, SourceData, open_source, read_source
+from relaygate.importer.source import Dsn, SourceData, first_line, open_source, read_source
 from relaygate.importer.tokens import import_tokens
 from relaygate.importer.users import import_users
 from relaygate.store.schema import import_map
@@ -81,7 +81,7 @@ async def run_import(engine: AsyncEngine, dsn: Dsn, source_kind: str, box: Secre
             except (SQLAlchemyError, ValueError, ConflictError, NotFoundError) as exc:
                 # Each kind is all or nothing; say what is in and what is not, then let the error show.
                 raise ImportFailed(
-                    f"importing {name} failed, so none of them was written ({exc}); "
+                    f"importing {name} failed, so none of them was written ({first_line(exc)}); "
                     f"imported before it: {', '.join(done) or 'nothing'}. Fix the cause and run the import "
                     "again: what is already imported is not imported twice."
                 ) from exc

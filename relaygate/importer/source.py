@@ -116,7 +116,7 @@ def _reading(label: str) -> Iterator[None]:
     try:
         yield
     except (DBAPIError, OSError) as exc:
-        raise SourceError(f"cannot read the source database {label}: {_first_line(exc)}") from None
+        raise SourceError(f"cannot read the source database {label}: {first_line(exc)}") from None
 
 
 async def read_source(conn: AsyncConnection, kind: str, label: str) -> SourceData:
@@ -153,6 +153,7 @@ async def read_logs(conn: AsyncConnection, after_id: int, chunk: int = 5000) -> 
         after_id = int(rows[-1]["id"])
 
 
-def _first_line(exc: BaseException) -> str:
+def first_line(exc: BaseException) -> str:
+    """A driver error's own message, without the statement and parameters SQLAlchemy adds."""
     text = str(getattr(exc, "orig", None) or exc)
     return text.splitlines()[0] if text else type(exc).__name__

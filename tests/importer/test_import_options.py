@@ -5,14 +5,16 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import select, text
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from relaygate.clock import now
 from relaygate.errors import CodeExpired
+from relaygate.importer import channels as channels_import
 from relaygate.importer.source import open_source, parse_dsn
 from relaygate.redemptions.service import import_code, redeem_code
 from relaygate.store.schema import usage_records
@@ -122,3 +124,30 @@ def test_an_import_into_a_postgresql_relaygate_balances_and_runs_once(tmp_path: 
         assert gw.cli("import", "new-api", "--from", source.dsn, "--with-logs")["imported"] == 0
         assert counts(gw) == before
         assert gw.user("alice")["balance"] == 1_000_000
+
+
+def test_a_kind_that_fails_is_rolled_back_whole_and_a_rerun_finishes_the_job(
+    sqlite_source: Source, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    gw = fresh_gateway(tmp_path)
+    real_add = channels_import.add_channel
+    calls = []
+
+    async def add_then_fail(*args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        if len(calls) == 3:  # two channels are in when the database gives way
+            raise OperationalError("INSERT INTO channels ...", {}, Exception("disk I/O error"))
+        return await real_add(*args, **kwargs)
+
+    monkeypatch.setattr(channels_import, "add_channel", add_then_fail)
+    output = gw.cli_fails("import", sqlite_source.kind, "--from", sqlite_source.dsn)
+    assert "importing channels failed, so none of them was written (disk I/O error)" in output
+    assert "imported before it: groups, prices, users, tokens" in output
+    assert gw.cli("channel", "list") == []
+    assert gw.books()["balanced"]
+
+    monkeypatch.setattr(channels_import, "add_channel", real_add)
+    again = gw.cli("import", sqlite_source.kind, "--from", sqlite_source.dsn)
+    assert again["kinds"]["channels"]["imported"] == 5
+    assert again["kinds"]["users"]["already_imported"] == 4
+    assert len(gw.cli("channel", "list")) == 5
