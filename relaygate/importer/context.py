@@ -49,15 +49,16 @@ class ImportContext:
     def part(self, name: str) -> KindReport:
         return self.report.kind(name)
 
-    def json_option(self, name: str) -> dict[str, Any]:
-        """An option holding a JSON object (ModelRatio, GroupRatio, ...), numbers as exact Decimals."""
+    def json_option(self, name: str, part: str) -> dict[str, Any]:
+        """An option holding a JSON object (ModelRatio, GroupRatio, ...), numbers as exact Decimals;
+        one that is not valid JSON is reported under `part`."""
         text = self.source.options().get(name, "")
         if not text.strip():
             return {}
         try:
             value = json.loads(text, parse_float=Decimal, parse_int=Decimal)
         except json.JSONDecodeError:
-            self.part("prices").notes.append(f"the option {name} is not valid JSON: not imported")
+            self.part(part).notes.append(f"the option {name} is not valid JSON: not imported")
             return {}
         return value if isinstance(value, dict) else {}
 

@@ -23,7 +23,7 @@ USD_PER_MILLION_AT_RATIO_1 = Decimal(2)
 
 async def import_groups(conn: AsyncConnection, ctx: ImportContext) -> None:
     part = ctx.part("groups")
-    ratios = ctx.json_option("GroupRatio")
+    ratios = ctx.json_option("GroupRatio", "groups")
     for name, ratio in ctx.progress.each("groups", sorted(ratios.items())):
         if ctx.map.get("group", name) is not None:
             part.already += 1
@@ -61,10 +61,10 @@ async def ensure_group(conn: AsyncConnection, ctx: ImportContext, name: str, use
 
 async def import_prices(conn: AsyncConnection, ctx: ImportContext) -> None:
     part = ctx.part("prices")
-    model_ratio = ctx.json_option("ModelRatio")
-    completion_ratio = ctx.json_option("CompletionRatio")
-    model_price = ctx.json_option("ModelPrice")
-    cache_ratio = ctx.json_option("CacheRatio")
+    model_ratio = ctx.json_option("ModelRatio", "prices")
+    completion_ratio = ctx.json_option("CompletionRatio", "prices")
+    model_price = ctx.json_option("ModelPrice", "prices")
+    cache_ratio = ctx.json_option("CacheRatio", "prices")
     no_completion = []
     for model in ctx.progress.each("prices", sorted(set(model_ratio) | set(model_price))):
         if ctx.map.get("price", model) is not None:

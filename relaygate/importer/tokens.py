@@ -19,6 +19,7 @@ from relaygate.tokens.spec import TokenSpec, canonical_networks
 
 ENABLED, DISABLED, EXPIRED, EXHAUSTED = 1, 2, 3, 4
 NEVER = -1
+AUTO_GROUP = "auto"  # new-api: try the user's usable groups in turn; relaygate has no such group
 
 
 def skip_reason(row: dict[str, Any]) -> str | None:
@@ -86,6 +87,9 @@ async def _spec_and_status(conn: AsyncConnection, ctx: ImportContext, row: dict[
         part.notes.append(f"token {source_id}: {exc}: imported disabled, fix its allowlist before enabling it")
         allow_ips = []
     group = str(row.get("group") or "") or None
+    if group == AUTO_GROUP:
+        part.notes.append(f"token {source_id}: new-api's 'auto' group picks a group per request: uses its owner's")
+        group = None
     if group is not None and not await ensure_group(conn, ctx, group, f"token {source_id}"):
         part.notes.append(f"token {source_id}: group {group!r} is not a valid group name: uses its owner's")
         group = None

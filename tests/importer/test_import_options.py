@@ -17,7 +17,7 @@ from relaygate.errors import CodeExpired
 from relaygate.importer import channels as channels_import
 from relaygate.importer.source import open_source, parse_dsn
 from relaygate.redemptions.service import import_code, redeem_code
-from relaygate.store.schema import usage_records
+from relaygate.store.schema import audit_log, usage_records
 from relaygate.users.service import find_user_id, get_user
 from tests.support import postgres
 from tests.support.legacy_gateways import Source, build_source, counts, fresh_gateway
@@ -33,6 +33,12 @@ def test_a_dry_run_writes_nothing_and_reports_what_the_import_will_do(sqlite_sou
     real = gw.cli("import", sqlite_source.kind, "--from", sqlite_source.dsn)
     assert {**dry, "dry_run": False} == real
     assert real["imported"] > 0
+
+    async def audited(conn: AsyncConnection) -> dict[str, str]:
+        rows = await conn.execute(select(audit_log.c.action, audit_log.c.actor_name))
+        return {row.action: row.actor_name for row in rows}
+
+    assert gw.db(audited)["import.users"] == f"relaygate import {sqlite_source.kind}"
 
 
 def test_consume_logs_become_usage_records_and_the_books_still_balance(sqlite_source: Source, tmp_path: Path) -> None:
