@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from sqlalchemy import false, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -26,7 +25,6 @@ from relaygate.importer.report import Report
 from relaygate.importer.source import Dsn, SourceData, first_line, open_source, read_source
 from relaygate.importer.tokens import import_tokens
 from relaygate.importer.users import import_users
-from relaygate.store.schema import import_map
 
 Step = Callable[[AsyncConnection, ImportContext], Awaitable[None]]
 STEPS: tuple[tuple[str, Step], ...] = (
@@ -63,7 +61,6 @@ async def run_import(engine: AsyncEngine, dsn: Dsn, source_kind: str, box: Secre
         if options.dry_run:
             async with engine.connect() as conn:
                 await conn.begin()
-                await _start_writing(conn)
                 dry = await _context(conn, data, report, box, options)
                 for _, step in steps:
                     await step(conn, dry)
@@ -74,7 +71,6 @@ async def run_import(engine: AsyncEngine, dsn: Dsn, source_kind: str, box: Secre
         for name, step in steps:
             try:
                 async with engine.begin() as conn:
-                    await _start_writing(conn)
                     ctx = ctx or await _context(conn, data, report, box, options)
                     await step(conn, ctx)
                     await _audit(conn, ctx, name)
@@ -100,13 +96,6 @@ async def _context(
         box=box,
         keep_root=options.keep_root,
     )
-
-
-async def _start_writing(conn: AsyncConnection) -> None:
-    # SQLite's Python driver opens a transaction only at the first write: a SAVEPOINT before it (the
-    # group service takes one) would start and, when released, commit a transaction of its own.
-    # A write that changes nothing opens ours first.
-    await conn.execute(update(import_map).where(false()).values(source=import_map.c.source))
 
 
 async def _audit(conn: AsyncConnection, ctx: ImportContext, name: str) -> None:

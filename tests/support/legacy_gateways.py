@@ -22,7 +22,17 @@ from sqlalchemy import column, func, insert, select, table
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 
-from relaygate.store.schema import channels, import_map, ledger_entries, redemption_codes, tokens, usage_records, users
+from relaygate.store.schema import (
+    channels,
+    groups,
+    import_map,
+    ledger_entries,
+    prices,
+    redemption_codes,
+    tokens,
+    usage_records,
+    users,
+)
 from relaygate.users.service import ensure_root
 from tests.support.deployment import Deployment
 
@@ -329,7 +339,17 @@ def fresh_gateway(tmp_path: Path, database_url: str = "") -> Deployment:
 def counts(gw: Deployment) -> dict[str, int]:
     async def count(conn: AsyncConnection) -> dict[str, int]:
         found = {}
-        for kept in (users, tokens, channels, redemption_codes, usage_records, ledger_entries, import_map):
+        for kept in (
+            users,
+            tokens,
+            channels,
+            groups,
+            prices,
+            redemption_codes,
+            usage_records,
+            ledger_entries,
+            import_map,
+        ):
             found[kept.name] = (await conn.execute(select(func.count()).select_from(kept))).scalar_one()
         return found
 
