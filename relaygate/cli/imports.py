@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import sys
 
 import click
 import orjson
@@ -40,7 +39,7 @@ def _command(source_kind: str) -> click.Command:
             raise click.BadParameter(str(exc), param_hint="--from") from None
         config = settings()
         options = ImportOptions(
-            dry_run=dry_run, keep_root=keep_root, with_logs=with_logs, progress=not as_json and sys.stderr.isatty()
+            dry_run=dry_run, keep_root=keep_root, with_logs=with_logs, progress=not as_json
         )
 
         async def main() -> Report:

@@ -41,9 +41,9 @@ def test_a_dry_run_writes_nothing_and_reports_what_the_import_will_do(sqlite_sou
     assert gw.db(audited)["import.users"] == f"relaygate import {sqlite_source.kind}"
 
 
-def test_consume_logs_become_usage_records_and_the_books_still_balance(sqlite_source: Source, tmp_path: Path) -> None:
+def test_consume_logs_become_usage_records_and_the_books_still_balance(source: Source, tmp_path: Path) -> None:
     gw = fresh_gateway(tmp_path)
-    report = gw.cli("import", sqlite_source.kind, "--from", sqlite_source.dsn, "--with-logs")
+    report = gw.cli("import", source.kind, "--from", source.dsn, "--with-logs")
     assert report["kinds"]["logs"]["imported"] == 3  # the top-up log is not usage
     assert gw.books()["balanced"], gw.books()
     assert gw.user("alice")["used_quota"] == 250_000  # the logs explain part of it, they add nothing
@@ -59,7 +59,7 @@ def test_consume_logs_become_usage_records_and_the_books_still_balance(sqlite_so
     assert gw.db(log_records) == sorted(
         [("gpt-4o-mini", 120, prod["id"]), ("gpt-4o-mini", 80, prod["id"]), ("gpt-4o-mini", 40, prod["id"] + 1)]
     )
-    again = gw.cli("import", sqlite_source.kind, "--from", sqlite_source.dsn, "--with-logs")
+    again = gw.cli("import", source.kind, "--from", source.dsn, "--with-logs")
     assert again["kinds"]["logs"]["imported"] == 0
     assert again["imported"] == 0
 
