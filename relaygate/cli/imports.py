@@ -38,9 +38,7 @@ def _command(source_kind: str) -> click.Command:
         except SourceError as exc:
             raise click.BadParameter(str(exc), param_hint="--from") from None
         config = settings()
-        options = ImportOptions(
-            dry_run=dry_run, keep_root=keep_root, with_logs=with_logs, progress=not as_json
-        )
+        options = ImportOptions(dry_run=dry_run, keep_root=keep_root, with_logs=with_logs, progress=not as_json)
 
         async def main() -> Report:
             async with database(config) as engine:

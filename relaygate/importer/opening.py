@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from relaygate.billing.usage_batch import write_usage
 from relaygate.clock import now
-from relaygate.store.schema import usage_records, users
+from relaygate.store.schema import usage_records
 
 ENDPOINT = "import"
 MODEL = "(usage before the import)"
@@ -28,9 +28,8 @@ async def write_opening_usage(
     relaygate ids, so unique across sources) names the record for `explain_by_logs`."""
     if quota == 0:
         return
+    # write_usage also counts the record as a request: the callers set the imported count afterwards.
     await write_usage(conn, [_record(user_id, token_id, quota, ref, at)])
-    # write_usage counts each record as a request; the opening usage is none: the count came over as it was.
-    await conn.execute(update(users).where(users.c.id == user_id).values(request_count=users.c.request_count - 1))
 
 
 async def explain_by_logs(conn: AsyncConnection, *, user_id: int, token_id: int | None, ref: str, quota: int) -> None:

@@ -16,6 +16,7 @@ from relaygate.importer.opening import write_opening_usage
 from relaygate.tokens.keys import secret_part
 from relaygate.tokens.service import import_token
 from relaygate.tokens.spec import TokenSpec, canonical_networks
+from relaygate.users.service import set_request_count
 
 ENABLED, DISABLED, EXPIRED, EXHAUSTED = 1, 2, 3, 4
 NEVER = -1
@@ -33,6 +34,7 @@ def skip_reason(row: dict[str, Any]) -> str | None:
 
 async def import_tokens(conn: AsyncConnection, ctx: ImportContext) -> None:
     part = ctx.part("tokens")
+    charged: dict[int, Any] = {}  # owners whose request count the opening usage moved: relaygate id -> theirs
     for row in ctx.progress.each("tokens", ctx.source.rows("tokens")):
         source_id = row["id"]
         if ctx.map.get("token", source_id) is not None:
@@ -54,13 +56,18 @@ async def import_tokens(conn: AsyncConnection, ctx: ImportContext) -> None:
             # The users step left this token's usage to it: charge it to the account instead.
             ref = f"user:{user_id}:token{source_id}"
             await write_opening_usage(conn, user_id=user_id, token_id=None, quota=used, ref=ref)
+            charged[user_id] = row["user_id"]
             continue
         accessed = int(row.get("accessed_time") or 0)
         await write_opening_usage(
             conn, user_id=user_id, token_id=token["id"], quota=used, ref=f"token:{token['id']}", at=accessed or None
         )
+        charged[user_id] = row["user_id"]
         await ctx.map.remember(conn, "token", source_id, token["id"])
         part.imported += 1
+    requests = {row["id"]: int(row.get("request_count") or 0) for row in ctx.source.rows("users")}
+    for user_id, owner in charged.items():
+        await set_request_count(conn, user_id, requests.get(owner, 0))
 
 
 async def _spec_and_status(conn: AsyncConnection, ctx: ImportContext, row: dict[str, Any]) -> tuple[TokenSpec, str]:

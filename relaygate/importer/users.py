@@ -67,7 +67,7 @@ async def import_users(conn: AsyncConnection, ctx: ImportContext) -> None:
         # The account's own share of its used quota: the rest is charged to its tokens as they come in.
         rest = used - token_usage.get(source_id, 0)
         await write_opening_usage(conn, user_id=user_id, token_id=None, quota=rest, ref=f"user:{user_id}")
-        await set_request_count(conn, user_id, int(row.get("request_count") or 0))
+        await set_request_count(conn, user_id, int(row.get("request_count") or 0))  # as it was there
         await ctx.map.remember(conn, "user", source_id, user_id)
         part.imported += 1
 
