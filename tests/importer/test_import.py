@@ -64,7 +64,19 @@ def test_an_imported_install_keeps_serving_its_customers(source: Source, tmp_pat
     assert by_name["unlimited"]["quota_limit"] is None
     assert by_name["unlimited"]["used_quota"] == 50_000
     assert by_name["office"]["allow_ips"] == ["10.0.0.0/8", "192.168.1.5/32"]
-    assert {p["model"]: p["input"] for p in gw.cli("price", "list")}["gpt-4o-mini"] == "0.15"
+    priced = {p["model"]: p for p in gw.cli("price", "list")}
+    assert (priced["gpt-4o-mini"]["input"], priced["gpt-4o-mini"]["output"]) == ("0.15", "0.6")
+    assert priced["dall-e-3"]["per_call"] == "0.04"
+    assert priced["gpt-4o-mini"]["cached_input"] == ("0.075" if source.kind == "new-api" else None)  # CacheRatio
+    served = {channel["name"]: channel for channel in gw.cli("channel", "list")}
+    assert served["fake openai"]["model_map"] == {"gpt-4o": "gpt-4o-mini"}
+    assert served["fake openai"]["groups"] == ["default", "vip"]
+    assert served["fake openai"]["weight"] == (10 if source.kind == "new-api" else 1)
+    assert served["azure east"]["base_url"] == "https://east.example.openai.azure.com?api-version=2024-02-01"
+    assert [served[name]["status"] for name in ("fake openai", "azure east", "claude")] == [
+        "enabled", "disabled", "disabled",
+    ]  # fmt: skip
+    assert served[f"wenxin ({source.kind} type Baidu)"]["status"] == "disabled"
     assert gw.books()["balanced"], gw.books()
 
     gw.start()
