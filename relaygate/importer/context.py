@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, TypeVar
 
@@ -41,6 +41,7 @@ class ImportContext:
     progress: Progress
     box: SecretBox
     keep_root: bool = False
+    known_groups: set[str] = field(default_factory=set)  # groups seen to exist: one query each, not one a row
 
     @property
     def kind(self) -> str:

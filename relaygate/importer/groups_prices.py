@@ -49,12 +49,16 @@ async def import_groups(conn: AsyncConnection, ctx: ImportContext) -> None:
 async def ensure_group(conn: AsyncConnection, ctx: ImportContext, name: str, used_by: str) -> bool:
     """A group that users, tokens or channels name but GroupRatio does not: created with multiplier 1.
     False when the name cannot be a relaygate group."""
+    if name in ctx.known_groups:
+        return True
     if (await conn.execute(select(groups.c.name).where(groups.c.name == name))).first() is not None:
+        ctx.known_groups.add(name)
         return True
     try:
         await create_group(conn, name, "1", f"imported from {ctx.kind}")
     except InvalidValue:
         return False
+    ctx.known_groups.add(name)
     ctx.part("groups").notes.append(f"group {name!r} (of {used_by}) had no GroupRatio: created with multiplier 1")
     return True
 

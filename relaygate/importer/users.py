@@ -28,6 +28,7 @@ _NAME_CHARS = re.compile(r"[^A-Za-z0-9_-]")
 async def import_users(conn: AsyncConnection, ctx: ImportContext) -> None:
     part = ctx.part("users")
     token_usage = _usage_of_importable_tokens(ctx)
+    taken = set((await conn.execute(select(users.c.name))).scalars())  # deleted accounts keep their names
     for row in ctx.progress.each("users", ctx.source.rows("users")):
         source_id = row["id"]
         if ctx.map.get("user", source_id) is not None:
@@ -44,7 +45,8 @@ async def import_users(conn: AsyncConnection, ctx: ImportContext) -> None:
         if not await ensure_group(conn, ctx, group, f"user {source_id}"):
             part.notes.append(f"user {source_id}: group {group!r} is not a valid group name, put in 'default'")
             group = "default"
-        name = await _free_name(conn, ctx, str(row.get("username") or ""), source_id)
+        name = _free_name(ctx, taken, str(row.get("username") or ""), source_id)
+        taken.add(name)
         password_hash = str(row.get("password") or "")
         if not _BCRYPT.match(password_hash):
             part.notes.append(f"user {name!r} has no password hash there: set one with `relaygate user passwd`")
@@ -80,14 +82,13 @@ def _usage_of_importable_tokens(ctx: ImportContext) -> dict[Any, int]:
     return usage
 
 
-async def _free_name(conn: AsyncConnection, ctx: ImportContext, wanted: str, source_id: object) -> str:
+def _free_name(ctx: ImportContext, taken: set[str], wanted: str, source_id: object) -> str:
     """Their name where relaygate allows it and it is free; else a close one, noted in the report."""
     name = _NAME_CHARS.sub("_", wanted)[:64] or f"user_{source_id}"
     short = ctx.kind.replace("-", "")
     candidates = [name, f"{name}_{short}", *(f"{name}_{short}_{source_id}_{n}" for n in range(1, 100))]
     for candidate in candidates:
-        taken = (await conn.execute(select(users.c.id).where(users.c.name == candidate))).first()
-        if taken is None:
+        if candidate not in taken:
             if candidate != wanted:
                 ctx.part("users").notes.append(
                     f"user {source_id} {wanted!r} is named {candidate!r} here"
