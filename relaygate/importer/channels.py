@@ -17,7 +17,7 @@ from relaygate.importer.channel_types import channel_type
 from relaygate.importer.context import ImportContext, split_list
 from relaygate.importer.groups_prices import ensure_group
 
-ENABLED = 1
+ENABLED, AUTO_DISABLED = 1, 3  # and 2: disabled by hand
 # new-api picks among a tier's channels by weight + 10 (its smoothing), so weight 0 still gets
 # traffic there; relaygate picks by weight alone, so the smoothing is carried over in the number.
 NEW_API_WEIGHT_SMOOTHING = 10
@@ -96,7 +96,13 @@ async def import_channels(conn: AsyncConnection, ctx: ImportContext) -> None:
         except InvalidValue as exc:
             part.skip(source_id, str(exc))
             continue
-        enabled = int(row.get("status") or ENABLED) == ENABLED
+        status = int(row.get("status") or ENABLED)
+        enabled = status == ENABLED
+        if status == AUTO_DISABLED and kind.serve_as is not None:
+            part.notes.append(
+                f"channel {source_id} {name!r}: {ctx.kind} had disabled it after failures: imported disabled as "
+                f"channel {channel['id']}; `relaygate channel test {channel['id']}`, then enable it"
+            )
         if kind.serve_as is None:
             part.notes.append(
                 f"channel {source_id} {name!r}: {kind.name} (type {row.get('type')}) is not a type relaygate "

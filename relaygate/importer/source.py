@@ -43,7 +43,7 @@ def parse_dsn(text: str) -> Dsn:
         url = make_url(text)
     except ArgumentError:
         raise SourceError(
-            "--from must be a database URL such as mysql://user:pass@host:3306/new-api, "
+            "give a database URL such as mysql://user:pass@host:3306/new-api, "
             "postgresql://user:pass@host/db or sqlite:///path/one-api.db"
         ) from None
     scheme = url.drivername.split("+")[0]
@@ -63,7 +63,7 @@ def parse_dsn(text: str) -> Dsn:
         driver = "postgresql+asyncpg"
         query = {}
     else:
-        raise SourceError(f"--from must start with mysql://, postgresql:// or sqlite:///, not {scheme}://")
+        raise SourceError(f"the DSN must start with mysql://, postgresql:// or sqlite:///, not {scheme}://")
     if not url.database:
         raise SourceError(f"the DSN must name the database, e.g. {scheme}://user:pass@host/new-api")
     real = url.set(drivername=driver, query={**url.query, **query})
