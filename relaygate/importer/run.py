@@ -8,11 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
 
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from relaygate.audit.service import Actor, record_action
+from relaygate.billing.money import UNITS_PER_USD
 from relaygate.channels.crypto import SecretBox
 from relaygate.errors import ConflictError, NotFoundError
 from relaygate.importer.channels import import_channels
@@ -55,6 +57,12 @@ async def run_import(engine: AsyncEngine, dsn: Dsn, source_kind: str, box: Secre
         data = await read_source(source_conn, source_kind, dsn.label)
         for table in data.missing:
             report.kind(table if table != "options" else "prices").notes.append(f"the source has no {table} table")
+        unit = data.options().get("QuotaPerUnit", "").strip()
+        if unit and _number(unit) != UNITS_PER_USD:
+            report.kind("users").notes.append(
+                f"their QuotaPerUnit is {unit}, not {UNITS_PER_USD:,}: amounts come over as the same numbers of "
+                f"units, so a balance is worth {unit}/{UNITS_PER_USD:,} times as many US dollars here as there"
+            )
         steps = list(STEPS)
         if options.with_logs:
             steps.append(("logs", lambda conn, ctx: import_logs(conn, ctx, source_conn)))
@@ -83,6 +91,13 @@ async def run_import(engine: AsyncEngine, dsn: Dsn, source_kind: str, box: Secre
                 ) from exc
             done.append(name)
     return report
+
+
+def _number(text: str) -> Decimal | None:
+    try:
+        return Decimal(text)
+    except InvalidOperation:
+        return None
 
 
 async def _context(

@@ -38,6 +38,7 @@ def test_an_imported_install_keeps_serving_its_customers(source: Source, tmp_pat
     gw = fresh_gateway(tmp_path)
     report = gw.cli("import", source.kind, "--from", source.dsn)
     kinds = report["kinds"]
+    assert not any("QuotaPerUnit" in note for note in kinds["users"]["notes"])  # theirs is 500000, as ours
     assert kinds["users"]["imported"] == 4  # root, alice, bob, carol; dave was deleted there
     assert kinds["users"]["skipped"] == [{"id": "5", "reason": "deleted in the source"}]
     assert kinds["tokens"]["imported"] == 6

@@ -157,3 +157,14 @@ def test_a_kind_that_fails_is_rolled_back_whole_and_a_rerun_finishes_the_job(
     assert again["kinds"]["channels"]["imported"] == 5
     assert again["kinds"]["users"]["already_imported"] == 4
     assert len(gw.cli("channel", "list")) == 5
+
+
+def test_a_source_with_another_quota_unit_is_flagged(tmp_path: Path, fake_upstream: str) -> None:
+    source = build_source("one-api", f"sqlite:///{tmp_path / 'one-api.db'}", fake_upstream)
+    db = sqlite3.connect(tmp_path / "one-api.db")
+    with db:
+        db.execute("UPDATE options SET value = '1000000' WHERE key = 'QuotaPerUnit'")
+    db.close()
+    gw = fresh_gateway(tmp_path)
+    notes = gw.cli("import", "one-api", "--from", source.dsn, "--dry-run")["kinds"]["users"]["notes"]
+    assert any("their QuotaPerUnit is 1000000, not 500,000" in note for note in notes)
