@@ -190,5 +190,9 @@ class AlreadyRedeemed(GatewayError, status=409, code="already_redeemed", kind="i
     pass
 
 
+class CodeExpired(GatewayError, status=409, code="code_expired", kind="invalid_request_error"):
+    pass
+
+
 class TooManyAttempts(GatewayError, status=429, code="too_many_attempts", kind="requests"):
     pass

@@ -233,6 +233,19 @@ redemption_codes = Table(
     Column("created_at", BigInteger, nullable=False),
     Column("redeemed_by", Id, nullable=True),
     Column("redeemed_at", BigInteger, nullable=True),
+    Column("expires_at", BigInteger, nullable=True),  # None: never (codes imported from new-api may expire)
+)
+
+# `relaygate import`: which row of a source database (new-api, one-api) became which relaygate row, so
+# that a second import of the same source adds nothing. `source` names the database, never its password.
+import_map = Table(
+    "import_map",
+    metadata,
+    Column("source", String(255), primary_key=True),
+    Column("kind", String(16), primary_key=True),
+    Column("source_id", String(128), primary_key=True),
+    Column("target_id", String(128), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
 )
 
 # Who did what to which object, when and from where. Never a secret in `detail`.
