@@ -35,7 +35,10 @@ class UsageRecord(BaseModel):
     prompt_tokens: int
     cached_tokens: int
     completion_tokens: int
-    quota: int
+    quota: int = Field(description="quota units charged: never more than the request held")
+    overrun: int = Field(
+        default=0, description="what usage the upstream reported beyond the hold would have cost: not billed"
+    )
     latency_ms: int
     status_code: int
     stream: bool

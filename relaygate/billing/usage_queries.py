@@ -30,6 +30,7 @@ COLUMNS = (
     "cached_tokens",
     "completion_tokens",
     "quota",
+    "overrun",
     "latency_ms",
     "status_code",
     "stream",
