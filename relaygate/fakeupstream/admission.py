@@ -131,6 +131,12 @@ async def stream_events(request: web.Request, events: list[bytes], behaviour: Up
     response = web.StreamResponse(headers=SSE_HEADERS)
     with contextlib.suppress(ConnectionResetError):
         await response.prepare(request)
+        if behaviour.break_after is not None:
+            await response.write(b"".join(events[: behaviour.break_after]))
+            await response.drain()
+            assert request.transport is not None
+            request.transport.abort()  # a reset mid-stream: no terminator, no final chunk
+            return response
         if behaviour.chunk_delay_ms:
             for index, event in enumerate(events):
                 if index:

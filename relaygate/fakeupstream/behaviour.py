@@ -39,6 +39,7 @@ _FLAGS_WITH_NUMBERS = (
     "cache-write",
     "thoughts",
     "report-completion",
+    "break-after",
 )
 LIMIT_FIELDS = ("max_completion_tokens", "max_tokens", "max_output_tokens", "maxOutputTokens")
 IGNORED_LIMIT = 10**9  # what an `ignore-limit` key's requests are answered as if they had asked
@@ -81,8 +82,9 @@ class UpstreamBehaviour:
     cache), `cache-write=N` (Anthropic: written to the cache) and `thoughts=N` (Gemini: thinking
     tokens). Two flags make a dishonest upstream, for the gateway's spend bounds: `ignore-limit`
     (the reply has its `words` whatever output limit the request set) and `report-completion=N` (the
-    OpenAI chat protocol reports N completion tokens, whatever it wrote). An unknown or malformed flag
-    is a 400, so that a typo in a test's channel key cannot silently configure nothing.
+    OpenAI chat protocol reports N completion tokens, whatever it wrote); `break-after=N` resets the
+    connection after N events of a stream, with no terminator. An unknown or malformed flag is a 400,
+    so that a typo in a test's channel key cannot silently configure nothing.
     """
 
     fail_status: int | None = None
@@ -97,6 +99,7 @@ class UpstreamBehaviour:
     reject: bool = False
     ignore_limit: bool = False
     report_completion: int | None = None
+    break_after: int | None = None
 
 
 def parse_bearer(authorization: str | None) -> str | None:
@@ -145,6 +148,7 @@ def parse_behaviour(key: str) -> UpstreamBehaviour:
         reject=reject,
         ignore_limit=ignore_limit,
         report_completion=numbers.get("report-completion"),
+        break_after=numbers.get("break-after"),
     )
 
 
