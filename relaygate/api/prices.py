@@ -55,6 +55,8 @@ class GroupOut(BaseModel):
     name: str
     multiplier: str = Field(description="prices are multiplied by this for the group's users and tokens")
     description: str
+    selectable: bool = Field(default=False, description="any user may give a token this group (or `auto`)")
+    sort_order: int = Field(default=0, description="the order in which a token set to `auto` tries selectable groups")
 
 
 class GroupList(BaseModel):
@@ -66,12 +68,16 @@ class GroupCreate(BaseModel):
     name: str = Field(min_length=1, max_length=64)
     multiplier: Decimal = Field(default=Decimal(1), ge=0)
     description: str = Field(default="", max_length=255)
+    selectable: bool = False
+    sort_order: int = Field(default=0, ge=-1_000_000, le=1_000_000)
 
 
 class GroupPatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
     multiplier: Decimal | None = Field(default=None, ge=0)
     description: str | None = Field(default=None, max_length=255)
+    selectable: bool | None = None
+    sort_order: int | None = Field(default=None, ge=-1_000_000, le=1_000_000)
 
 
 @router.get("/prices", response_model=PriceList)
@@ -108,7 +114,9 @@ async def get_groups(caller: CallerDep) -> dict[str, Any]:
 @router.post("/groups", response_model=GroupOut, status_code=status.HTTP_201_CREATED)
 async def create_group(body: GroupCreate, caller: AdminDep) -> dict[str, Any]:
     async with caller.transaction() as conn:
-        group = await group_service.create_group(conn, body.name, body.multiplier, body.description)
+        group = await group_service.create_group(
+            conn, body.name, body.multiplier, body.description, selectable=body.selectable, sort_order=body.sort_order
+        )
         await caller.audit(conn, "group.create", f"group:{body.name}", multiplier=group["multiplier"])
     return group
 

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from relaygate.api.caller import Caller, CallerDep
 from relaygate.api.pages import Page, PagingDep
-from relaygate.billing.groups import ensure_group
+from relaygate.billing.groups import check_token_group
 from relaygate.clock import unix_seconds
 from relaygate.errors import InvalidValue
 from relaygate.tokens import service
@@ -202,9 +202,5 @@ def _with_next_reset(token: dict[str, Any], caller: Caller) -> dict[str, Any]:
 
 
 async def _check_group(conn: AsyncConnection, caller: Caller, group: str | None) -> None:
-    """A token may name an existing group; a user only their own (else they could pick a cheaper tier)."""
-    if group is None:
-        return
-    await ensure_group(conn, group)
-    if not caller.is_admin and group != caller.user["group"]:
-        raise InvalidValue(f"you may only use your own group {caller.user['group']!r}", field="group")
+    """A user's token may name their own group, a selectable one or `auto` (never a cheaper tier they were not given)."""
+    await check_token_group(conn, group, caller.user["group"], admin=caller.is_admin)

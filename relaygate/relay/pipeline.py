@@ -32,14 +32,14 @@ CAPPED_HEADER = b"x-relaygate-output-capped"
 async def relay(
     rt: Runtime, principal: Principal, call: RelayCall, adapter: Adapter, receive: Receive, send: Send
 ) -> None:
-    route = lambda: choose_adapter(rt.channels, principal.group, call, adapter)  # noqa: E731
+    route = lambda serving: choose_adapter(rt.channels, serving.group, call, adapter)  # noqa: E731
     watch = ClientWatch(receive)
     async with admitted(rt, principal, call.model, route, free=call.free) as (admission, adapter):
         prompt, output, calls = exchange_bounds(call, admission.price, rt.settings)
         async with holding(admission, call, prompt, output, calls) as hold:
             call.output_limit = hold.output_limit
             try:
-                await exchange(rt, principal, call, adapter, hold, watch, send)
+                await exchange(rt, admission.principal, call, adapter, hold, watch, send)
             finally:
                 watch.stop()
 

@@ -98,9 +98,9 @@ async def _open(
             raise BadRequest(
                 "The Realtime URL has no model: connect to /v1/realtime?model=MODEL_NAME.", code="missing_model"
             )
-        route = lambda: require_channel(rt, principal, model, CHANNEL_TYPES)  # noqa: E731
+        route = lambda serving: require_channel(rt, serving, model, CHANNEL_TYPES)  # noqa: E731
         admission, _ = await stack.enter_async_context(admitted(rt, principal, model, route))
-        channel, upstream = await _connect_upstream(rt, principal.group, model)
+        channel, upstream = await _connect_upstream(rt, admission.principal.group, model)
     except GatewayError as error:
         raise _Denied(error) from error
     bound = min(admission.price.max_output_tokens or rt.settings.default_max_output_tokens, MAX_RESPONSE_OUTPUT)

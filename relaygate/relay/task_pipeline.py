@@ -90,11 +90,11 @@ async def submit_task(
     rt: Runtime, principal: Principal, call: RelayCall, protocol: TaskProtocol, kind: str, send: Send
 ) -> None:
     """Relay one task submission; the charge is the model's per-call price, or 0 when the upstream rejects."""
-    route = lambda: require_channel(rt, principal, call.model, protocol.channel_types)  # noqa: E731
+    route = lambda serving: require_channel(rt, serving, call.model, protocol.channel_types)  # noqa: E731
     async with admitted(rt, principal, call.model, route) as (admission, _):
         origin = await origin_channel(rt, principal, protocol, call)
         async with holding(admission, call, 0, None) as hold:
-            await submit(rt, principal, call, protocol, kind, origin, hold, send)
+            await submit(rt, admission.principal, call, protocol, kind, origin, hold, send)
 
 
 async def submit(
