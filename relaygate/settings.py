@@ -36,6 +36,13 @@ class Settings(BaseSettings):
     trusted_proxies: Annotated[list[IPNetwork], NoDecode] = Field(default_factory=list)
     flush_interval: float = Field(default=1.0, gt=0)
     max_body_bytes: int = Field(default=32 * 1024 * 1024, gt=0)
+    # The HTTP edge (docs/security.md): request line + headers (431 beyond), the time they may take
+    # to arrive, the idle time between requests on a connection, and open connections per process
+    # (0: what the open-file limit leaves after a reserve for the database, Redis and upstreams).
+    max_header_bytes: int = Field(default=32 * 1024, ge=1024)
+    header_timeout: float = Field(default=10.0, gt=0)
+    keep_alive_timeout: int = Field(default=5, gt=0)
+    max_connections: int = Field(default=0, ge=0)
     retries: int = Field(default=2, ge=0)
     root_password: str = ""
     upstream_timeout: float = Field(default=300.0, gt=0)

@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from relaygate.api import access_keys, audit, auth, channels, me, prices, redemptions, tokens, usage, users
 from relaygate.api.body_limit import BodyLimit
 from relaygate.api.errors import install_error_handlers
+from relaygate.api.json_guard import JsonDepthGuard
 from relaygate.runtime import Runtime
 
 ROUTERS = (
@@ -43,7 +44,8 @@ def create_api(runtime: Callable[[], Runtime]) -> FastAPI:
     )
     api.state.runtime = runtime
     install_error_handlers(api)
-    api.add_middleware(BodyLimit)
+    api.add_middleware(JsonDepthGuard)
+    api.add_middleware(BodyLimit)  # added last, so it runs first: the guard reads a bounded body
     for router in ROUTERS:
         api.include_router(router)
     return api
