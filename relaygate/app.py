@@ -6,6 +6,7 @@ everything else (health, the management API under /api, the console at /) is a S
 
 from __future__ import annotations
 
+import hmac
 import itertools
 import logging
 import os
@@ -23,7 +24,7 @@ from starlette.routing import Mount, Route
 from relaygate.api.app import create_api
 from relaygate.auth.credentials import Family
 from relaygate.console.web import console_routes
-from relaygate.errors import GatewayError, MethodNotAllowed, NotFound
+from relaygate.errors import GatewayError, InvalidApiKey, MethodNotAllowed, NotFound
 from relaygate.logs import configure_logging
 from relaygate.logs import request_id as request_id_var
 from relaygate.relay import (
@@ -184,6 +185,9 @@ def _management_app(gateway: Gateway) -> Starlette:
 
     async def metrics(request: Request) -> Response:
         rt = gateway.rt
+        if not metrics_allowed(rt.settings.metrics_token, request.headers.get("authorization", "")):
+            error = InvalidApiKey("GET /metrics needs 'Authorization: Bearer <RELAYGATE_METRICS_TOKEN>'.")
+            return JSONResponse(_plain_error(error), status_code=401, headers={"WWW-Authenticate": "Bearer"})
         gauges = {"usage_records_pending": rt.ledger.pending_records()}
         return PlainTextResponse(rt.metrics.render(gauges), media_type="text/plain; version=0.0.4")
 
@@ -209,6 +213,14 @@ def _management_app(gateway: Gateway) -> Starlette:
         ],
         exception_handlers={HTTPException: http_error},
     )
+
+
+def metrics_allowed(token: str, authorization: str) -> bool:
+    """Open when no RELAYGATE_METRICS_TOKEN is set; otherwise only to `Bearer <token>` (compared in constant time)."""
+    if not token:
+        return True
+    scheme, _, given = authorization.partition(" ")
+    return scheme.lower() == "bearer" and hmac.compare_digest(given.encode(), token.encode())
 
 
 def _plain_error(error: GatewayError) -> dict[str, object]:

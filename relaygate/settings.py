@@ -45,6 +45,8 @@ class Settings(BaseSettings):
     max_connections: int = Field(default=0, ge=0)
     retries: int = Field(default=2, ge=0)
     root_password: str = ""
+    # When set, GET /metrics requires `Authorization: Bearer <this>` (it shows revenue per model).
+    metrics_token: str = ""
     upstream_timeout: float = Field(default=300.0, gt=0)
     connect_timeout: float = Field(default=10.0, gt=0)
     change_poll_interval: float = Field(default=0.25, gt=0)
@@ -125,10 +127,18 @@ def load_settings(**overrides: Any) -> Settings:
     env_values = Settings().model_dump(exclude_unset=True)
     merged = {**file_values, **env_values, **{k: v for k, v in overrides.items() if v is not None}}
     settings = Settings(**merged)
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    _private_directory(settings.data_dir)
     if not settings.secret_key:
         settings = settings.model_copy(update={"secret_key": _data_dir_secret(settings.data_dir)})
     return settings
+
+
+def _private_directory(data_dir: Path) -> None:
+    """The data dir holds the database and the secret key: only its owner may list or enter it
+    (one made by an older version, or by hand, is tightened too)."""
+    data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if data_dir.stat().st_uid == os.getuid():
+        data_dir.chmod(0o700)
 
 
 def _data_dir_secret(data_dir: Path) -> str:
@@ -138,4 +148,6 @@ def _data_dir_secret(data_dir: Path) -> str:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as handle:
             handle.write(secrets.token_urlsafe(32))
+    elif path.stat().st_uid == os.getuid():
+        path.chmod(0o600)
     return path.read_text().strip()

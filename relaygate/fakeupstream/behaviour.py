@@ -63,7 +63,8 @@ class UpstreamBehaviour:
 
     The key is split on `;`; the first part names the key, every later part is a flag:
     `fail=NNN`, `fail-first=N`, `no-usage`, `chunk-delay-ms=N`, `delay-ms=N`, `words=N`,
-    `require=VALUE` (accepted and ignored), `reject` (the task APIs answer a submit with a
+    `require=VALUE` (accepted and ignored), `echo-key` (a `fail=NNN` answer repeats the key and an
+    organisation id in its message, as OpenAI's "Incorrect API key provided" does), `reject` (the task APIs answer a submit with a
     rejection and status 200, as midjourney-proxy and Suno relays do), and for the Anthropic and
     Gemini protocols `cached=N` (that many prompt tokens reported as read from the provider's
     cache), `cache-write=N` (Anthropic: written to the cache) and `thoughts=N` (Gemini: thinking
@@ -80,6 +81,7 @@ class UpstreamBehaviour:
     cache_write: int = 0
     thoughts: int = 0
     reject: bool = False
+    echo_key: bool = False
 
 
 def parse_bearer(authorization: str | None) -> str | None:
@@ -97,13 +99,15 @@ def parse_bearer(authorization: str | None) -> str | None:
 def parse_behaviour(key: str) -> UpstreamBehaviour:
     """The behaviour flags of an API key such as `fake;no-usage;chunk-delay-ms=50`."""
     numbers: dict[str, int] = {}
-    no_usage = reject = False
+    no_usage = reject = echo_key = False
     for flag in key.split(";")[1:]:
         name, has_value, value = flag.strip().partition("=")
         if name == "no-usage" and not has_value:
             no_usage = True
         elif name == "reject" and not has_value:
             reject = True
+        elif name == "echo-key" and not has_value:
+            echo_key = True
         elif name == "require" and has_value:
             continue
         elif name in _FLAGS_WITH_NUMBERS and value.isdigit():
@@ -124,6 +128,7 @@ def parse_behaviour(key: str) -> UpstreamBehaviour:
         cache_write=numbers.get("cache-write", 0),
         thoughts=numbers.get("thoughts", 0),
         reject=reject,
+        echo_key=echo_key,
     )
 
 

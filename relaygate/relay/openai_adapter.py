@@ -9,6 +9,7 @@ import orjson
 
 from relaygate.billing.charge import Usage
 from relaygate.channels.registry import Channel
+from relaygate.redact import redact_upstream_body
 from relaygate.relay.call import RelayCall, StreamTap
 from relaygate.relay.openai_usage import counted_stream_usage, counted_usage, usage_from
 from relaygate.relay.sse import event_json
@@ -67,7 +68,8 @@ class OpenAIAdapter:
         return OpenAIStreamTap(call, client_wants_usage(call.body))
 
     def client_body(self, call: RelayCall, status: int, body: bytes, usage: Usage) -> bytes:
-        return body
+        # An error answer is passed on in the client's own protocol, without what looks like a credential.
+        return body if 200 <= status < 300 else redact_upstream_body(body)
 
 
 class OpenAIStreamTap:
