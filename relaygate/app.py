@@ -99,7 +99,8 @@ class Gateway:
                 await self.rest(scope, receive, sent)
             else:
                 message = f"{scope['method']} is not allowed on {scope['path']}: see the API reference."
-                await _send_error(sent, family, MethodNotAllowed(message))
+                allow = {"Allow": self.routes.allowed_methods(scope["path"])}
+                await _send_error(sent, family, MethodNotAllowed(message, headers=allow))
             return
         try:
             await route.handler(self.rt, scope, receive, sent, rid)
@@ -201,7 +202,12 @@ def _management_app(gateway: Gateway) -> Starlette:
             else GatewayError(str(exc.detail))
         )
         error.status = exc.status_code
-        return Response(orjson.dumps(_plain_error(error)), status_code=exc.status_code, media_type="application/json")
+        return Response(
+            orjson.dumps(_plain_error(error)),
+            status_code=exc.status_code,
+            media_type="application/json",
+            headers=exc.headers,  # a 405's Allow
+        )
 
     return Starlette(
         routes=[

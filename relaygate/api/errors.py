@@ -15,6 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
+from starlette.routing import compile_path
 
 from relaygate.errors import ConflictError, GatewayError, InvalidValue, NotFoundError
 
@@ -76,7 +77,8 @@ async def _http_error(request: Request, exc: HTTPException) -> Response:
         message = f"There is no route {request.method} {request.url.path}: see /api/openapi.json for the routes."
         return error_response(404, "not_found", message)
     if exc.status_code == 405:
-        return error_response(405, "method_not_allowed", f"{request.method} is not allowed on {request.url.path}.")
+        message = f"{request.method} is not allowed on {request.url.path}."
+        return error_response(405, "method_not_allowed", message, headers={"Allow": _allowed_methods(request)})
     if exc.status_code == 413:
         return error_response(413, "request_too_large", str(exc.detail))
     return error_response(exc.status_code, "http_error", str(exc.detail), headers=exc.headers)
@@ -85,6 +87,17 @@ async def _http_error(request: Request, exc: HTTPException) -> Response:
 async def _internal_error(request: Request, exc: Exception) -> Response:
     log.error("unhandled error in %s %s", request.method, request.url.path, exc_info=exc)
     return error_response(500, "internal_error", "The gateway failed on this request; try again.")
+
+
+def _allowed_methods(request: Request) -> str:
+    """Every method some route serves at this path, from the OpenAPI document (the framework
+    names only those of the first route that matches the path)."""
+    path = request.scope["path"][len(request.scope.get("root_path", "")) :]
+    methods: set[str] = set()
+    for template, operations in request.app.openapi()["paths"].items():
+        if compile_path(template)[0].fullmatch(path):
+            methods |= {method.upper() for method in operations}
+    return ", ".join(sorted(methods))
 
 
 def _field_name(location: tuple[Any, ...] | list[Any]) -> str:
