@@ -44,6 +44,7 @@ from relaygate.relay.routing import RouteTable
 from relaygate.runtime import Runtime
 from relaygate.settings import Settings, load_settings
 from relaygate.store.redis import unreachable
+from relaygate.store.saturation import database_busy
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +52,7 @@ log = logging.getLogger(__name__)
 _REQUEST_ID_PREFIX = os.urandom(10).hex()
 _request_counter = itertools.count(1)
 _CLIENT_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
+_FAILED = "The gateway failed on this request; try again."
 
 
 class Gateway:
@@ -106,9 +108,14 @@ class Gateway:
             await route.handler(self.rt, scope, receive, sent, rid)
         except GatewayError as error:
             await _send_error(sent, route.family_for(scope), error)
+        except SQLAlchemyError as exc:
+            busy = database_busy(exc)
+            if busy is None:
+                log.exception("database error in relay route %s", scope["path"])
+            await _send_error(sent, route.family_for(scope), busy or GatewayError(_FAILED))
         except Exception:
             log.exception("unhandled error in relay route %s", scope["path"])
-            failure = GatewayError("The gateway failed on this request; try again.")
+            failure = GatewayError(_FAILED)
             await _send_error(sent, route.family_for(scope), failure)
 
     async def _realtime(self, scope: Scope, receive: Receive, send: Send) -> None:

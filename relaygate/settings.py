@@ -16,6 +16,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from relaygate.store.database import PoolSizing
+
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
@@ -27,6 +29,10 @@ class Settings(BaseSettings):
     data_dir: Path = Path("./data")
     database_url: str = ""
     redis_url: str = ""
+    # Each process's PostgreSQL pool: instances x workers x (size + overflow) <= max_connections.
+    db_pool_size: int = Field(default=10, ge=1)
+    db_pool_overflow: int = Field(default=5, ge=0)
+    db_pool_timeout: float = Field(default=3.0, gt=0)  # a request waits this long for a connection, then 503
     redis_prefix: str = "relaygate:"  # every Redis key starts with it: several deployments can share a server
     timezone: str = "UTC"  # the operator's time zone (IANA name): when daily/weekly/monthly quota resets happen
     secret_key: str = ""
@@ -86,6 +92,10 @@ class Settings(BaseSettings):
         """The database URL with the async driver SQLAlchemy needs."""
         url = self.database_url or f"sqlite:///{(self.data_dir / 'relaygate.db').resolve()}"
         return to_async_url(url)
+
+    @property
+    def pool(self) -> PoolSizing:
+        return PoolSizing(self.db_pool_size, self.db_pool_overflow, self.db_pool_timeout)
 
     @property
     def is_sqlite(self) -> bool:

@@ -12,12 +12,14 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import compile_path
 
 from relaygate.errors import ConflictError, GatewayError, InvalidValue, NotFoundError
+from relaygate.store.saturation import database_busy
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +41,7 @@ def install_error_handlers(api: FastAPI) -> None:
         InvalidValue: _invalid_value,
         RequestValidationError: _validation_failed,
         HTTPException: _http_error,
+        SQLAlchemyError: _database_error,
         Exception: _internal_error,
     }
     for kind, handler in handlers.items():
@@ -82,6 +85,13 @@ async def _http_error(request: Request, exc: HTTPException) -> Response:
     if exc.status_code == 413:
         return error_response(413, "request_too_large", str(exc.detail))
     return error_response(exc.status_code, "http_error", str(exc.detail), headers=exc.headers)
+
+
+async def _database_error(request: Request, exc: SQLAlchemyError) -> Response:
+    busy = database_busy(exc)
+    if busy is None:
+        return await _internal_error(request, exc)
+    return error_response(busy.status, busy.code, busy.message, headers=busy.headers)
 
 
 async def _internal_error(request: Request, exc: Exception) -> Response:

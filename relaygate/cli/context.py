@@ -31,7 +31,7 @@ def settings() -> Settings:
 @asynccontextmanager
 async def transaction(config: Settings) -> AsyncIterator[AsyncConnection]:
     """One transaction on a migrated database; the engine is closed afterwards."""
-    engine = create_engine(config.sqlalchemy_url)
+    engine = create_engine(config.sqlalchemy_url, config.pool)
     redis = connect_redis(config)
     publisher = None
     if redis is not None:

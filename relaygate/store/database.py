@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -11,14 +12,29 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 
-def create_engine(url: str) -> AsyncEngine:
+@dataclass(frozen=True)
+class PoolSizing:
+    """Connections one process may open to a server database, and how long a request waits for one.
+
+    Every process of every instance has its own pool: instances x workers x (size + overflow), plus
+    a few for the CLI, must stay under the server's `max_connections` (docs/security.md)."""
+
+    size: int = 10
+    overflow: int = 5
+    timeout: float = 3.0  # then the request gets 503 service_unavailable with Retry-After
+
+
+def create_engine(url: str, pool: PoolSizing | None = None) -> AsyncEngine:
     """An engine for `url` (already in its async-driver form, see `Settings.sqlalchemy_url`)."""
     if url.startswith("sqlite"):
         _private_sqlite_files(make_url(url).database)
         engine = create_async_engine(url, connect_args={"timeout": 30})
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
-    return create_async_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+    pool = pool or PoolSizing()
+    return create_async_engine(
+        url, pool_size=pool.size, max_overflow=pool.overflow, pool_timeout=pool.timeout, pool_pre_ping=True
+    )
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
