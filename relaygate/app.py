@@ -53,6 +53,7 @@ _REQUEST_ID_PREFIX = os.urandom(10).hex()
 _request_counter = itertools.count(1)
 _CLIENT_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 _FAILED = "The gateway failed on this request; try again."
+API_PREFIX = "/api"
 
 
 class Gateway:
@@ -73,6 +74,7 @@ class Gateway:
                 *billing_compat_routes.ROUTES,
             ]
         )
+        self.api = create_api(lambda: self.rt)
         self.rest = _management_app(self)
 
     @property
@@ -97,7 +99,11 @@ class Gateway:
         route = self.routes.match(scope["method"], scope["path"])
         if route is None:
             family = self.routes.family_of_known_path(scope["path"])
-            if family is None:
+            if family is None and _in_api(scope["path"]):
+                # straight to the API, as its mount would, but for every path under /api: the
+                # mount's pattern does not match a path with a newline in it
+                await self.api({**scope, "root_path": scope.get("root_path", "") + API_PREFIX}, receive, sent)
+            elif family is None:
                 await self.rest(scope, receive, sent)
             else:
                 message = f"{scope['method']} is not allowed on {scope['path']}: see the API reference."
@@ -168,6 +174,10 @@ async def _send_error(send: _ResponseTracker, family: Family, error: GatewayErro
     await send_bytes(send, error.status, error_body(family, error), b"application/json", headers)
 
 
+def _in_api(path: str) -> bool:
+    return path == API_PREFIX or path.startswith(API_PREFIX + "/")
+
+
 def _request_id(scope: Scope) -> str:
     for name, value in scope["headers"]:
         if name == b"x-request-id":
@@ -221,7 +231,7 @@ def _management_app(gateway: Gateway) -> Starlette:
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Route("/metrics", metrics),
-            Mount("/api", app=create_api(lambda: gateway.rt)),
+            Mount(API_PREFIX, app=gateway.api),
             *console_routes(),
         ],
         exception_handlers={HTTPException: http_error},

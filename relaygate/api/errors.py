@@ -12,6 +12,7 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, Field
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -24,6 +25,35 @@ from relaygate.store.saturation import database_busy
 log = logging.getLogger(__name__)
 
 _LOCATIONS = ("body", "query", "path", "header", "cookie")
+
+
+class ErrorDetail(BaseModel):
+    code: str
+    message: str
+    fields: dict[str, str] = Field(description="the request fields at fault, each with what is wrong with it")
+
+
+class ErrorBody(BaseModel):
+    error: ErrorDetail
+
+
+# What any operation may answer besides its success, declared in /api/openapi.json for every one:
+# each is a possible outcome of the layers every request passes (body limits and the JSON guard,
+# authentication and CSRF, validation, the login throttle, a busy database).
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorBody, "description": description}
+    for status, description in {
+        400: "The body is not valid JSON, or nests too deep",
+        401: "No valid session or access key",
+        403: "Not allowed for this caller, or the CSRF token is missing",
+        404: "No such object (or another user's)",
+        409: "Conflicts with the current state",
+        413: "The body is larger than the management API's limit",
+        422: "A field is not valid; `fields` names it",
+        429: "Too many attempts or requests; see Retry-After",
+        503: "The database is out of connections; see Retry-After",
+    }.items()
+}
 
 
 def error_response(

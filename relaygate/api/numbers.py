@@ -1,5 +1,6 @@
-"""The integer ranges the database can store, as API types: a larger number is a 422 naming its
-field (in the OpenAPI document too), never an overflow deep in a database driver."""
+"""Path and query values as API types, so the OpenAPI document states their limits: integers the
+database can store (a larger one is a 422 naming its field, never an overflow in a driver), and
+names in paths that a URL can carry unchanged."""
 
 from __future__ import annotations
 
@@ -13,3 +14,11 @@ MAX_PAGE = INT64_MAX // 1000  # so that the row offset of any page still fits
 
 IdPath = Annotated[int, Path(ge=1, le=INT64_MAX, description="the object's id")]
 IdQuery = Annotated[int | None, Query(ge=1, le=INT64_MAX)]
+
+# A "." or ".." path segment is resolved away by clients before the request is sent: such a name
+# could never be addressed, so it is refused rather than served at another path.
+_SEGMENT = r"(?:[^/.][^/]*|\.[^/.][^/]*|\.\.[^/]+)"  # any path segment but "." and ".."
+ModelName = Annotated[
+    str, Path(pattern=rf"^{_SEGMENT}(?:/{_SEGMENT})*$", max_length=128, description="a model name; may contain /")
+]
+PathName = Annotated[str, Path(pattern=rf"^{_SEGMENT}$", max_length=64)]
