@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+from contextlib import closing
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -151,4 +152,5 @@ def test_only_root_changes_the_balance_of_root_and_admins(
     assert root_row["balance"] == 0
     assert admin.post(f"/api/users/{user['id']}/topup", json={"quota": 5}).status_code == 200
     assert root.post(f"/api/users/{other['id']}/topup", json={"quota": 5}).status_code == 200
-    assert session_client(gateway, "root", ROOT_PASSWORD).get("/api/me").status_code == 200
+    with closing(session_client(gateway, "root", ROOT_PASSWORD)) as again:
+        assert again.get("/api/me").json()["balance"] == 0
