@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from contextlib import closing
 import json
 from collections.abc import Callable
+from contextlib import closing
 from pathlib import Path
 
 import httpx
@@ -148,6 +148,9 @@ def test_only_root_changes_the_balance_of_root_and_admins(
         for amount in (-1, 1_000_000):
             refused = admin.post(f"/api/users/{target}/topup", json={"quota": amount})
             assert error_of(refused) == (403, "forbidden")
+    for target in (users["root"], other["id"]):
+        for change in ({"status": "disabled"}, {"role": "user"}, {"rpm": 1}):
+            assert error_of(admin.patch(f"/api/users/{target}", json=change)) == (403, "forbidden")
     root_row = root.get(f"/api/users/{users['root']}").json()
     assert root_row["balance"] == 0
     assert admin.post(f"/api/users/{user['id']}/topup", json={"quota": 5}).status_code == 200
