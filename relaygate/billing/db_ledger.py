@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from typing import Any
 
 from sqlalchemy import bindparam, delete, insert, select, text, update
 from sqlalchemy.exc import SQLAlchemyError
@@ -22,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from relaygate.billing.ledger import Reservation, insufficient_balance, token_quota_exceeded
 from relaygate.billing.usage_batch import RecordBatcher, Written
+from relaygate.billing.usage_record import UsageRecord
 from relaygate.clock import now
 from relaygate.store.schema import ledger_holds, tokens, users
 
@@ -71,12 +71,10 @@ class DatabaseLedger:
             raise _Refused
         return int(hold_id)
 
-    async def settle(self, reservation: Reservation, charge: int, record: dict[str, Any]) -> None:
-        if not reservation.open:
-            raise RuntimeError("reservation settled twice")
-        reservation.open = False
+    async def settle(self, reservation: Reservation, record: UsageRecord) -> None:
+        reservation.close(record)
         self._open -= 1
-        self.batcher.add({**record, "quota": charge}, reservation)
+        self.batcher.add(record, reservation)
 
     async def on_change(self, kind: str, ref_id: str) -> None:
         """Nothing cached: every reservation reads the database."""

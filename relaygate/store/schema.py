@@ -108,6 +108,8 @@ prices = Table(
     Column("per_call", String(32), nullable=True),
     Column("audio_input", String(32), nullable=True),
     Column("audio_output", String(32), nullable=True),
+    # The most output tokens the model writes in one answer: requests go upstream with no larger limit.
+    Column("max_output_tokens", Integer, nullable=True),
     Column("updated_at", BigInteger, nullable=False),
 )
 
@@ -134,6 +136,8 @@ usage_records = Table(
     Column("cached_tokens", Integer, nullable=False, server_default="0"),
     Column("completion_tokens", Integer, nullable=False, server_default="0"),
     Column("quota", BigInteger, nullable=False),
+    # What the reported usage would have cost beyond the hold: never billed, counted against the channel.
+    Column("overrun", BigInteger, nullable=False, server_default="0"),
     Column("latency_ms", Integer, nullable=False, server_default="0"),
     Column("status_code", Integer, nullable=False),
     Column("stream", Boolean, nullable=False, server_default="0"),

@@ -29,8 +29,8 @@ def test_an_expired_hold_is_released_once_and_a_late_settlement_still_charges(
         with time_machine.travel(time.time() + HOLD_SECONDS + 1):
             assert await sweep_expired_holds(engine) == 1
         hold = await ledger.reserve(token_id, user_id, None, 1000)  # the whole balance is free again
-        await ledger.settle(hold, 0, record(user_id, token_id))
-        await ledger.settle(orphan, 300, record(user_id, token_id))  # it was alive after all: charged, not re-released
+        await ledger.settle(hold, record(user_id, token_id, 0))
+        await ledger.settle(orphan, record(user_id, token_id, 300))  # it was alive after all: charged, not re-released
         await ledger.flush()
         assert await books_of(engine, user_id, token_id) == (700, 300, True)
         with pytest.raises(InsufficientBalance):
