@@ -18,6 +18,8 @@ from uvicorn.server import ServerState
 
 from relaygate.edge.guard import EdgeGuard
 
+SMALL_REST_BYTES = 64 * 1024  # an unread body rest up to this is read and dropped, keeping the connection
+
 
 class EdgeProtocol(HttpToolsProtocol):
     def __init__(
@@ -35,6 +37,7 @@ class EdgeProtocol(HttpToolsProtocol):
         self._in_headers = True  # the bytes arriving now belong to a request line or its headers
         self._header_bytes = 0
         self._body_pending = False  # headers done, body not yet read to its end
+        self._body_left: int | None = None  # bytes of the body still to come (None: chunked, unknown)
         self._header_timer: asyncio.TimerHandle | None = None
         self._linger_timer: asyncio.TimerHandle | None = None
         self._lingering = False
@@ -93,9 +96,16 @@ class EdgeProtocol(HttpToolsProtocol):
     def on_headers_complete(self) -> None:
         self._in_headers = False
         self._body_pending = True
+        declared = dict(self.headers).get(b"content-length", b"")
+        self._body_left = int(declared) if declared.isdigit() else None
         self._cancel_header_timer()
         self.guard.waiting.pop(self, None)
         super().on_headers_complete()
+
+    def on_body(self, body: bytes) -> None:
+        if self._body_left is not None:
+            self._body_left -= len(body)
+        super().on_body(body)
 
     def on_message_complete(self) -> None:
         self._body_pending = False
@@ -104,9 +114,10 @@ class EdgeProtocol(HttpToolsProtocol):
         super().on_message_complete()
 
     def on_response_complete(self) -> None:
-        if self._body_pending and not self.transport.is_closing():
+        if self.answered_early_with_much_unread() and not self.transport.is_closing():
             # Answered before the body was read (413, or an error before the body mattered): close
-            # rather than read an unbounded body to reach the next request.
+            # rather than read a large body to reach the next request. A small rest is read and
+            # dropped, and the connection kept, as uvicorn does.
             self.transport.close()
             return
         super().on_response_complete()
@@ -133,6 +144,14 @@ class EdgeProtocol(HttpToolsProtocol):
 
     def request_body_pending(self) -> bool:
         return self._body_pending
+
+    def answered_early_with_much_unread(self) -> bool:
+        """Whether the body still to come is too large to read just to keep the connection."""
+        return self._body_pending and (self._body_left is None or self._body_left > SMALL_REST_BYTES)
+
+    def close_after_this_answer(self) -> None:
+        if self.cycle is not None:
+            self.cycle.keep_alive = False
 
     def _start_header_timer(self) -> None:
         self._header_timer = self.loop.call_later(self.limits.header_timeout, self._headers_too_slow)
@@ -192,6 +211,17 @@ class _LingeringTransport:
 
     def is_closing(self) -> bool:
         return self._lingering or self._transport.is_closing()
+
+    def write(self, data: bytes) -> None:
+        # An answer that starts while much of the body is unread ends the connection: say so in its
+        # head, so that a keep-alive client does not send its next request into the closing one.
+        head = data.startswith(b"HTTP/1.1 ") and not data.startswith(b"HTTP/1.1 100 ")
+        if head and self._protocol.answered_early_with_much_unread():
+            status_line, _, rest = data.partition(b"\r\n")
+            if b"\r\nconnection: close\r\n" not in b"\r\n" + rest.lower():
+                data = status_line + b"\r\nconnection: close\r\n" + rest
+            self._protocol.close_after_this_answer()
+        self._transport.write(data)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._transport, name)

@@ -136,3 +136,16 @@ def test_an_answer_before_the_body_is_read_reaches_a_client_still_sending(edge: 
         assert response.read()
     finally:
         connection.close()
+
+
+def test_a_keep_alive_client_answered_early_can_send_its_next_request(edge: str) -> None:
+    # A small body answered before it was read (a 401 here) keeps the connection; a large one is
+    # answered with `Connection: close`, so the client opens a new connection for the next request.
+    with httpx.Client(base_url=edge, timeout=30) as client:
+        for size in (10, 10, 4 * MAX_BODY // 8, 10):
+            response = client.post(
+                "/v1/chat/completions", content=b"x" * size, headers={"Authorization": "Bearer sk-unknown"}
+            )
+            assert response.status_code == 401
+            assert (response.headers.get("connection") == "close") == (size > 64 * 1024)
+            assert client.get("/healthz").status_code == 200
