@@ -9,6 +9,7 @@ from fastapi import APIRouter, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from relaygate.api.caller import AdminDep, CallerDep
+from relaygate.api.numbers import ModelName, PathName
 from relaygate.billing import groups as group_service
 from relaygate.billing.prices import delete_price, list_groups, list_prices, set_price
 
@@ -87,7 +88,7 @@ async def get_prices(caller: CallerDep) -> dict[str, Any]:
 
 
 @router.put("/prices/{model:path}", response_model=PriceOut)
-async def put_price(model: str, body: PriceSet, caller: AdminDep) -> dict[str, Any]:
+async def put_price(model: ModelName, body: PriceSet, caller: AdminDep) -> dict[str, Any]:
     values = {
         name: None if value is None else str(value)
         for name, value in body.model_dump(exclude={"max_output_tokens"}).items()
@@ -99,7 +100,7 @@ async def put_price(model: str, body: PriceSet, caller: AdminDep) -> dict[str, A
 
 
 @router.delete("/prices/{model:path}", status_code=status.HTTP_204_NO_CONTENT)
-async def remove_price(model: str, caller: AdminDep) -> None:
+async def remove_price(model: ModelName, caller: AdminDep) -> None:
     async with caller.transaction() as conn:
         await delete_price(conn, model)
         await caller.audit(conn, "price.delete", f"price:{model}"[:160])
@@ -122,7 +123,7 @@ async def create_group(body: GroupCreate, caller: AdminDep) -> dict[str, Any]:
 
 
 @router.patch("/groups/{name}", response_model=GroupOut)
-async def update_group(name: str, body: GroupPatch, caller: AdminDep) -> dict[str, Any]:
+async def update_group(name: PathName, body: GroupPatch, caller: AdminDep) -> dict[str, Any]:
     changes = body.model_dump(exclude_none=True)
     async with caller.transaction() as conn:
         group = await group_service.update_group(conn, name, changes)
@@ -131,7 +132,7 @@ async def update_group(name: str, body: GroupPatch, caller: AdminDep) -> dict[st
 
 
 @router.delete("/groups/{name}", status_code=status.HTTP_204_NO_CONTENT)
-async def delete_group(name: str, caller: AdminDep) -> None:
+async def delete_group(name: PathName, caller: AdminDep) -> None:
     async with caller.transaction() as conn:
         await group_service.delete_group(conn, name)
         await caller.audit(conn, "group.delete", f"group:{name}")

@@ -76,7 +76,8 @@ class UpstreamBehaviour:
 
     The key is split on `;`; the first part names the key, every later part is a flag:
     `fail=NNN`, `fail-first=N`, `no-usage`, `chunk-delay-ms=N`, `delay-ms=N`, `words=N`,
-    `require=VALUE` (accepted and ignored), `reject` (the task APIs answer a submit with a
+    `require=VALUE` (accepted and ignored), `echo-key` (a `fail=NNN` answer repeats the key and an
+    organisation id in its message, as OpenAI's "Incorrect API key provided" does), `reject` (the task APIs answer a submit with a
     rejection and status 200, as midjourney-proxy and Suno relays do), and for the Anthropic and
     Gemini protocols `cached=N` (that many prompt tokens reported as read from the provider's
     cache), `cache-write=N` (Anthropic: written to the cache) and `thoughts=N` (Gemini: thinking
@@ -100,6 +101,7 @@ class UpstreamBehaviour:
     ignore_limit: bool = False
     report_completion: int | None = None
     break_after: int | None = None
+    echo_key: bool = False
 
 
 def parse_bearer(authorization: str | None) -> str | None:
@@ -117,7 +119,7 @@ def parse_bearer(authorization: str | None) -> str | None:
 def parse_behaviour(key: str) -> UpstreamBehaviour:
     """The behaviour flags of an API key such as `fake;no-usage;chunk-delay-ms=50`."""
     numbers: dict[str, int] = {}
-    no_usage = reject = ignore_limit = False
+    no_usage = reject = ignore_limit = echo_key = False
     for flag in key.split(";")[1:]:
         name, has_value, value = flag.strip().partition("=")
         if name == "no-usage" and not has_value:
@@ -126,6 +128,8 @@ def parse_behaviour(key: str) -> UpstreamBehaviour:
             reject = True
         elif name == "ignore-limit" and not has_value:
             ignore_limit = True
+        elif name == "echo-key" and not has_value:
+            echo_key = True
         elif name == "require" and has_value:
             continue
         elif name in _FLAGS_WITH_NUMBERS and value.isdigit():
@@ -149,6 +153,7 @@ def parse_behaviour(key: str) -> UpstreamBehaviour:
         ignore_limit=ignore_limit,
         report_completion=numbers.get("report-completion"),
         break_after=numbers.get("break-after"),
+        echo_key=echo_key,
     )
 
 

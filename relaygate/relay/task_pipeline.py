@@ -25,6 +25,7 @@ from relaygate.errors import (
     UpstreamError,
     UpstreamUnreachable,
 )
+from relaygate.redact import redact_upstream_body, redact_upstream_text
 from relaygate.relay.asgi import Receive, Scope, Send, header_map, read_body, send_bytes
 from relaygate.relay.call import RelayCall
 from relaygate.relay.http_client import HttpClientError, UpstreamResponse
@@ -126,6 +127,8 @@ async def submit(
         await record_task(rt.engine, owner)
     hold.usage = Usage() if accepted else Usage(calls=0)
     content_type = response.headers.get("content-type", "application/json").encode("latin-1")
+    if not accepted:  # a rejection's text may echo the channel's key
+        body = redact_upstream_body(body, (channel.key,))
     await send_bytes(send, response.status, body, content_type, hold.admission.permit.headers())
 
 
@@ -173,7 +176,9 @@ async def _fetch_from(rt: Runtime, channel: Channel, protocol: TaskProtocol, ids
     body = await read_answer(response)
     if not 200 <= response.status < 300:
         raise UpstreamError(
-            response.status, upstream_message(body) or f"The upstream provider answered {response.status}."
+            response.status,
+            redact_upstream_text(upstream_message(body), (channel.key,))
+            or f"The upstream provider answered {response.status}.",
         )
     return protocol.fetched_tasks(_json_or_none(body))
 
