@@ -56,7 +56,7 @@ async def import_token(
     written as opening usage afterwards (`relaygate.importer.opening`), which also sets `used_quota`."""
     if status not in STATUSES:
         raise InvalidValue(f"status must be one of {', '.join(STATUSES)}", field="status")
-    spec = validate_spec(spec)
+    spec = validate_spec(spec, expiry_given=False)  # an imported key may have expired there: it stays expired here
     if (await conn.execute(select(tokens.c.id).where(tokens.c.key_hash == hash_key(key)))).first():
         return None
     result = await conn.execute(
