@@ -16,11 +16,14 @@ from relaygate.auth.access import AccessCache
 from relaygate.billing.ledger import Ledger
 from relaygate.billing.ledgers import build_ledger
 from relaygate.billing.prices import PriceBook, list_groups, list_prices
+from relaygate.channels.alerts import AlertWebhook
 from relaygate.channels.crypto import SecretBox
+from relaygate.channels.health import HealthMonitor
 from relaygate.channels.registry import ChannelRegistry
 from relaygate.channels.service import load_channel_rows
 from relaygate.limits.rate import MemoryRateLimiter, RateLimiter
 from relaygate.metrics import RelayMetrics
+from relaygate.relay.prober import ChannelProber
 from relaygate.relay.upstream import UpstreamClient
 from relaygate.settings import Settings
 from relaygate.store.changes import ChangePoller
@@ -54,6 +57,9 @@ class Runtime:
     redis: Redis | None = None
     subscriber: ChangeSubscriber | None = None
     resetter: QuotaResetter | None = None
+    alerts: AlertWebhook = field(default_factory=lambda: AlertWebhook(""))
+    health: HealthMonitor | None = None
+    prober: ChannelProber | None = None
 
     @classmethod
     async def start(cls, settings: Settings) -> Runtime:
@@ -72,6 +78,7 @@ class Runtime:
         )
         await rt.reload_channels()
         await rt.reload_prices()
+        await rt._start_health()
         await rt.ledger.start()
         rt.poller = ChangePoller(engine, rt.on_change, settings.change_poll_interval)
         await rt.poller.start()
@@ -80,6 +87,14 @@ class Runtime:
         rt.resetter = QuotaResetter(engine, settings.zone)
         await rt.resetter.start()
         return rt
+
+    async def _start_health(self) -> None:
+        """Channel health: failures judged on the relay's answers, probes of what they took out."""
+        self.alerts = AlertWebhook(self.settings.alert_webhook)
+        self.health = HealthMonitor(self.engine, self.channels, self.alerts, self.settings.channel_failure_threshold)
+        self.upstream.health = self.health
+        self.prober = ChannelProber(self.engine, self.box, self.settings, self.alerts)
+        await self.prober.start()
 
     async def _start_scale_out(self, redis: Redis) -> None:
         """Shared rate limits and instant cache invalidation over Redis (imported only when configured)."""
@@ -95,6 +110,9 @@ class Runtime:
         """Stop polling, write every pending usage record, close connections."""
         if self.resetter:
             await self.resetter.stop()
+        if self.prober:
+            await self.prober.stop()
+        await self.alerts.drain()
         if self.poller:
             await self.poller.stop()
         if self.subscriber:
@@ -116,8 +134,8 @@ class Runtime:
 
     async def reload_channels(self) -> None:
         async with self.engine.connect() as conn:
-            rows = await load_channel_rows(conn)
-        self.channels.load(rows, self.box)
+            rows, key_rows = await load_channel_rows(conn)
+        self.channels.load(rows, key_rows, self.box)
 
     async def reload_prices(self) -> None:
         async with self.engine.connect() as conn:

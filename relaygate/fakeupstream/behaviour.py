@@ -68,6 +68,11 @@ class UpstreamBehaviour:
     Gemini protocols `cached=N` (that many prompt tokens reported as read from the provider's
     cache), `cache-write=N` (Anthropic: written to the cache) and `thoughts=N` (Gemini: thinking
     tokens). An unknown or malformed flag is a 400, so that a typo in a test's channel key cannot silently configure nothing.
+
+    `switch=NAME` lets a test change the key's answers while it runs: after
+    `PUT /_fake/switches/NAME` with `{"fail": STATUS, "code": CODE}` (code optional; e.g. 401, 402,
+    or 429 with `insufficient_quota`), every request with the key fails so; `DELETE` of the same
+    path (or `{"fail": null}`) makes it answer normally again. Switches are shared by every key naming them.
     """
 
     fail_status: int | None = None
@@ -80,6 +85,7 @@ class UpstreamBehaviour:
     cache_write: int = 0
     thoughts: int = 0
     reject: bool = False
+    switch: str | None = None
 
 
 def parse_bearer(authorization: str | None) -> str | None:
@@ -98,9 +104,12 @@ def parse_behaviour(key: str) -> UpstreamBehaviour:
     """The behaviour flags of an API key such as `fake;no-usage;chunk-delay-ms=50`."""
     numbers: dict[str, int] = {}
     no_usage = reject = False
+    switch = None
     for flag in key.split(";")[1:]:
         name, has_value, value = flag.strip().partition("=")
-        if name == "no-usage" and not has_value:
+        if name == "switch" and value:
+            switch = value
+        elif name == "no-usage" and not has_value:
             no_usage = True
         elif name == "reject" and not has_value:
             reject = True
@@ -124,6 +133,7 @@ def parse_behaviour(key: str) -> UpstreamBehaviour:
         cache_write=numbers.get("cache-write", 0),
         thoughts=numbers.get("thoughts", 0),
         reject=reject,
+        switch=switch,
     )
 
 

@@ -2,8 +2,8 @@
 
 Routes: OpenAI (`openai`, `openai_responses`, `openai_media`, `openai_realtime`), Anthropic (`anthropic`),
 Gemini (`gemini`), the Midjourney and Suno task APIs (`midjourney`, `suno`), and for tests
-`GET /_fake/requests` (the last `REQUEST_LOG_SIZE` requests) and `DELETE /_fake/requests` (clears
-them). What each answer contains is decided in `behaviour`.
+`GET /_fake/requests` (the last `REQUEST_LOG_SIZE` requests), `DELETE /_fake/requests` (clears
+them), and `PUT`/`DELETE /_fake/switches/{name}` (failures of `switch=NAME` keys, see `behaviour`). What each answer contains is decided in `behaviour`.
 """
 
 from __future__ import annotations
@@ -49,6 +49,20 @@ def create_fake_upstream_app(latency_ms: int = 0) -> web.Application:
         upstream.request_log.clear()
         return web.Response(status=204)
 
+    async def put_switch(request: web.Request) -> web.StreamResponse:
+        body = orjson.loads(await request.read() or b"{}")
+        status = body.get("fail") if isinstance(body, dict) else None
+        if status is not None and (not isinstance(status, int) or not 400 <= status <= 599):
+            return web.Response(status=400, text="fail must be an error status (400-599) or null")
+        upstream.set_switch(request.match_info["name"], status, body.get("code"))
+        return web.Response(status=204)
+
+    async def delete_switch(request: web.Request) -> web.StreamResponse:
+        upstream.set_switch(request.match_info["name"], None)
+        return web.Response(status=204)
+
+    app.router.add_put("/_fake/switches/{name}", put_switch)
+    app.router.add_delete("/_fake/switches/{name}", delete_switch)
     app.router.add_get("/_fake/requests", list_requests)
     app.router.add_delete("/_fake/requests", clear_requests)
     return app

@@ -86,14 +86,34 @@ channels = Table(
     Column("name", String(128), nullable=False),
     Column("type", String(32), nullable=False),
     Column("base_url", String(512), nullable=False),
-    Column("key_encrypted", Text, nullable=False),
-    Column("key_hint", String(32), nullable=False),
     Column("models", JSON, nullable=False),
     Column("model_map", JSON, nullable=False),
     Column("groups", JSON, nullable=False),
     Column("priority", Integer, nullable=False, server_default="0"),
     Column("weight", Integer, nullable=False, server_default="1"),
+    # enabled | disabled (by an admin, never undone automatically) | auto_disabled (by channel health).
     Column("status", String(16), nullable=False, server_default="enabled"),
+    Column("disabled_reason", String(255), nullable=True),
+    Column("disabled_at", BigInteger, nullable=True),
+    Column("last_probe_at", BigInteger, nullable=True),
+    Column("last_probe_error", String(255), nullable=True),
+    # What the upstream charges the operator, {model: {input, cached_input, output, per_call}} in USD
+    # decimal strings per 1M tokens (or per call): the cost beside the charge in analytics.
+    Column("cost_prices", JSON, nullable=True),
+    Column("created_at", BigInteger, nullable=False),
+)
+
+# The upstream keys of a channel (one or many), encrypted; requests spread over its enabled ones.
+channel_keys = Table(
+    "channel_keys",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("channel_id", Id, ForeignKey("channels.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("key_encrypted", Text, nullable=False),
+    Column("key_hint", String(32), nullable=False),
+    Column("status", String(16), nullable=False, server_default="enabled"),
+    Column("disabled_reason", String(255), nullable=True),
+    Column("disabled_at", BigInteger, nullable=True),
     Column("created_at", BigInteger, nullable=False),
 )
 
@@ -141,6 +161,29 @@ usage_records = Table(
     Column("created_at", BigInteger, nullable=False),
     Index("ix_usage_records_user_created", "user_id", "created_at"),
     Index("ix_usage_records_token_created", "token_id", "created_at"),
+)
+
+# Usage records older than RELAYGATE_USAGE_RETENTION_DAYS, folded into one row per UTC day, user,
+# token, channel and model (a fold may add several rows for one key: readers sum them). Their
+# `quota` still counts as charges in the books.
+usage_daily = Table(
+    "usage_daily",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("day", BigInteger, nullable=False),  # the day's UTC midnight, Unix seconds
+    Column("user_id", Id, nullable=False),
+    Column("token_id", Id, nullable=True),
+    Column("channel_id", Id, nullable=True),
+    Column("model", String(128), nullable=False),
+    Column("requests", BigInteger, nullable=False),
+    Column("errors", BigInteger, nullable=False),
+    Column("prompt_tokens", BigInteger, nullable=False),
+    Column("cached_tokens", BigInteger, nullable=False),
+    Column("completion_tokens", BigInteger, nullable=False),
+    Column("quota", BigInteger, nullable=False),
+    Column("latency_ms_total", BigInteger, nullable=False),
+    Index("ix_usage_daily_user_day", "user_id", "day"),
+    Index("ix_usage_daily_token_id", "token_id"),
 )
 
 # Every credit to a balance (initial, top-up, redemption, adjustment); charges are the usage records.
