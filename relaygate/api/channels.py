@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from relaygate.api.caller import AdminDep, Caller
 from relaygate.api.pages import Page, PagingDep
+from relaygate.catalog.price_list import unpriced_models
 from relaygate.channels import service
 from relaygate.relay.model_discovery import discover_models
 from relaygate.relay.probe import probe_channel
@@ -223,8 +224,7 @@ async def _set_status(caller: Caller, channel_id: int, status: str) -> dict[str,
 
 def _shown(caller: Caller, channel: dict[str, Any]) -> dict[str, Any]:
     """A channel with the models it serves that have no price (requests for those are refused)."""
-    prices = caller.rt.prices
-    return channel | {"unpriced_models": [model for model in channel["models"] if prices.price_for(model) is None]}
+    return channel | {"unpriced_models": unpriced_models(caller.rt.prices, channel["models"])}
 
 
 def _described(channel: dict[str, Any]) -> dict[str, Any]:
