@@ -31,6 +31,7 @@ from relaygate.store.database import create_engine
 from relaygate.store.migrate import upgrade_to_head
 from relaygate.store.redis import connect_redis
 from relaygate.tokens.resets import QuotaResetter
+from relaygate.usage.retention import UsageRetention
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -60,6 +61,7 @@ class Runtime:
     alerts: AlertWebhook = field(default_factory=lambda: AlertWebhook(""))
     health: HealthMonitor | None = None
     prober: ChannelProber | None = None
+    retention: UsageRetention | None = None
 
     @classmethod
     async def start(cls, settings: Settings) -> Runtime:
@@ -86,6 +88,8 @@ class Runtime:
             await rt._start_scale_out(redis)
         rt.resetter = QuotaResetter(engine, settings.zone)
         await rt.resetter.start()
+        rt.retention = UsageRetention(engine, settings.usage_retention_days)
+        await rt.retention.start()
         return rt
 
     async def _start_health(self) -> None:
@@ -112,6 +116,8 @@ class Runtime:
             await self.resetter.stop()
         if self.prober:
             await self.prober.stop()
+        if self.retention:
+            await self.retention.stop()
         await self.alerts.drain()
         if self.poller:
             await self.poller.stop()

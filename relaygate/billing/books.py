@@ -1,15 +1,25 @@
 """The books (SPEC section 5): for every account, credits = balance + charges; for every token,
-used quota + quota cleared by periodic resets = the sum of its charges. Run against the database,
-after the ledger has flushed."""
+used quota + quota cleared by periodic resets = the sum of its charges (usage records, and the
+daily totals that retention folded older records into). Run against the database, after the ledger
+has flushed."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Subquery, func, select, union_all
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from relaygate.store.schema import ledger_entries, tokens, usage_records, users
+from relaygate.store.schema import ledger_entries, tokens, usage_daily, usage_records, users
+
+
+def _charges_by(owner: str) -> Subquery:
+    """Charges per user or token: the usage records, and the daily totals older records were folded into."""
+    both = union_all(
+        select(usage_records.c[owner].label("owner"), usage_records.c.quota),
+        select(usage_daily.c[owner].label("owner"), usage_daily.c.quota),
+    ).subquery()
+    return select(both.c.owner, func.sum(both.c.quota).label("charges")).group_by(both.c.owner).subquery()
 
 
 async def check_books(conn: AsyncConnection) -> dict[str, Any]:
@@ -19,11 +29,7 @@ async def check_books(conn: AsyncConnection) -> dict[str, Any]:
         .group_by(ledger_entries.c.user_id)
         .subquery()
     )
-    user_charges = (
-        select(usage_records.c.user_id, func.sum(usage_records.c.quota).label("charges"))
-        .group_by(usage_records.c.user_id)
-        .subquery()
-    )
+    user_charges = _charges_by("user_id")
     account_rows = (
         await conn.execute(
             select(
@@ -35,14 +41,10 @@ async def check_books(conn: AsyncConnection) -> dict[str, Any]:
                 func.coalesce(user_charges.c.charges, 0).label("charges"),
             )
             .outerjoin(credits, credits.c.user_id == users.c.id)
-            .outerjoin(user_charges, user_charges.c.user_id == users.c.id)
+            .outerjoin(user_charges, user_charges.c.owner == users.c.id)
         )
     ).all()
-    token_charges = (
-        select(usage_records.c.token_id, func.sum(usage_records.c.quota).label("charges"))
-        .group_by(usage_records.c.token_id)
-        .subquery()
-    )
+    token_charges = _charges_by("token_id")
     token_rows = (
         await conn.execute(
             select(
@@ -50,7 +52,7 @@ async def check_books(conn: AsyncConnection) -> dict[str, Any]:
                 tokens.c.used_quota,
                 tokens.c.quota_cleared,
                 func.coalesce(token_charges.c.charges, 0).label("charges"),
-            ).outerjoin(token_charges, token_charges.c.token_id == tokens.c.id)
+            ).outerjoin(token_charges, token_charges.c.owner == tokens.c.id)
         )
     ).all()
     accounts = [
