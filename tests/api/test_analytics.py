@@ -15,7 +15,9 @@ from tests.support.deployment import Deployment
 
 def chat(gw: Deployment, key: str, **extra: Any) -> int:
     body = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 5, **extra}
-    return httpx.post(gw.url + "/v1/chat/completions", json=body, headers={"Authorization": f"Bearer {key}"}).status_code
+    return httpx.post(
+        gw.url + "/v1/chat/completions", json=body, headers={"Authorization": f"Bearer {key}"}
+    ).status_code
 
 
 def buckets(client: httpx.Client, by: str, **params: Any) -> dict[str, dict[str, Any]]:

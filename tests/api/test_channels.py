@@ -132,6 +132,7 @@ def test_fetch_models_reads_the_upstream_list_and_unpriced_models_are_flagged(
     assert fetched.status_code == 200, fetched.text
     listed = httpx.get(f"{fake_upstream}/v1/models", headers={"Authorization": "Bearer fake"}).json()["data"]
     assert fetched.json()["models"] == sorted(model["id"] for model in listed)
-    assert "gpt-4o-mini" not in fetched.json()["new"] and fetched.json()["new"]
+    assert "gpt-4o-mini" not in fetched.json()["new"]
+    assert fetched.json()["new"]
     refused = new_channel(root, fake_upstream, key="fake;fail=401")
     assert error_of(root.post(f"/api/channels/{refused['id']}/fetch-models"))[0] == 502

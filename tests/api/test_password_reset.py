@@ -23,7 +23,10 @@ def test_an_admin_sets_a_users_password_and_the_users_sessions_end(
     assert error_of(alice.get("/api/me")) == (401, "unauthenticated")
     assert login(gateway, "alice", PASSWORD) == 401
     assert login(gateway, "alice", "reset-by-admin-1") == 200
-    assert error_of(root.post(f"/api/users/{alice_id}/password", json={"password": "short"})) == (422, "validation_failed")
+    assert error_of(root.post(f"/api/users/{alice_id}/password", json={"password": "short"})) == (
+        422,
+        "validation_failed",
+    )
     assert error_of(root.post("/api/users/9999/password", json={"password": "long-enough-1"})) == (404, "not_found")
     audit = root.get("/api/audit").json()["items"]
     assert any(entry["action"] == "user.password" for entry in audit)
@@ -45,7 +48,8 @@ def test_only_root_sets_an_administrators_password(
 def test_the_cli_sets_roots_password_when_the_printed_one_is_lost(gateway: Deployment) -> None:
     before = session_client(gateway, "root", ROOT_PASSWORD)
     set_to = gateway.cli("user", "passwd", "root", "--password", "found-my-way-back")[0]
-    assert set_to["name"] == "root" and "password" not in set_to
+    assert set_to["name"] == "root"
+    assert "password" not in set_to
     assert error_of(before.get("/api/me")) == (401, "unauthenticated")
     before.close()
     assert login(gateway, "root", ROOT_PASSWORD) == 401

@@ -111,7 +111,8 @@ def test_a_key_that_starts_answering_401_is_disabled_alone_within_one_request_an
         asked += 1
         assert asked < 60
     bad_key, good_key = channel_state(gw, channel["id"])["keys"]
-    assert bad_key["status"] == "auto_disabled" and "401" in bad_key["disabled_reason"]
+    assert bad_key["status"] == "auto_disabled"
+    assert "401" in bad_key["disabled_reason"]
     assert bad_key["disabled_at"] is not None
     assert good_key["status"] == "enabled"
     assert channel_state(gw, channel["id"])["status"] == "enabled"
@@ -121,7 +122,8 @@ def test_a_key_that_starts_answering_401_is_disabled_alone_within_one_request_an
     assert hits(fake_upstream, bad) == reached == before + 1  # disabled by the first request that met it
     event = receiver.wait_for("key_auto_disabled")
     assert (event["channel_id"], event["key_id"]) == (channel["id"], bad_key["id"])
-    assert "401" in event["reason"] and bad not in str(event)
+    assert "401" in event["reason"]
+    assert bad not in str(event)
 
     set_switch(fake_upstream, f"bad-{run}", None)  # the upstream takes the key again: a probe brings it back
     restored = receiver.wait_for("key_restored")
@@ -145,13 +147,15 @@ def test_a_channel_failing_with_5xx_opens_its_circuit_and_a_probe_brings_it_back
     for _ in range(3):  # the default threshold: three failures in a row, each retried on the backup
         assert ask(client)
     state = channel_state(gw, primary["id"])
-    assert state["status"] == "auto_disabled" and state["disabled_reason"].startswith("circuit open")
+    assert state["status"] == "auto_disabled"
+    assert state["disabled_reason"].startswith("circuit open")
     assert "502" in state["disabled_reason"]
     for _ in range(5):
         assert ask(client)
     assert hits(fake_upstream, flaky) == 3  # out of service: no client request reaches it
     opened = receiver.wait_for("channel_auto_disabled")
-    assert opened["channel_id"] == primary["id"] and opened["key_id"] is None
+    assert opened["channel_id"] == primary["id"]
+    assert opened["key_id"] is None
 
     set_switch(fake_upstream, f"down-{run}", None)
     assert receiver.wait_for("channel_restored")["channel_id"] == primary["id"]
@@ -174,8 +178,10 @@ def test_a_manual_disable_is_never_undone_by_a_probe(
         ask(client)
     assert refused.value.status_code == 502  # the client is told the gateway's upstream account is at fault
     state = channel_state(gw, channel_id)
-    assert state["status"] == "auto_disabled" and state["disabled_reason"].startswith("no usable key")
-    assert state["keys"][0]["status"] == "auto_disabled" and "402" in state["keys"][0]["disabled_reason"]
+    assert state["status"] == "auto_disabled"
+    assert state["disabled_reason"].startswith("no usable key")
+    assert state["keys"][0]["status"] == "auto_disabled"
+    assert "402" in state["keys"][0]["disabled_reason"]
 
     gw.cli("channel", "disable", str(channel_id))
     set_switch(fake_upstream, f"manual-{run}", None)  # the upstream would pass a probe now

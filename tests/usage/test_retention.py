@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -25,7 +24,9 @@ DAYS = 86400
 
 def chat(gw: Deployment, key: str, model: str, max_tokens: int = 5) -> int:
     body = {"model": model, "messages": [{"role": "user", "content": "hi"}], "max_tokens": max_tokens}
-    return httpx.post(gw.url + "/v1/chat/completions", json=body, headers={"Authorization": f"Bearer {key}"}).status_code
+    return httpx.post(
+        gw.url + "/v1/chat/completions", json=body, headers={"Authorization": f"Bearer {key}"}
+    ).status_code
 
 
 async def counts(conn: AsyncConnection) -> tuple[int, int]:
@@ -46,7 +47,7 @@ def summary(gw: Deployment, by: str) -> list[dict[str, Any]]:
 
 
 @pytest.fixture
-def used_gateway(gateway_on_each_backend: Deployment) -> Iterator[Deployment]:
+def used_gateway(gateway_on_each_backend: Deployment) -> Deployment:
     gw = gateway_on_each_backend
     key, _ = new_key(gw)
     other, _ = new_key(gw, user="bob")
@@ -55,7 +56,7 @@ def used_gateway(gateway_on_each_backend: Deployment) -> Iterator[Deployment]:
     assert chat(gw, other, "gpt-4o-mini") == 200
     assert chat(gw, other, "gpt-4o-mini", max_tokens=-1) == 400
     gw.flush()
-    yield gw
+    return gw
 
 
 def test_records_past_the_retention_period_are_folded_and_the_books_balance(used_gateway: Deployment) -> None:
