@@ -6,6 +6,7 @@ import { loginPage, registerPage } from "./pages/auth.js";
 import { dashboardPage } from "./pages/dashboard.js";
 import { tokensPage } from "./pages/tokens.js";
 import { usagePage } from "./pages/usage.js";
+import { pricingPage } from "./pages/pricing.js";
 import { topUpPage } from "./pages/topup.js";
 import { accessKeysPage } from "./pages/access_keys.js";
 import { accountPage } from "./pages/account.js";
@@ -21,6 +22,7 @@ const PAGES = [
   { path: "/dashboard", title: "Dashboard", draw: dashboardPage },
   { path: "/tokens", title: "Tokens", draw: tokensPage },
   { path: "/usage", title: "Usage", draw: usagePage },
+  { path: "/pricing", title: "Pricing", draw: pricingPage },
   { path: "/topup", title: "Top up", draw: topUpPage },
   { path: "/access-keys", title: "Access keys", draw: accessKeysPage },
   { path: "/account", title: "Account", draw: accountPage },
