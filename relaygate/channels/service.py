@@ -95,6 +95,7 @@ async def add_channel(conn: AsyncConnection, spec: NewChannel, box: SecretBox) -
             status="enabled",
             cost_prices=spec.cost_prices,
             created_at=now(),
+            **_first_key(spec.all_keys(), box),
         )
     )
     channel_id = result.inserted_primary_key[0]  # type: ignore[index]
@@ -116,6 +117,11 @@ async def _insert_keys(conn: AsyncConnection, channel_id: int, keys: list[str], 
     ]
     if rows:
         await conn.execute(insert(channel_keys), rows)
+
+
+def _first_key(keys: list[str], box: SecretBox) -> dict[str, str]:
+    """The legacy one-key columns, for the previous version during a rolling upgrade."""
+    return {"key_encrypted": box.encrypt(keys[0]), "key_hint": secret_hint(keys[0])}
 
 
 async def get_channel(conn: AsyncConnection, channel_id: int) -> dict[str, Any]:
@@ -162,6 +168,8 @@ async def update_channel(
     values = {name: merged[name] for name in EDITABLE}
     values["base_url"] = spec.base_url.rstrip("/")
     values["groups"] = list(spec.groups) or ["default"]
+    if new_keys:
+        values |= _first_key(new_keys, box)
     await conn.execute(update(channels).where(channels.c.id == channel_id).values(**values))
     if new_keys:
         await conn.execute(delete(channel_keys).where(channel_keys.c.channel_id == channel_id))

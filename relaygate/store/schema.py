@@ -86,6 +86,10 @@ channels = Table(
     Column("name", String(128), nullable=False),
     Column("type", String(32), nullable=False),
     Column("base_url", String(512), nullable=False),
+    # The first key, as the previous version reads it (the keys are in `channel_keys`): kept filled so
+    # that a rolling upgrade runs both versions on one database. A later release drops these two.
+    Column("key_encrypted", Text, nullable=False),
+    Column("key_hint", String(32), nullable=False),
     Column("models", JSON, nullable=False),
     Column("model_map", JSON, nullable=False),
     Column("groups", JSON, nullable=False),

@@ -6,6 +6,10 @@ Revises: 0006
 A channel's key moves into `channel_keys` (one row per upstream key, each with its own status);
 channels gain the reason and time of an automatic disable and of the last probe, and optional
 cost prices; usage records past the retention period are folded into `usage_daily`.
+
+Additive, as every migration: `channels.key_encrypted` and `key_hint` stay, holding the channel's
+first key, so that the previous version keeps running during a rolling upgrade. (Nothing here
+recreates `channels` on SQLite: that would cascade-delete the new key rows.)
 """
 
 import sqlalchemy as sa
@@ -41,8 +45,6 @@ def upgrade() -> None:
         "SELECT id, key_encrypted, key_hint, 'enabled', created_at FROM channels"
     )
     with op.batch_alter_table("channels") as batch:
-        batch.drop_column("key_encrypted")
-        batch.drop_column("key_hint")
         batch.add_column(sa.Column("disabled_reason", sa.String(255), nullable=True))
         batch.add_column(sa.Column("disabled_at", sa.BigInteger(), nullable=True))
         batch.add_column(sa.Column("last_probe_at", sa.BigInteger(), nullable=True))
@@ -74,18 +76,10 @@ def downgrade() -> None:
     op.drop_index("ix_usage_daily_user_day", table_name="usage_daily")
     op.drop_table("usage_daily")
     with op.batch_alter_table("channels") as batch:
-        batch.add_column(sa.Column("key_encrypted", sa.Text(), nullable=False, server_default=""))
-        batch.add_column(sa.Column("key_hint", sa.String(32), nullable=False, server_default=""))
         batch.drop_column("cost_prices")
         batch.drop_column("last_probe_error")
         batch.drop_column("last_probe_at")
         batch.drop_column("disabled_at")
         batch.drop_column("disabled_reason")
-    # Back to one key a channel: the first one.
-    op.execute(
-        "UPDATE channels SET key_encrypted = (SELECT k.key_encrypted FROM channel_keys k "
-        "WHERE k.channel_id = channels.id ORDER BY k.id LIMIT 1), key_hint = (SELECT k.key_hint FROM channel_keys k "
-        "WHERE k.channel_id = channels.id ORDER BY k.id LIMIT 1)"
-    )
     op.drop_index(op.f("ix_channel_keys_channel_id"), table_name="channel_keys")
     op.drop_table("channel_keys")
