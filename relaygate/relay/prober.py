@@ -18,14 +18,11 @@ from relaygate.channels import health_state
 from relaygate.channels.alerts import AlertWebhook, health_event
 from relaygate.channels.crypto import SecretBox
 from relaygate.channels.health import KEY_FAILURE_STATUSES
-from relaygate.channels.registry import Channel, channel_from_row
+from relaygate.channels.registry import channel_from_row
 from relaygate.relay.probe import probe_channel
 from relaygate.settings import Settings
 
 log = logging.getLogger(__name__)
-
-TASK_TYPES = ("midjourney", "suno")  # no chat endpoint: any answer but a refusal or a 5xx passes
-
 
 class ChannelProber:
     def __init__(self, engine: AsyncEngine, box: SecretBox, settings: Settings, alerts: AlertWebhook):
@@ -68,7 +65,7 @@ class ChannelProber:
         for key_row in probed:
             channel = channel_from_row(row, key_row, self._box)
             result = await probe_channel(channel, self._settings)
-            if not _passed(channel, result["status"]):
+            if not _passed(result["status"]):
                 error = result["error"] or f"upstream answered {result['status']}"
                 continue
             passed = True
@@ -86,7 +83,10 @@ class ChannelProber:
             self._alerts.send(health_event("channel_restored", channel, "a probe passed", key=False))
 
 
-def _passed(channel: Channel, status: int) -> bool:
-    if channel.type in TASK_TYPES:
-        return status < 500 and status not in KEY_FAILURE_STATUSES and status != 429
-    return status < 400
+def _passed(status: int) -> bool:
+    """What took a key or channel out (a refusal, no credit or quota, a 5xx, no answer) is gone.
+
+    A 400 or 404 passes: the upstream answered and took the key, though maybe not the probe's chat
+    request (an image-only channel, a task API).
+    """
+    return status < 500 and status not in KEY_FAILURE_STATUSES and status not in (408, 429)
