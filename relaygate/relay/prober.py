@@ -24,6 +24,7 @@ from relaygate.settings import Settings
 
 log = logging.getLogger(__name__)
 
+
 class ChannelProber:
     def __init__(self, engine: AsyncEngine, box: SecretBox, settings: Settings, alerts: AlertWebhook):
         self._engine = engine

@@ -215,3 +215,28 @@ def test_a_manual_disable_is_never_undone_by_a_probe(
 def test_what_an_upstream_answer_says_about_the_key_or_the_channel(status: int, body: bytes, kind: str | None) -> None:
     verdict = judge(status, body)
     assert (verdict.kind if verdict else None) == kind
+
+
+def test_a_key_whose_quota_ran_out_upstream_is_disabled_but_a_rate_limit_is_not(
+    health_gateway: Deployment, fake_upstream: str, client_of: Callable[..., openai.OpenAI]
+) -> None:
+    gw, run = health_gateway, uuid.uuid4().hex
+    limited, broke = f"fake;switch=limited-{run}", f"fake;switch=broke-{run}"
+    channel = gw.cli(
+        "channel", "add", "--type", "openai", "--base-url", fake_upstream, "--key", limited, "--key", broke,
+        "--models", MODEL, "--priority", "1",
+    )[0]  # fmt: skip
+    gw.cli("channel", "add", "--type", "openai", "--base-url", fake_upstream, "--key", "fake", "--models", MODEL)
+    gw.start()
+    client = client_of(gw)
+    set_switch(fake_upstream, f"limited-{run}", 429)  # a plain rate limit: retried elsewhere, the key stays
+    set_switch(fake_upstream, f"broke-{run}", 429, code="insufficient_quota")
+    asked = 0
+    while hits(fake_upstream, limited) == 0 or hits(fake_upstream, broke) == 0:
+        assert ask(client)
+        asked += 1
+        assert asked < 80
+    limited_key, broke_key = channel_state(gw, channel["id"])["keys"]
+    assert limited_key["status"] == "enabled"
+    assert broke_key["status"] == "auto_disabled"
+    assert "quota exhausted" in broke_key["disabled_reason"]
