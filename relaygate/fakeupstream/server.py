@@ -1,6 +1,7 @@
 """The fake upstream over HTTP: an aiohttp app that speaks every protocol deterministically.
 
-Routes: OpenAI (`openai`, `openai_responses`, `openai_media`, `openai_realtime`), Anthropic (`anthropic`),
+Routes: OpenAI (`openai`, `openai_responses`, `openai_media`, `openai_realtime`), Anthropic (`anthropic`;
+`GET /v1/models` answers in Anthropic's shape to an `x-api-key` caller, in OpenAI's otherwise),
 Gemini (`gemini`), the Midjourney and Suno task APIs (`midjourney`, `suno`), and for tests
 `GET /_fake/requests` (the last `REQUEST_LOG_SIZE` requests), `DELETE /_fake/requests` (clears
 them), and `PUT`/`DELETE /_fake/switches/{name}` (failures of `switch=NAME` keys, see `behaviour`). What each answer contains is decided in `behaviour`.
@@ -17,10 +18,10 @@ import orjson
 from aiohttp import web
 
 from relaygate.fakeupstream.admission import JSON_HEADERS, FakeUpstream
-from relaygate.fakeupstream.anthropic import add_anthropic_routes
+from relaygate.fakeupstream.anthropic import add_anthropic_routes, anthropic_models_handler
 from relaygate.fakeupstream.gemini import add_gemini_routes
 from relaygate.fakeupstream.midjourney import add_midjourney_routes
-from relaygate.fakeupstream.openai import add_openai_routes
+from relaygate.fakeupstream.openai import add_openai_routes, models_handler
 from relaygate.fakeupstream.openai_media import add_media_routes
 from relaygate.fakeupstream.openai_realtime import add_realtime_routes
 from relaygate.fakeupstream.openai_responses import add_responses_routes
@@ -41,6 +42,15 @@ def create_fake_upstream_app(latency_ms: int = 0) -> web.Application:
     add_gemini_routes(app, upstream)
     add_midjourney_routes(app, upstream)
     add_suno_routes(app, upstream)
+    openai_models, anthropic_models = models_handler(upstream), anthropic_models_handler(upstream)
+
+    async def list_models(request: web.Request) -> web.StreamResponse:
+        """`GET /v1/models`: Anthropic's list for an `x-api-key` caller, else OpenAI's."""
+        if "x-api-key" in request.headers and "authorization" not in request.headers:
+            return await anthropic_models(request)
+        return await openai_models(request)
+
+    app.router.add_get("/v1/models", list_models)
 
     async def list_requests(request: web.Request) -> web.StreamResponse:
         return web.Response(body=orjson.dumps(list(upstream.request_log)), headers=JSON_HEADERS)

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import httpx
 
+from relaygate.fakeupstream.anthropic import ANTHROPIC_MODEL_IDS
+from relaygate.fakeupstream.gemini import GEMINI_MODEL_IDS
 from tests.support.deployment import Deployment
 
 
@@ -42,6 +44,12 @@ def test_fetch_models_prints_the_upstream_list_and_what_is_new(
     listed = httpx.get(f"{fake_upstream}/v1/models", headers={"Authorization": "Bearer fake"}).json()["data"]
     assert found["models"] == sorted(model["id"] for model in listed)
     assert found["new"] == [model for model in found["models"] if model != "gpt-4o-mini"]
+    for kind, expected in (("anthropic", ANTHROPIC_MODEL_IDS), ("gemini", GEMINI_MODEL_IDS)):
+        [other] = gw.cli(
+            "channel", "add", "--type", kind, "--base-url", fake_upstream, "--key", "fake", "--models", expected[0]
+        )  # fmt: skip
+        [listed_there] = gw.cli("channel", "fetch-models", str(other["id"]))  # each asked in its own protocol
+        assert (listed_there["models"], listed_there["new"]) == (sorted(expected), sorted(expected[1:]))
     [task] = gw.cli(
         "channel", "add", "--type", "suno", "--base-url", fake_upstream, "--key", "fake", "--models", "suno_music"
     )  # fmt: skip
