@@ -142,6 +142,8 @@ class Runtime:
         async with self.engine.connect() as conn:
             rows, key_rows = await load_channel_rows(conn)
         self.channels.load(rows, key_rows, self.box)
+        if self.health is not None:
+            self.health.reloaded()
 
     async def reload_prices(self) -> None:
         async with self.engine.connect() as conn:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-import orjson
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from relaygate.channels import health_state
@@ -36,9 +35,10 @@ class Verdict:
     reason: str
 
 
-def judge(status: int, body: bytes) -> Verdict | None:
-    """The verdict on an upstream's error answer; None when it says nothing about the channel (a 400, a rate limit)."""
-    message = _error_text(body)
+def judge(status: int, body: bytes, message: str = "") -> Verdict | None:
+    """The verdict on an upstream's error answer (`message`: its error message, for the reason an admin
+    reads); None when it says nothing about the channel (a 400, a rate limit)."""
+    message = message[:160]
     if status in KEY_FAILURE_STATUSES:
         return Verdict("key", f"upstream answered {status}" + (f": {message}" if message else ""))
     if status == 429 and any(code in body.decode("utf-8", "replace").lower() for code in QUOTA_CODES):
@@ -52,17 +52,6 @@ def unreachable(error: str) -> Verdict:
     return Verdict("server", f"upstream unreachable ({error})")
 
 
-def _error_text(body: bytes) -> str:
-    """The upstream's error message, short, for the reason an admin reads."""
-    try:
-        data = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        return ""
-    error = data.get("error") if isinstance(data, dict) else None
-    message = error.get("message") if isinstance(error, dict) else error
-    return message[:160] if isinstance(message, str) else ""
-
-
 class HealthMonitor:
     def __init__(self, engine: AsyncEngine, registry: ChannelRegistry, alerts: AlertWebhook, threshold: int):
         self._engine = engine
@@ -70,11 +59,16 @@ class HealthMonitor:
         self._alerts = alerts
         self._threshold = threshold
         self._failures: dict[int, int] = {}  # channel id: failures in a row
+        self._disabled_keys: set[int] = set()  # written already: requests racing on a bad key write once
 
     def served(self, channel: Channel) -> None:
         """The channel answered: its run of failures is over. No I/O: this is on every request."""
         if self._failures:
             self._failures.pop(channel.id, None)
+
+    def reloaded(self) -> None:
+        """The registry was reloaded from the database: what is out now stays out there, a key brought back may fail again."""
+        self._disabled_keys.clear()
 
     def has_keys(self, channel_id: int) -> bool:
         """Whether the channel is still in this instance's registry with a live key."""
@@ -89,8 +83,9 @@ class HealthMonitor:
             await self._count_failure(channel, verdict.reason)
 
     async def _disable_key(self, channel: Channel, reason: str) -> None:
-        if channel.key_id == 0:
-            return  # a channel built for a one-off test, not one of the registry's keys
+        if channel.key_id == 0 or channel.key_id in self._disabled_keys:
+            return  # a channel built for a one-off test, or a key already taken out
+        self._disabled_keys.add(channel.key_id)
         self._registry.drop_key(channel.id, channel.key_id)
         async with self._engine.begin() as conn:
             changed = await health_state.auto_disable_key(conn, channel.id, channel.key_id, reason)

@@ -100,7 +100,7 @@ async def _failure_from(channel: Channel, response: UpstreamResponse) -> tuple[G
     finally:
         response.release()
     log.warning("upstream %s answered %d", channel.name, response.status)
-    verdict = judge(response.status, body)
+    verdict = judge(response.status, body, upstream_message(body))
     if verdict is not None and verdict.kind == "key":
         # The upstream refused the gateway's own key or account: the client can do nothing about it.
         return UpstreamError(
