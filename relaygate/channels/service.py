@@ -48,8 +48,10 @@ class NewChannel:
 
 
 def clean_keys(keys: list[str]) -> list[str]:
-    """The keys stripped, blanks dropped, each once, in their order."""
-    return list(dict.fromkeys(key.strip() for key in keys if key.strip()))
+    """The keys stripped, blanks dropped, each once, in their order. An entry holding several lines is
+    several keys (a key never has a line break; new-api and one-api keep a channel's keys so)."""
+    lines = (line.strip() for key in keys for line in key.splitlines())
+    return list(dict.fromkeys(line for line in lines if line))
 
 
 def validate_channel(spec: NewChannel, *, keys_required: bool = True) -> None:
@@ -189,11 +191,13 @@ async def delete_channel(conn: AsyncConnection, channel_id: int) -> None:
 
 
 async def add_keys(conn: AsyncConnection, channel_id: int, keys: list[str], box: SecretBox) -> dict[str, Any]:
+    """Add keys to the channel; one it holds already is not added twice."""
     await get_channel(conn, channel_id)
     keys = clean_keys(keys)
     if not keys:
         raise InvalidValue("keys must hold at least one non-blank key", field="keys")
-    await _insert_keys(conn, channel_id, keys, box)
+    held = {box.decrypt(row["key_encrypted"]) for row in await _key_rows(conn, [channel_id])}
+    await _insert_keys(conn, channel_id, [key for key in keys if key not in held], box)
     await record_change(conn, "channel", channel_id)
     return await get_channel(conn, channel_id)
 

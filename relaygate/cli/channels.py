@@ -19,7 +19,7 @@ from relaygate.channels.service import (
     load_channel,
     set_channel_status,
 )
-from relaygate.cli.context import emit, json_option, run, settings, transaction
+from relaygate.cli.context import emit, iso_time, json_option, run, settings, transaction
 from relaygate.errors import GatewayError, NotFoundError
 from relaygate.relay.model_discovery import discover_models
 from relaygate.relay.probe import probe_channel
@@ -37,6 +37,7 @@ COLUMNS = (
     "weight",
     "status",
     "disabled_reason",
+    "last_probe_at",
 )
 
 
@@ -170,9 +171,12 @@ def fetch_models(channel_id: int, as_json: bool) -> None:
 
 
 def _emit(channels: list[dict[str, Any]], as_json: bool) -> None:
-    """Channels as the API shows them in JSON; in the table each key as `hint(status)`."""
+    """Channels as the API shows them in JSON; in the table each key as `hint(status)`, times in ISO-8601."""
     if not as_json:
         channels = [
-            channel | {"keys": [f"{key['hint']}({key['status']})" for key in channel["keys"]]} for channel in channels
+            channel
+            | {"keys": [f"{key['hint']}({key['status']})" for key in channel["keys"]]}
+            | {"last_probe_at": iso_time(channel["last_probe_at"])}
+            for channel in channels
         ]
     emit(channels, as_json, COLUMNS)

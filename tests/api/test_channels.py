@@ -106,7 +106,9 @@ def test_a_channel_holds_many_write_only_keys_each_with_its_hint_and_status(
         ("sk-...2222", "enabled"),
     ]
     first, second = (key["id"] for key in channel["keys"])
-    added = root.post(f"/api/channels/{channel['id']}/keys", json={"keys": ["sk-third-secret-cccc3333"]})
+    added = root.post(
+        f"/api/channels/{channel['id']}/keys", json={"keys": ["sk-third-secret-cccc3333\nsk-first-secret-aaaa1111\n"]}
+    )  # one key a line, as new-api stores them; a key the channel has already is not added twice
     assert [key["hint"] for key in added.json()["keys"]] == ["sk-...1111", "sk-...2222", "sk-...3333"]
     disabled = root.patch(f"/api/channels/{channel['id']}/keys/{first}", json={"status": "disabled"}).json()
     assert (disabled["keys"][0]["status"], disabled["keys"][0]["disabled_reason"]) == (
