@@ -15,6 +15,7 @@ import { channelsPage } from "./pages/channels.js";
 import { pricesPage, groupsPage } from "./pages/prices.js";
 import { codesPage } from "./pages/codes.js";
 import { auditPage } from "./pages/audit.js";
+import { analyticsPage } from "./pages/analytics.js";
 
 const ADMIN_ROLES = new Set(["admin", "root"]);
 
@@ -31,6 +32,7 @@ const PAGES = [
   { path: "/admin/prices", title: "Prices", draw: pricesPage, admin: true },
   { path: "/admin/groups", title: "Groups", draw: groupsPage, admin: true },
   { path: "/admin/codes", title: "Redemption codes", draw: codesPage, admin: true },
+  { path: "/admin/analytics", title: "Analytics", draw: analyticsPage, admin: true },
   { path: "/admin/audit", title: "Audit log", draw: auditPage, admin: true },
 ];
 
