@@ -119,19 +119,14 @@ class ChannelRegistry:
             left = [channel for channel in tier if channel.id not in tried and channel.type in types]
             if not left:
                 continue
-            if len(left) == 1:
-                return self._with_key(left[0])
-            weights = [max(channel.weight, 0) for channel in left]
-            if sum(weights) == 0:
-                return self._with_key(left[0])
-            return self._with_key(random.choices(left, weights=weights)[0])
+            chosen = left[0]
+            if len(left) > 1:
+                weights = [max(channel.weight, 0) for channel in left]
+                if sum(weights):
+                    chosen = random.choices(left, weights=weights)[0]
+            views = self._keys[chosen.id]
+            return chosen if len(views) == 1 else random.choice(views)
         return None
-
-    def _with_key(self, channel: Channel) -> Channel:
-        views = self._keys.get(channel.id)
-        if not views or len(views) == 1:
-            return channel
-        return random.choice(views)
 
 
 def _tiers(channels: list[Channel]) -> list[list[Channel]]:
