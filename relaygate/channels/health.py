@@ -13,6 +13,7 @@ channel leaves this instance's registry at once, before the write.
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -38,7 +39,7 @@ class Verdict:
 def judge(status: int, body: bytes, message: str = "") -> Verdict | None:
     """The verdict on an upstream's error answer (`message`: its error message, for the reason an admin
     reads); None when it says nothing about the channel (a 400, a rate limit)."""
-    message = message[:160]
+    message = without_credentials(message[:160])
     if status in KEY_FAILURE_STATUSES:
         return Verdict("key", f"upstream answered {status}" + (f": {message}" if message else ""))
     if status == 429 and any(code in body.decode("utf-8", "replace").lower() for code in QUOTA_CODES):
@@ -46,6 +47,15 @@ def judge(status: int, body: bytes, message: str = "") -> Verdict | None:
     if status == 408 or status >= 500:
         return Verdict("server", f"upstream answered {status}")
     return None
+
+
+# An upstream's refusal may quote the key it refused (OpenAI: "Incorrect API key provided: sk-proj-ab***yz"):
+# anything shaped like a credential is cut from a reason, which admins, logs and webhooks see.
+_CREDENTIAL = re.compile(r"\b(?:sk|ak|rk|pk|key)[-_][\w\-*.]+|[\w\-*]{24,}", re.IGNORECASE)
+
+
+def without_credentials(text: str) -> str:
+    return _CREDENTIAL.sub("[redacted]", text)
 
 
 def unreachable(error: str) -> Verdict:
@@ -83,6 +93,7 @@ class HealthMonitor:
             await self._count_failure(channel, verdict.reason)
 
     async def _disable_key(self, channel: Channel, reason: str) -> None:
+        reason = reason.replace(channel.key, "[redacted]") if channel.key else reason
         if channel.key_id == 0 or channel.key_id in self._disabled_keys:
             return  # a channel built for a one-off test, or a key already taken out
         self._disabled_keys.add(channel.key_id)

@@ -217,6 +217,15 @@ def test_what_an_upstream_answer_says_about_the_key_or_the_channel(status: int, 
     assert (verdict.kind if verdict else None) == kind
 
 
+def test_a_reason_never_quotes_a_credential() -> None:
+    quoted = "Incorrect API key provided: sk-proj-AbCdEf**************************wxyz. Find your key at ..."
+    verdict = judge(401, b"", quoted)
+    assert verdict is not None
+    assert "sk-proj" not in verdict.reason
+    assert "wxyz" not in verdict.reason
+    assert verdict.reason.startswith("upstream answered 401: Incorrect API key provided: [redacted]")
+
+
 def test_a_key_whose_quota_ran_out_upstream_is_disabled_but_a_rate_limit_is_not(
     health_gateway: Deployment, fake_upstream: str, client_of: Callable[..., openai.OpenAI]
 ) -> None:
