@@ -72,6 +72,10 @@ class IpNotAllowed(GatewayError, status=403, code="ip_not_allowed", kind="permis
     pass
 
 
+class GroupNotAllowed(GatewayError, status=403, code="group_not_allowed", kind="permission_error"):
+    pass
+
+
 class NotFound(GatewayError, status=404, code="not_found", kind="invalid_request_error"):
     pass
 
@@ -84,11 +88,17 @@ class BodyTooLarge(GatewayError, status=413, code="request_too_large", kind="inv
     pass
 
 
-class TokenQuotaExceeded(GatewayError, status=429, code="token_quota_exceeded", kind="insufficient_quota"):
+class QuotaRefused(GatewayError, status=429, kind="insufficient_quota"):
+    """A hold the token's quota or the owner's balance cannot cover; `available` is what they could cover."""
+
+    available = 0
+
+
+class TokenQuotaExceeded(QuotaRefused, code="token_quota_exceeded"):
     pass
 
 
-class InsufficientBalance(GatewayError, status=429, code="insufficient_balance", kind="insufficient_quota"):
+class InsufficientBalance(QuotaRefused, code="insufficient_balance"):
     pass
 
 
@@ -110,6 +120,14 @@ class ServiceUnavailable(GatewayError, status=503, code="service_unavailable", k
 
 class UpstreamUnreachable(GatewayError, status=502, code="upstream_unreachable", kind="server_error"):
     pass
+
+
+class ClientGone(GatewayError, status=499, code="client_closed_request", kind="invalid_request_error"):
+    """The client disconnected before its answer: nothing can be sent, nothing is billed."""
+
+
+class UpstreamBrokeOff(GatewayError, status=502, code="upstream_stream_broken", kind="server_error"):
+    """The upstream broke off a stream already under way: it ends with the protocol's error event."""
 
 
 class UpstreamError(GatewayError):
@@ -169,6 +187,10 @@ class RegistrationClosed(GatewayError, status=403, code="registration_closed", k
 
 
 class AlreadyRedeemed(GatewayError, status=409, code="already_redeemed", kind="invalid_request_error"):
+    pass
+
+
+class CodeExpired(GatewayError, status=409, code="code_expired", kind="invalid_request_error"):
     pass
 
 

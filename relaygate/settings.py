@@ -41,7 +41,11 @@ class Settings(BaseSettings):
     upstream_timeout: float = Field(default=300.0, gt=0)
     connect_timeout: float = Field(default=10.0, gt=0)
     change_poll_interval: float = Field(default=0.25, gt=0)
-    default_max_output_tokens: int = Field(default=1024, ge=0)
+    # The output limit of a request that sets none, for a model whose price names no max_output_tokens.
+    default_max_output_tokens: int = Field(default=4096, ge=1)
+    # A request whose output limit the quota left cannot pay for: served with its output capped to what
+    # can be paid for (`cap`), or refused with 429 (`refuse`).
+    hold_policy: Literal["cap", "refuse"] = "cap"
     log_level: str = "info"
     # Who may create an account through POST /api/auth/register: anyone, nobody, or holders of a code.
     registration: Literal["open", "closed", "invite"] = "closed"

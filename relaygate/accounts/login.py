@@ -15,8 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from relaygate.accounts.throttle import LoginThrottle
 from relaygate.errors import AccountDisabled, InvalidCredentials, InvalidValue, RegistrationClosed
 from relaygate.redemptions.service import redeem_code
-from relaygate.users.passwords import hash_password, verify_password
-from relaygate.users.service import NewUser, create_user, find_login, get_user
+from relaygate.users.passwords import hash_password, needs_rehash, verify_password
+from relaygate.users.service import NewUser, create_user, find_login, get_user, replace_password_hash
 
 RegistrationMode = Literal["open", "closed", "invite"]
 
@@ -32,6 +32,8 @@ async def check_password(conn: AsyncConnection, username: str, password: str) ->
     stored = row["password_hash"] if row is not None else _decoy_hash()
     if not await asyncio.to_thread(verify_password, stored, password) or row is None:
         return None
+    if needs_rehash(stored):  # an imported bcrypt hash: from now on, argon2id like every other account
+        await replace_password_hash(conn, row["id"], await asyncio.to_thread(hash_password, password))
     return await get_user(conn, row["id"])
 
 

@@ -29,6 +29,9 @@ class PriceOut(BaseModel):
     audio_output: str | None = Field(
         default=None, description="USD per 1M audio output tokens (null: the output price)"
     )
+    max_output_tokens: int | None = Field(
+        default=None, description="the most output tokens the model writes in one answer (null: not known)"
+    )
 
 
 class PriceList(BaseModel):
@@ -49,6 +52,9 @@ class PriceSet(BaseModel):
     per_call: Usd = Field(default=None, ge=0)
     audio_input: Usd = Field(default=None, ge=0)
     audio_output: Usd = Field(default=None, ge=0)
+    max_output_tokens: int | None = Field(
+        default=None, ge=1, le=10_000_000, description="requests go upstream with no larger output limit"
+    )
 
 
 class GroupOut(BaseModel):
@@ -85,9 +91,12 @@ async def get_prices(caller: CallerDep) -> dict[str, Any]:
 
 @router.put("/prices/{model:path}", response_model=PriceOut)
 async def put_price(model: str, body: PriceSet, caller: AdminDep) -> dict[str, Any]:
-    values = {name: None if value is None else str(value) for name, value in body.model_dump().items()}
+    values = {
+        name: None if value is None else str(value)
+        for name, value in body.model_dump(exclude={"max_output_tokens"}).items()
+    }
     async with caller.transaction() as conn:
-        price = await set_price(conn, model, values)
+        price = await set_price(conn, model, values, body.max_output_tokens)
         await caller.audit(conn, "price.set", f"price:{model}"[:160], **price)
     return price
 

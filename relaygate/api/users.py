@@ -81,10 +81,24 @@ class TopUp(BaseModel):
         return self
 
 
+class Overrun(BaseModel):
+    channel_id: int | None
+    channel: str | None = Field(description="the channel's name (null once it was deleted)")
+    requests: int = Field(description="answers whose reported usage went beyond the hold they were given")
+    quota: int = Field(description="what that usage beyond the holds was worth, in quota units, never billed")
+
+
 class Books(BaseModel):
     balanced: bool
-    accounts: list[dict[str, Any]] = Field(description="accounts whose credits differ from balance + charges")
-    tokens: list[dict[str, Any]] = Field(description="tokens whose used quota differs from their charges")
+    accounts: list[dict[str, Any]] = Field(
+        description="accounts whose credits differ from balance + charges, or whose balance is below zero "
+        "(`problem`: unbalanced or below_zero)"
+    )
+    tokens: list[dict[str, Any]] = Field(
+        description="tokens whose used quota differs from their charges, or is above their limit "
+        "(`problem`: unbalanced or over_limit)"
+    )
+    overruns: list[Overrun] = Field(description="upstream overruns per channel: usage charged at most the hold")
 
 
 @router.get("/users", response_model=Page[UserOut])

@@ -10,6 +10,7 @@ from relaygate.auth.client_ip import IPAddress
 from relaygate.clock import now
 from relaygate.errors import (
     AccountDisabled,
+    GroupNotAllowed,
     InvalidApiKey,
     IpNotAllowed,
     ModelNotAllowed,
@@ -28,7 +29,13 @@ class Principal:
     client_ip: str
 
 
-async def authenticate(cache: AccessCache, key: str, ip: IPAddress | None) -> Principal:
+async def authenticate(
+    cache: AccessCache, key: str, ip: IPAddress | None, selectable: frozenset[str] = frozenset()
+) -> Principal:
+    """The caller of a relay request, or the error of the first failing row of SPEC section 3.
+
+    `selectable`: the groups any user may give a token, besides their own.
+    """
     if key.startswith(ACCESS_KEY_PREFIX):
         raise InvalidApiKey(
             "This is a management access key (ak-...), which works only on /api: "
@@ -53,7 +60,21 @@ async def authenticate(cache: AccessCache, key: str, ip: IPAddress | None) -> Pr
         raise IpNotAllowed(
             f"Requests from {ip} are not allowed for this API key: add the address to the key's IP allowlist."
         )
-    return Principal(token=token, user=user, group=token.group or user.group, client_ip=str(ip or ""))
+    return Principal(token=token, user=user, group=token_group(token, user, selectable), client_ip=str(ip or ""))
+
+
+def token_group(token: TokenAccess, user: UserAccess, selectable: frozenset[str]) -> str:
+    """The group a token's requests are served and billed in: its own if its owner may use it now.
+
+    Checked on every request, so a token pinned to a group its owner was moved out of is refused at
+    once (403 `group_not_allowed`) rather than served, or billed, at the old group's terms.
+    """
+    if token.group is None or token.group == user.group or token.group in selectable:
+        return token.group or user.group
+    raise GroupNotAllowed(
+        f"This API key is set to the group {token.group!r}, which its account may no longer use: edit the key "
+        f"to use the account's group {user.group!r} (or leave its group empty), or ask the operator."
+    )
 
 
 def authorise_model(principal: Principal, model: str) -> None:

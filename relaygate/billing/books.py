@@ -1,7 +1,8 @@
 """The books (SPEC section 5): for every account, credits = balance + charges; for every token,
 used quota + quota cleared by periodic resets = the sum of its charges (usage records, and the
-daily totals that retention folded older records into). Run against the database, after the ledger
-has flushed."""
+daily totals that retention folded older records into); no balance below zero and no token's used
+quota above its limit. Upstream overruns (usage a channel reported beyond the hold it was given,
+never billed) are listed per channel beside. Run against the database, after the ledger has flushed."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from typing import Any
 from sqlalchemy import Subquery, func, select, union_all
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from relaygate.store.schema import ledger_entries, tokens, usage_daily, usage_records, users
+from relaygate.store.schema import channels, ledger_entries, tokens, usage_daily, usage_records, users
 
 
 def _charges_by(owner: str) -> Subquery:
@@ -23,7 +24,7 @@ def _charges_by(owner: str) -> Subquery:
 
 
 async def check_books(conn: AsyncConnection) -> dict[str, Any]:
-    """`{balanced, accounts, tokens}`, listing every account or token that does not balance."""
+    """`{balanced, accounts, tokens, overruns}`, listing every account or token that does not balance."""
     credits = (
         select(ledger_entries.c.user_id, func.sum(ledger_entries.c.amount).label("credits"))
         .group_by(ledger_entries.c.user_id)
@@ -51,6 +52,8 @@ async def check_books(conn: AsyncConnection) -> dict[str, Any]:
                 tokens.c.id,
                 tokens.c.used_quota,
                 tokens.c.quota_cleared,
+                tokens.c.unlimited,
+                tokens.c.quota_limit,
                 func.coalesce(token_charges.c.charges, 0).label("charges"),
             ).outerjoin(token_charges, token_charges.c.owner == tokens.c.id)
         )
@@ -62,13 +65,59 @@ async def check_books(conn: AsyncConnection) -> dict[str, Any]:
             "credits": int(row.credits),
             "balance": row.balance,
             "charges": int(row.charges),
+            "problem": "below_zero" if row.balance < 0 else "unbalanced",
         }
         for row in account_rows
-        if int(row.credits) != row.balance + int(row.charges) or row.used_quota != int(row.charges)
+        if int(row.credits) != row.balance + int(row.charges) or row.used_quota != int(row.charges) or row.balance < 0
     ]
     bad_tokens = [
-        {"id": row.id, "used_quota": row.used_quota, "quota_cleared": row.quota_cleared, "charges": int(row.charges)}
+        {
+            "id": row.id,
+            "used_quota": row.used_quota,
+            "quota_cleared": row.quota_cleared,
+            "charges": int(row.charges),
+            "problem": "unbalanced" if row.used_quota + row.quota_cleared != int(row.charges) else "over_limit",
+        }
         for row in token_rows
-        if row.used_quota + row.quota_cleared != int(row.charges)
+        if row.used_quota + row.quota_cleared != int(row.charges) or _over_limit(row)
     ]
-    return {"balanced": not accounts and not bad_tokens, "accounts": accounts, "tokens": bad_tokens}
+    return {
+        "balanced": not accounts and not bad_tokens,
+        "accounts": accounts,
+        "tokens": bad_tokens,
+        "overruns": await upstream_overruns(conn),
+    }
+
+
+def _over_limit(row: Any) -> bool:
+    return not row.unlimited and row.used_quota > row.quota_limit
+
+
+async def upstream_overruns(conn: AsyncConnection) -> list[dict[str, Any]]:
+    """Per channel: how many answers reported usage beyond their hold, and what it was worth unbilled
+    (records, and the daily totals retention folded older records into)."""
+    both = union_all(
+        select(
+            usage_records.c.channel_id, func.count().label("requests"), func.sum(usage_records.c.overrun).label("quota")
+        )
+        .where(usage_records.c.overrun > 0)
+        .group_by(usage_records.c.channel_id),
+        select(usage_daily.c.channel_id, usage_daily.c.overruns, usage_daily.c.overrun).where(usage_daily.c.overrun > 0),
+    ).subquery()
+    rows = (
+        await conn.execute(
+            select(
+                both.c.channel_id,
+                channels.c.name,
+                func.sum(both.c.requests).label("requests"),
+                func.sum(both.c.quota).label("quota"),
+            )
+            .outerjoin(channels, channels.c.id == both.c.channel_id)
+            .group_by(both.c.channel_id, channels.c.name)
+            .order_by(both.c.channel_id)
+        )
+    ).all()
+    return [
+        {"channel_id": row.channel_id, "channel": row.name, "requests": int(row.requests), "quota": int(row.quota)}
+        for row in rows
+    ]

@@ -26,6 +26,13 @@ class Usage:
     audio_completion: int = 0  # the audio part of `completion`
 
 
+def implausible(*counts: object) -> bool:
+    """Reported token counts not to be believed: a negative one, or none above zero (every request has
+    a prompt). Such usage is counted locally, as if none had been reported."""
+    numbers = [count for count in counts if isinstance(count, int) and not isinstance(count, bool)]
+    return any(count < 0 for count in numbers) or not any(count > 0 for count in numbers)
+
+
 def charge_for(price: Price, usage: Usage, multiplier: Fraction) -> int:
     """ceil((input x in + cached x cached_in + output x out) x multiplier), in quota units.
 

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from relaygate.billing.prices import PRICE_FIELDS, list_prices, set_price
 
 
-def default_price_table() -> tuple[str, dict[str, dict[str, str]]]:
+def default_price_table() -> tuple[str, dict[str, dict[str, Any]]]:
     """(as_of, {model: {field: USD}}) as the package ships it."""
     text = resources.files("relaygate.billing").joinpath("default_prices.toml").read_text()
     table = tomllib.loads(text)
@@ -26,5 +26,6 @@ async def load_default_prices(conn: AsyncConnection, *, replace: bool = False) -
     for model, fields in table.items():
         if model in priced and not replace:
             continue
-        loaded.append(await set_price(conn, model, {name: fields.get(name) for name in PRICE_FIELDS}))
+        values = {name: fields.get(name) for name in PRICE_FIELDS}
+        loaded.append(await set_price(conn, model, values, fields.get("max_output_tokens")))
     return loaded

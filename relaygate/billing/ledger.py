@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from relaygate.billing.usage_batch import RecordBatcher, Written
+from relaygate.billing.usage_record import UsageRecord
 from relaygate.errors import InsufficientBalance, TokenQuotaExceeded
 from relaygate.store.schema import tokens, users
 
@@ -28,6 +29,14 @@ class Reservation:
     open: bool = True
     hold_id: int | None = None  # the database ledger's row in ledger_holds
 
+    def close(self, record: UsageRecord) -> None:
+        """Every ledger's settle starts here: once per hold, and never a charge above it."""
+        if not self.open:
+            raise RuntimeError("reservation settled twice")
+        if not 0 <= record.quota <= self.amount:
+            raise RuntimeError(f"a charge of {record.quota} against a hold of {self.amount}")
+        self.open = False
+
 
 class Ledger(Protocol):
     """Where quota is reserved and charged. Implementations must keep the books balanced."""
@@ -35,8 +44,8 @@ class Ledger(Protocol):
     async def reserve(self, token_id: int, user_id: int, token_limit: int | None, amount: int) -> Reservation:
         """Hold `amount` units of the token's quota (None: unlimited) and the owner's balance, or raise 429."""
 
-    async def settle(self, reservation: Reservation, charge: int, record: dict[str, Any]) -> None:
-        """Replace the hold with the real `charge` and write the usage `record` (charge 0 refunds all)."""
+    async def settle(self, reservation: Reservation, record: UsageRecord) -> None:
+        """Replace the hold with the record's charge (`quota`, at most the hold; 0 refunds all) and write it."""
 
     async def on_change(self, kind: str, ref_id: str) -> None:
         """A user's balance or a token's usage was changed outside the relay: reload it."""
@@ -57,17 +66,21 @@ class Ledger(Protocol):
 
 
 def token_quota_exceeded(left: int, amount: int) -> TokenQuotaExceeded:
-    return TokenQuotaExceeded(
+    error = TokenQuotaExceeded(
         f"This API key has {max(left, 0)} quota units left and this request may cost up to "
         f"{amount}: raise the key's quota, lower max_tokens, or use another key."
     )
+    error.available = max(left, 0)
+    return error
 
 
 def insufficient_balance(available: int, amount: int) -> InsufficientBalance:
-    return InsufficientBalance(
-        f"The account balance ({max(available, 0)} quota units) is below this request's estimated "
-        f"cost ({amount}): top up the account or lower max_tokens."
+    error = InsufficientBalance(
+        f"The account balance ({max(available, 0)} quota units) is below what this request may cost "
+        f"({amount}): top up the account or lower max_tokens."
     )
+    error.available = max(available, 0)
+    return error
 
 
 async def read_stored(engine: AsyncEngine, kind: str, ref_id: int) -> tuple[int, int]:
@@ -117,18 +130,16 @@ class MemoryLedger:
         self._open += 1
         return Reservation(token_id, user_id, amount)
 
-    async def settle(self, reservation: Reservation, charge: int, record: dict[str, Any]) -> None:
-        if not reservation.open:
-            raise RuntimeError("reservation settled twice")
-        reservation.open = False
+    async def settle(self, reservation: Reservation, record: UsageRecord) -> None:
+        reservation.close(record)
         self._open -= 1
         balance = self._balances[reservation.user_id]
         usage = self._token_usage[reservation.token_id]
         balance.reserved -= reservation.amount
         usage.reserved -= reservation.amount
-        balance.pending += charge
-        usage.pending += charge
-        self.batcher.add({**record, "quota": charge})
+        balance.pending += record.quota
+        usage.pending += record.quota
+        self.batcher.add(record)
 
     async def on_change(self, kind: str, ref_id: str) -> None:
         counters = {"user": self._balances, "token": self._token_usage}.get(kind)

@@ -21,11 +21,12 @@ from relaygate.store.schema import groups, prices
 
 UNITS_PER_MILLION_TOKEN_USD = Fraction(UNITS_PER_USD, 1_000_000)
 PRICE_FIELDS = ("input", "cached_input", "output", "per_call", "audio_input", "audio_output")
+MAX_OUTPUT_TOKENS_LIMIT = 10_000_000
 
 
 @dataclass(frozen=True)
 class Price:
-    """USD per 1M tokens (input, cached input, output) or USD per call."""
+    """USD per 1M tokens (input, cached input, output) or USD per call; and the model's output limit."""
 
     input: Fraction = Fraction(0)
     cached_input: Fraction | None = None
@@ -33,6 +34,7 @@ class Price:
     per_call: Fraction | None = None
     audio_input: Fraction | None = None  # None: audio tokens cost what text tokens cost
     audio_output: Fraction | None = None
+    max_output_tokens: int | None = None  # the most the model writes in one answer (None: not known)
 
     @functools.cached_property
     def rates(self) -> IntegerRates:
@@ -56,11 +58,26 @@ class IntegerRates:
     audio_output: int
     denominator: int
 
+    @functools.cached_property
+    def prompt_bound(self) -> int:
+        """The dearest rate a prompt token can be charged at: what a hold prices every prompt token at."""
+        return max(self.input, self.cached_input, self.audio_input)
 
-async def set_price(conn: AsyncConnection, model: str, values: dict[str, str | None]) -> dict[str, Any]:
+    @functools.cached_property
+    def output_bound(self) -> int:
+        return max(self.output, self.audio_output)
+
+
+async def set_price(
+    conn: AsyncConnection, model: str, values: dict[str, str | None], max_output_tokens: int | None = None
+) -> dict[str, Any]:
     """Create or replace the price of `model`; unknown fields and negative prices are refused."""
     if not model:
         raise InvalidValue("model must not be empty", field="model")
+    if max_output_tokens is not None and not 1 <= max_output_tokens <= MAX_OUTPUT_TOKENS_LIMIT:
+        raise InvalidValue(
+            f"max_output_tokens must be a whole number from 1 to {MAX_OUTPUT_TOKENS_LIMIT}", field="max_output_tokens"
+        )
     clean: dict[str, str | None] = {}
     for name in PRICE_FIELDS:
         raw = values.get(name)
@@ -74,9 +91,11 @@ async def set_price(conn: AsyncConnection, model: str, values: dict[str, str | N
     if all(value is None for value in clean.values()):
         raise InvalidValue("give at least one price: input, cached-input, output or per-call")
     await conn.execute(delete(prices).where(prices.c.model == model))
-    await conn.execute(prices.insert().values(model=model, updated_at=now(), **clean))
+    await conn.execute(
+        prices.insert().values(model=model, updated_at=now(), max_output_tokens=max_output_tokens, **clean)
+    )
     await record_change(conn, "price", model)
-    return {"model": model, **clean}
+    return {"model": model, **clean, "max_output_tokens": max_output_tokens}
 
 
 async def delete_price(conn: AsyncConnection, model: str) -> None:
@@ -87,7 +106,14 @@ async def delete_price(conn: AsyncConnection, model: str) -> None:
 
 async def list_prices(conn: AsyncConnection) -> list[dict[str, Any]]:
     rows = (await conn.execute(select(prices).order_by(prices.c.model))).mappings().all()
-    return [{"model": row["model"], **{name: row[name] for name in PRICE_FIELDS}} for row in rows]
+    return [
+        {
+            "model": row["model"],
+            **{name: row[name] for name in PRICE_FIELDS},
+            "max_output_tokens": row["max_output_tokens"],
+        }
+        for row in rows
+    ]
 
 
 async def list_groups(conn: AsyncConnection) -> list[dict[str, Any]]:
@@ -101,10 +127,17 @@ class PriceBook:
     def __init__(self) -> None:
         self._prices: dict[str, Price] = {}
         self._multipliers: dict[str, Fraction] = {}
+        self._selectable: frozenset[str] = frozenset()
 
     def load(self, price_rows: Iterable[dict[str, Any]], group_rows: Iterable[dict[str, Any]]) -> None:
+        groups = list(group_rows)
         self._prices = {row["model"]: _price_from_row(row) for row in price_rows}
-        self._multipliers = {row["name"]: Fraction(Decimal(row["multiplier"])) for row in group_rows}
+        self._multipliers = {row["name"]: Fraction(Decimal(row["multiplier"])) for row in groups}
+        self._selectable = frozenset(row["name"] for row in groups if row.get("selectable"))
+
+    def selectable_groups(self) -> frozenset[str]:
+        """The groups any user may give their tokens, besides their own."""
+        return self._selectable
 
     def price_for(self, model: str) -> Price | None:
         return self._prices.get(model)
@@ -125,4 +158,5 @@ def _price_from_row(row: dict[str, Any]) -> Price:
         per_call=_fraction(row["per_call"]),
         audio_input=_fraction(row.get("audio_input")),
         audio_output=_fraction(row.get("audio_output")),
+        max_output_tokens=row.get("max_output_tokens"),
     )

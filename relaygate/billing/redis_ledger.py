@@ -34,6 +34,7 @@ from relaygate.billing.ledger import (
     token_quota_exceeded,
 )
 from relaygate.billing.usage_batch import RecordBatcher, Written
+from relaygate.billing.usage_record import UsageRecord
 from relaygate.errors import ServiceUnavailable
 from relaygate.settings import Settings
 from relaygate.store.redis import key
@@ -101,7 +102,7 @@ class RedisLedger:
         self._held: defaultdict[str, int] = defaultdict(int)
         self._unwritten: defaultdict[str, int] = defaultdict(int)
         self._open = 0
-        self._settling: list[tuple[Reservation, int, dict[str, Any]]] = []
+        self._settling: list[tuple[Reservation, UsageRecord]] = []
         self._reporting: asyncio.Future[None] | None = None
         self._gate = _Gate()
         self.batcher = RecordBatcher(engine, settings.flush_interval, self._written, read_seqs=True)
@@ -157,12 +158,10 @@ class RedisLedger:
                 raise _unavailable("the quota counters (Redis) are unreachable") from exc
         raise _unavailable("the quota counters keep changing generation")
 
-    async def settle(self, reservation: Reservation, charge: int, record: dict[str, Any]) -> None:
+    async def settle(self, reservation: Reservation, record: UsageRecord) -> None:
         """Queued, and reported to Redis with the others settled in the same turn of the event loop."""
-        if not reservation.open:
-            raise RuntimeError("reservation settled twice")
-        reservation.open = False
-        self._settling.append((reservation, charge, record))
+        reservation.close(record)
+        self._settling.append((reservation, record))
         if self._reporting is None:
             self._reporting = asyncio.ensure_future(self._report_settlements())
 
@@ -179,7 +178,8 @@ class RedisLedger:
         try:
             # Inside the gate: a resynchronisation sees these settlements either wholly or not at all.
             async with self._gate.shared():
-                for reservation, charge, record in batch:
+                for reservation, record in batch:
+                    charge = record.quota
                     for hash_key in (
                         self._hash("user", reservation.user_id),
                         self._hash("token", reservation.token_id),
@@ -188,7 +188,7 @@ class RedisLedger:
                         self._unwritten[hash_key] += charge
                         changes[hash_key][0] -= reservation.amount
                         changes[hash_key][1] += charge
-                    self.batcher.add({**record, "quota": charge})  # billed in the database whatever Redis does
+                    self.batcher.add(record)  # billed in the database whatever Redis does
                 if self._generation is None or self._dirty:
                     return  # the next resynchronisation carries these settlements
                 keys = [self._gen_key, self._keyset, *changes]

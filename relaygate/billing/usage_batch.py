@@ -18,6 +18,7 @@ from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from relaygate.billing.usage_record import COLUMNS, UsageRecord
 from relaygate.store.schema import tokens, usage_records, users
 
 log = logging.getLogger(__name__)
@@ -33,7 +34,7 @@ class Written:
     token_seqs: dict[int, int] = field(default_factory=dict)
 
 
-Entry = tuple[dict[str, Any], Any]  # a usage record, and what its ledger writes with it (a hold to release)
+Entry = tuple[UsageRecord, Any]  # a usage record, and what its ledger writes with it (a hold to release)
 
 
 class RecordBatcher:
@@ -60,11 +61,11 @@ class RecordBatcher:
         self._writes: set[asyncio.Future[int]] = set()
 
     @property
-    def records(self) -> list[dict[str, Any]]:
+    def records(self) -> list[UsageRecord]:
         """The records not yet written (the same objects the batch will write)."""
         return [record for record, _ in self.entries]
 
-    def add(self, record: dict[str, Any], extra: Any = None) -> None:
+    def add(self, record: UsageRecord, extra: Any = None) -> None:
         self.entries.append((record, extra))
 
     async def start(self) -> None:
@@ -110,13 +111,13 @@ class RecordBatcher:
             await self.flush()
 
 
-async def write_usage(conn: AsyncConnection, records: list[dict[str, Any]], *, read_seqs: bool = False) -> Written:
+async def write_usage(conn: AsyncConnection, records: list[UsageRecord], *, read_seqs: bool = False) -> Written:
     """Insert the records and apply their charges to balances and tokens (rows locked in id order)."""
     user_deltas, token_deltas = _deltas(records)
     if conn.dialect.name == "sqlite":
         await _insert_in_chunks(conn, records)
     else:
-        await conn.execute(insert(usage_records), records)
+        await conn.execute(insert(usage_records), [record.row() for record in records])
     await conn.execute(_charge_users, user_deltas)
     await conn.execute(_charge_tokens, token_deltas)
     written = Written(
@@ -134,26 +135,22 @@ async def write_usage(conn: AsyncConnection, records: list[dict[str, Any]], *, r
     return written
 
 
-SQLITE_ROWS_PER_INSERT = 1000  # x 17 columns stays under SQLite's 32,766 bound parameters
+SQLITE_ROWS_PER_INSERT = 1000  # x the ~20 columns of a record stays under SQLite's 32,766 bound parameters
 
 
-async def _insert_in_chunks(conn: AsyncConnection, records: list[dict[str, Any]]) -> None:
+async def _insert_in_chunks(conn: AsyncConnection, records: list[UsageRecord]) -> None:
     """SQLite: many rows per INSERT statement. An executemany steps once per row, and each step's
     return to Python waits for the GIL held by the busy event loop: 4,000 records took seconds
     under load (and piled up in memory) where a few multi-row statements take milliseconds."""
-    by_columns: dict[tuple[str, ...], list[dict[str, Any]]] = {}
-    for record in records:
-        by_columns.setdefault(tuple(record), []).append(record)
-    for columns, group in by_columns.items():
-        names = ", ".join(f'"{usage_records.c[name].name}"' for name in columns)  # KeyError for a stray key
-        row = "(" + ", ".join("?" * len(columns)) + ")"
-        start = 0
-        for size in _chunk_sizes(len(group)):
-            chunk = group[start : start + size]
-            start += size
-            values = tuple(record[name] for record in chunk for name in columns)
-            sql = f"INSERT INTO usage_records ({names}) VALUES {', '.join([row] * size)}"  # noqa: S608 - names from the table
-            await conn.exec_driver_sql(sql, values)
+    names = ", ".join(f'"{usage_records.c[name].name}"' for name in COLUMNS)
+    row = "(" + ", ".join("?" * len(COLUMNS)) + ")"
+    start = 0
+    for size in _chunk_sizes(len(records)):
+        chunk = records[start : start + size]
+        start += size
+        values = tuple(getattr(record, name) for record in chunk for name in COLUMNS)
+        sql = f"INSERT INTO usage_records ({names}) VALUES {', '.join([row] * size)}"  # noqa: S608 - names from the table
+        await conn.exec_driver_sql(sql, values)
 
 
 def _chunk_sizes(count: int) -> list[int]:
@@ -190,15 +187,17 @@ _charge_tokens = (
 )
 
 
-def _deltas(records: list[dict[str, Any]]) -> tuple[list[dict[str, int]], list[dict[str, int]]]:
+def _deltas(records: list[UsageRecord]) -> tuple[list[dict[str, int]], list[dict[str, int]]]:
     by_user: dict[int, dict[str, int]] = {}
     by_token: dict[int, dict[str, int]] = {}
     for record in records:
-        user = by_user.setdefault(record["user_id"], {"uid": record["user_id"], "quota": 0, "requests": 0})
-        user["quota"] += record["quota"]
+        user = by_user.setdefault(record.user_id, {"uid": record.user_id, "quota": 0, "requests": 0})
+        user["quota"] += record.quota
         user["requests"] += 1
-        token = by_token.setdefault(record["token_id"], {"tid": record["token_id"], "quota": 0, "last_used": 0})
-        token["quota"] += record["quota"]
-        token["last_used"] = max(token["last_used"], record["created_at"])
+        if record.token_id is None:
+            continue
+        token = by_token.setdefault(record.token_id, {"tid": record.token_id, "quota": 0, "last_used": 0})
+        token["quota"] += record.quota
+        token["last_used"] = max(token["last_used"], record.created_at)
     # Always the same lock order (by id), so concurrent batches of several processes cannot deadlock.
     return sorted(by_user.values(), key=lambda d: d["uid"]), sorted(by_token.values(), key=lambda d: d["tid"])

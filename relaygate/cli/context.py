@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 import click
 import orjson
 from pydantic import ValidationError
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from relaygate.errors import ConflictError, NotFoundError
 from relaygate.settings import Settings, load_settings
@@ -31,6 +31,14 @@ def settings() -> Settings:
 @asynccontextmanager
 async def transaction(config: Settings) -> AsyncIterator[AsyncConnection]:
     """One transaction on a migrated database; the engine is closed afterwards."""
+    async with database(config) as engine, engine.begin() as conn:
+        yield conn
+
+
+@asynccontextmanager
+async def database(config: Settings) -> AsyncIterator[AsyncEngine]:
+    """The migrated database, for commands that commit several transactions; closed afterwards.
+    With Redis, running servers hear of each committed change when this ends, else at their next poll."""
     engine = create_engine(config.sqlalchemy_url)
     redis = connect_redis(config)
     publisher = None
@@ -40,8 +48,7 @@ async def transaction(config: Settings) -> AsyncIterator[AsyncConnection]:
         publisher = ChangePublisher(engine, redis, config)
     try:
         await upgrade_to_head(engine)
-        async with engine.begin() as conn:
-            yield conn
+        yield engine
     finally:
         if publisher is not None:
             await publisher.drain()  # running servers hear of this change now, not at their next poll

@@ -13,6 +13,7 @@ from relaygate.app import create_app
 from relaygate.cli.access_keys import access_key_group
 from relaygate.cli.channels import channel_group
 from relaygate.cli.context import transaction
+from relaygate.cli.imports import import_group
 from relaygate.cli.prices import price_group
 from relaygate.cli.tokens import token_group
 from relaygate.cli.users import user_group
@@ -89,6 +90,7 @@ cli.add_command(token_group)
 cli.add_command(channel_group)
 cli.add_command(price_group)
 cli.add_command(access_key_group)
+cli.add_command(import_group)
 
 
 def main() -> None:

@@ -8,7 +8,7 @@ from relaygate.billing.default_prices import default_price_table, load_default_p
 from relaygate.billing.prices import list_prices, set_price
 from relaygate.cli.context import emit, json_option, run
 
-COLUMNS = ("model", "input", "cached_input", "output", "per_call", "audio_input", "audio_output")
+COLUMNS = ("model", "input", "cached_input", "output", "per_call", "audio_input", "audio_output", "max_output_tokens")
 
 
 @click.group("price")
@@ -24,6 +24,11 @@ def price_group() -> None:
 @click.option("--per-call", help="USD per call (images, tasks).")
 @click.option("--audio-input", help="USD per 1M audio input tokens (default: the input price).")
 @click.option("--audio-output", help="USD per 1M audio output tokens (default: the output price).")
+@click.option(
+    "--max-output-tokens",
+    type=click.IntRange(1, 10_000_000),
+    help="The most output tokens the model writes in one answer: requests go upstream with no larger limit.",
+)
 @json_option
 def set_(
     model: str,
@@ -33,6 +38,7 @@ def set_(
     per_call: str | None,
     audio_input: str | None,
     audio_output: str | None,
+    max_output_tokens: int | None,
     as_json: bool,
 ) -> None:
     values = {
@@ -43,7 +49,7 @@ def set_(
         "audio_input": audio_input,
         "audio_output": audio_output,
     }
-    emit([run(lambda conn: set_price(conn, model, values))], as_json, COLUMNS)
+    emit([run(lambda conn: set_price(conn, model, values, max_output_tokens))], as_json, COLUMNS)
 
 
 @price_group.command("list")

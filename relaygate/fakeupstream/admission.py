@@ -18,7 +18,13 @@ from typing import Any
 import orjson
 from aiohttp import hdrs, web
 
-from relaygate.fakeupstream.behaviour import FakeUpstreamError, UpstreamBehaviour, invalid_request, parse_behaviour
+from relaygate.fakeupstream.behaviour import (
+    FakeUpstreamError,
+    UpstreamBehaviour,
+    invalid_request,
+    parse_behaviour,
+    without_limits,
+)
 
 JSONObject = dict[str, Any]
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -92,7 +98,7 @@ class FakeUpstream:
             raise invalid_request("We could not parse the JSON body of your request.", code="invalid_json")
         if dialect.model_in_body and (not isinstance(body.get("model"), str) or not body["model"]):
             raise invalid_request("you must provide a model parameter", param="model", code="missing_model")
-        return body, behaviour
+        return (without_limits(body) if behaviour.ignore_limit else body), behaviour
 
     def set_switch(self, name: str, status: int | None, code: str | None = None) -> None:
         """Make the keys with `switch=NAME` fail with `status` (None: answer normally again)."""

@@ -29,7 +29,19 @@ EMBEDDING_DIMENSIONS = 8
 TOKENS_PER_MESSAGE = 3
 TOKENS_PER_REPLY_PRIMING = 3
 
-_FLAGS_WITH_NUMBERS = ("fail", "fail-first", "chunk-delay-ms", "delay-ms", "words", "cached", "cache-write", "thoughts")
+_FLAGS_WITH_NUMBERS = (
+    "fail",
+    "fail-first",
+    "chunk-delay-ms",
+    "delay-ms",
+    "words",
+    "cached",
+    "cache-write",
+    "thoughts",
+    "report-completion",
+)
+LIMIT_FIELDS = ("max_completion_tokens", "max_tokens", "max_output_tokens", "maxOutputTokens")
+IGNORED_LIMIT = 10**9  # what an `ignore-limit` key's requests are answered as if they had asked
 
 
 class FakeUpstreamError(Exception):
@@ -67,7 +79,10 @@ class UpstreamBehaviour:
     rejection and status 200, as midjourney-proxy and Suno relays do), and for the Anthropic and
     Gemini protocols `cached=N` (that many prompt tokens reported as read from the provider's
     cache), `cache-write=N` (Anthropic: written to the cache) and `thoughts=N` (Gemini: thinking
-    tokens). An unknown or malformed flag is a 400, so that a typo in a test's channel key cannot silently configure nothing.
+    tokens). Two flags make a dishonest upstream, for the gateway's spend bounds: `ignore-limit`
+    (the reply has its `words` whatever output limit the request set) and `report-completion=N` (the
+    OpenAI chat protocol reports N completion tokens, whatever it wrote). An unknown or malformed flag
+    is a 400, so that a typo in a test's channel key cannot silently configure nothing.
 
     `switch=NAME` lets a test change the key's answers while it runs: after
     `PUT /_fake/switches/NAME` with `{"fail": STATUS, "code": CODE}` (code optional; e.g. 401, 402,
@@ -85,6 +100,8 @@ class UpstreamBehaviour:
     cache_write: int = 0
     thoughts: int = 0
     reject: bool = False
+    ignore_limit: bool = False
+    report_completion: int | None = None
     switch: str | None = None
 
 
@@ -103,7 +120,7 @@ def parse_bearer(authorization: str | None) -> str | None:
 def parse_behaviour(key: str) -> UpstreamBehaviour:
     """The behaviour flags of an API key such as `fake;no-usage;chunk-delay-ms=50`."""
     numbers: dict[str, int] = {}
-    no_usage = reject = False
+    no_usage = reject = ignore_limit = False
     switch = None
     for flag in key.split(";")[1:]:
         name, has_value, value = flag.strip().partition("=")
@@ -113,6 +130,8 @@ def parse_behaviour(key: str) -> UpstreamBehaviour:
             no_usage = True
         elif name == "reject" and not has_value:
             reject = True
+        elif name == "ignore-limit" and not has_value:
+            ignore_limit = True
         elif name == "require" and has_value:
             continue
         elif name in _FLAGS_WITH_NUMBERS and value.isdigit():
@@ -133,8 +152,19 @@ def parse_behaviour(key: str) -> UpstreamBehaviour:
         cache_write=numbers.get("cache-write", 0),
         thoughts=numbers.get("thoughts", 0),
         reject=reject,
+        ignore_limit=ignore_limit,
+        report_completion=numbers.get("report-completion"),
         switch=switch,
     )
+
+
+def without_limits(body: Mapping[str, Any]) -> dict[str, Any]:
+    """A request as an `ignore-limit` key answers it: every output limit set beyond any reply."""
+    answered = {name: IGNORED_LIMIT if name in LIMIT_FIELDS else value for name, value in body.items()}
+    config = body.get("generationConfig")
+    if isinstance(config, Mapping) and "maxOutputTokens" in config:
+        answered["generationConfig"] = {**config, "maxOutputTokens": IGNORED_LIMIT}
+    return answered
 
 
 def count_words(text: str) -> int:

@@ -61,7 +61,8 @@ class OpenAIAnswers:
     ) -> web.StreamResponse:
         prompt_tokens = chat_prompt_tokens(body)
         words, finish_reason = reply_length(body, behaviour.words)
-        usage = None if behaviour.no_usage else usage_object(prompt_tokens, words)
+        reported = words if behaviour.report_completion is None else behaviour.report_completion
+        usage = None if behaviour.no_usage else usage_object(prompt_tokens, reported)
         if body.get("stream") is True:
             head = self.head("chatcmpl", "chat.completion.chunk", body)
             choices = chat_stream_choices(words, finish_reason)

@@ -40,8 +40,9 @@ from relaygate.fakeupstream.openai import error_response
 AUDIO_BYTES_PER_TOKEN = 100
 
 
-def realtime_output_words(options: dict[str, Any], words: int) -> int:
-    limit = options.get("max_response_output_tokens")
+def realtime_output_words(options: dict[str, Any], words: int, session_limit: object = None) -> int:
+    """A response's words: cut to its `max_output_tokens`, else the session's `max_response_output_tokens`."""
+    limit = options.get("max_output_tokens", options.get("max_response_output_tokens", session_limit))
     return min(words, limit) if isinstance(limit, int) and limit > 0 else words
 
 
@@ -54,6 +55,7 @@ class RealtimeSession:
         self.behaviour = behaviour
         self.text_tokens = 0
         self.audio_tokens = 0
+        self.session_limit: object = None  # the session's max_response_output_tokens
 
     async def send(self, event: dict[str, Any]) -> None:
         if self.behaviour.chunk_delay_ms:
@@ -63,6 +65,8 @@ class RealtimeSession:
     async def handle(self, event: dict[str, Any]) -> None:
         kind = event.get("type")
         if kind == "session.update":
+            session = event.get("session") or {}
+            self.session_limit = session.get("max_response_output_tokens", self.session_limit)
             await self.send({"type": "session.updated", "session": event.get("session") or {}})
         elif kind == "conversation.item.create":
             item = event.get("item") or {}
@@ -88,7 +92,11 @@ class RealtimeSession:
     async def respond(self, options: dict[str, Any]) -> None:
         response_id = self.upstream.next_id("resp")
         item_id = self.upstream.next_id("item")
-        words = realtime_output_words(options, self.behaviour.words)
+        words = (
+            self.behaviour.words
+            if self.behaviour.ignore_limit
+            else realtime_output_words(options, self.behaviour.words, self.session_limit)
+        )
         started = {"id": response_id, "object": "realtime.response", "status": "in_progress", "output": []}
         await self.send({"type": "response.created", "response": {**started, "usage": None}})
         for piece in stream_pieces(words):

@@ -12,12 +12,12 @@ import hashlib
 import secrets
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import ColumnElement
 
 from relaygate.clock import now
-from relaygate.errors import AlreadyRedeemed, InvalidValue, NotFoundError
+from relaygate.errors import AlreadyRedeemed, CodeExpired, InvalidValue, NotFoundError
 from relaygate.store.schema import redemption_codes
 from relaygate.tokens.keys import ALPHABET
 from relaygate.users.service import credit
@@ -54,6 +54,28 @@ async def create_codes(conn: AsyncConnection, count: int, quota: int, created_by
     return created
 
 
+async def import_code(
+    conn: AsyncConnection, code: str, quota: int, *, expires_at: int | None, created_by: int | None
+) -> dict[str, Any] | None:
+    """Keep a code sold elsewhere (new-api, one-api) redeemable once here; None if it is already known."""
+    if quota < 0:
+        raise InvalidValue("quota must not be negative", field="quota")
+    code = code.strip()
+    if (await conn.execute(select(redemption_codes.c.id).where(redemption_codes.c.code_hash == _hash(code)))).first():
+        return None
+    result = await conn.execute(
+        insert(redemption_codes).values(
+            code_hash=_hash(code),
+            hint=f"{code[:4]}...{code[-4:]}",
+            quota=quota,
+            created_by=created_by,
+            created_at=now(),
+            expires_at=expires_at,
+        )
+    )
+    return await get_code(conn, result.inserted_primary_key[0])  # type: ignore[index]
+
+
 async def get_code(conn: AsyncConnection, code_id: int) -> dict[str, Any]:
     row = (await conn.execute(select(redemption_codes).where(redemption_codes.c.id == code_id))).mappings().first()
     if row is None:
@@ -84,15 +106,21 @@ async def redeem_code(conn: AsyncConnection, code: str, user_id: int) -> int:
     code_hash = _hash(code)
     claimed = await conn.execute(
         update(redemption_codes)
-        .where(redemption_codes.c.code_hash == code_hash, redemption_codes.c.redeemed_at.is_(None))
+        .where(
+            redemption_codes.c.code_hash == code_hash,
+            redemption_codes.c.redeemed_at.is_(None),
+            or_(redemption_codes.c.expires_at.is_(None), redemption_codes.c.expires_at > now()),
+        )
         .values(redeemed_by=user_id, redeemed_at=now())
     )
     if claimed.rowcount != 1:
-        exists = (
-            await conn.execute(select(redemption_codes.c.id).where(redemption_codes.c.code_hash == code_hash))
+        found = (
+            await conn.execute(select(redemption_codes.c.redeemed_at).where(redemption_codes.c.code_hash == code_hash))
         ).first()
-        if exists is None:
+        if found is None:
             raise NotFoundError("no such redemption code: check it was copied whole")
+        if found.redeemed_at is None:
+            raise CodeExpired("This redemption code has expired: ask the administrator for a new one.")
         raise AlreadyRedeemed("This redemption code has already been used.")
     row = (
         await conn.execute(
@@ -112,4 +140,5 @@ def public_code(row: Any) -> dict[str, Any]:
         "created_at": row["created_at"],
         "redeemed_by": row["redeemed_by"],
         "redeemed_at": row["redeemed_at"],
+        "expires_at": row["expires_at"],
     }

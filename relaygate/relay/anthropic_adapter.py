@@ -12,11 +12,16 @@ from typing import Any
 
 import orjson
 
-from relaygate.billing.charge import Usage
+from relaygate.auth.credentials import Family
+from relaygate.billing.charge import Usage, implausible
 from relaygate.billing.tokencount import count_content, count_messages, count_text
 from relaygate.channels.registry import Channel
+from relaygate.errors import GatewayError
 from relaygate.relay.call import RelayCall
+from relaygate.relay.error_bodies import stream_error_event
+from relaygate.relay.json_body import with_fields
 from relaygate.relay.sse import event_json
+from relaygate.relay.stream_meter import StreamMeter
 from relaygate.relay.upstream import UpstreamRequest, upstream_base
 
 DEFAULT_VERSION = "2023-06-01"
@@ -28,7 +33,10 @@ class AnthropicAdapter:
 
     def build_request(self, channel: Channel, call: RelayCall) -> UpstreamRequest:
         upstream_model = channel.upstream_model(call.model)
-        body = call.raw if upstream_model == call.model else orjson.dumps({**call.body, "model": upstream_model})
+        changes: dict[str, Any] = {"model": upstream_model}
+        if call.output_limit is not None:
+            changes["max_tokens"] = call.output_limit
+        body = with_fields(call.body, call.raw, changes)
         headers = {"anthropic-version": DEFAULT_VERSION, **call.upstream_headers}
         headers |= {"x-api-key": channel.key, "Content-Type": "application/json"}
         return UpstreamRequest(url=upstream_base(channel) + call.upstream_path, headers=headers, body=body)
@@ -37,7 +45,7 @@ class AnthropicAdapter:
         if call.free:
             return Usage()
         usage = data.get("usage") if isinstance(data, dict) else None
-        if isinstance(usage, dict):
+        if isinstance(usage, dict) and believable(usage):
             return usage_from(usage, usage)
         content = data.get("content") if isinstance(data, dict) else None
         return Usage(prompt=counted_prompt(call.body), completion=_count(blocks_text(content)))
@@ -50,13 +58,14 @@ class AnthropicAdapter:
 
 
 class AnthropicStreamTap:
-    """Forwards every event; reads usage from `message_start` and `message_delta`."""
+    """Forwards every event; reads usage from `message_start` and `message_delta`; ends a stream cut or broken."""
 
     def __init__(self, call: RelayCall):
         self._call = call
         self._input: dict[str, Any] | None = None
         self._output: dict[str, Any] | None = None
-        self._text: list[str] = []
+        self._open_block: int | None = None  # the index of a content block started and not yet stopped
+        self.meter = StreamMeter(call.output_limit, event_text)
 
     def forward(self, event: bytes) -> bytes:
         if b'"usage"' in event:
@@ -68,23 +77,62 @@ class AnthropicStreamTap:
             elif data.get("type") == "message_delta":
                 usage = data.get("usage")
                 self._output = usage if isinstance(usage, dict) else self._output
-        elif b"content_block_delta" in event:
-            delta = (event_json(event) or {}).get("delta")
-            if isinstance(delta, dict):
-                self._text.append(str(delta.get("text") or delta.get("partial_json") or delta.get("thinking") or ""))
+        elif b"content_block_start" in event or b"content_block_stop" in event:
+            data = event_json(event) or {}
+            index = data.get("index")
+            if data.get("type") == "content_block_start" and isinstance(index, int):
+                self._open_block = index
+            elif data.get("type") == "content_block_stop":
+                self._open_block = None
         return event
 
     def close(self) -> bytes:
         return b""
 
+    def cut(self) -> bytes:
+        ending = b""
+        if self._open_block is not None:
+            stop = {"type": "content_block_stop", "index": self._open_block}
+            ending += b"event: content_block_stop\ndata: " + orjson.dumps(stop) + b"\n\n"
+        delta = {
+            "type": "message_delta",
+            "delta": {"stop_reason": "max_tokens", "stop_sequence": None},
+            "usage": {"output_tokens": self.usage().completion},
+        }
+        ending += b"event: message_delta\ndata: " + orjson.dumps(delta) + b"\n\n"
+        return ending + b'event: message_stop\ndata: {"type":"message_stop"}\n\n'
+
+    def fail(self, error: GatewayError) -> bytes:
+        return stream_error_event(Family.ANTHROPIC, error)
+
     def usage(self) -> Usage:
-        if self._output is not None and self._input is not None:
+        cut_short = self.meter.over
+        if self._output is not None and self._input is not None and not cut_short and believable(self._output):
             return usage_from(self._input, self._output)
-        produced = _count("".join(self._text))
-        if self._input is not None:  # the stream ended before its final usage: bill what was produced
+        produced = self.meter.output_tokens()
+        if self._input is not None and believable(self._input, allow_no_output=True):
+            # the stream ended (or was cut) before its final usage: bill what was produced
             counted = usage_from(self._input, {})
             return Usage(counted.prompt, max(produced, _int(self._input.get("output_tokens"))), counted.cached)
         return Usage(prompt=counted_prompt(self._call.body), completion=produced)
+
+
+def event_text(event: bytes) -> str:
+    """The output text of one stream event: a text, tool-input or thinking delta."""
+    if b"content_block_delta" not in event:
+        return ""
+    delta = (event_json(event) or {}).get("delta")
+    if not isinstance(delta, dict):
+        return ""
+    return str(delta.get("text") or delta.get("partial_json") or delta.get("thinking") or "")
+
+
+def believable(usage: dict[str, Any], *, allow_no_output: bool = False) -> bool:
+    """Usage counts that can be billed: none negative, and some prompt or output."""
+    counts = [usage.get(name) for name in ("input_tokens", "cache_read_input_tokens", "cache_creation_input_tokens")]
+    if not allow_no_output:
+        counts.append(usage.get("output_tokens"))
+    return not implausible(*counts)
 
 
 def usage_from(input_usage: dict[str, Any], output_usage: dict[str, Any]) -> Usage:

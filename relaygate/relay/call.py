@@ -9,6 +9,8 @@ from typing import Any, Protocol
 from relaygate.auth.credentials import Family
 from relaygate.billing.charge import Usage
 from relaygate.channels.registry import Channel
+from relaygate.errors import GatewayError
+from relaygate.relay.stream_meter import StreamMeter
 from relaygate.relay.upstream import UpstreamRequest
 
 
@@ -26,17 +28,27 @@ class RelayCall:
     free: bool = False  # token counting: authenticated and model-checked, never billed
     upstream_headers: dict[str, str] = field(default_factory=dict)  # client headers the protocol passes on
     estimate: Usage | None = None  # what to reserve, when the route knows better than the prompt's size
+    default_output: int | None = None  # the protocol's own output limit when the client sets none
+    output_limit: int | None = None  # set by the hold: every attempt goes upstream with this limit
     started: float = field(default_factory=time.perf_counter)
 
 
 class StreamTap(Protocol):
-    """Watches a relayed event stream: decides what reaches the client and finds the usage."""
+    """Watches a relayed event stream: decides what reaches the client, meters it, finds the usage."""
+
+    meter: StreamMeter  # fed every upstream event by the relay, against the call's output limit
 
     def forward(self, event: bytes) -> bytes:
         """What reaches the client for this event: the event itself, nothing, or its translation."""
 
     def close(self) -> bytes:
         """What reaches the client after the upstream's last event."""
+
+    def cut(self) -> bytes:
+        """The client's end of a stream stopped at its output limit: the protocol's length stop."""
+
+    def fail(self, error: GatewayError) -> bytes:
+        """The client's end of a stream the upstream broke off: the protocol's error event."""
 
     def usage(self) -> Usage:
         """The usage reported by the upstream, or counted from what was streamed."""

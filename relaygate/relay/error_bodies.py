@@ -41,3 +41,11 @@ def error_body(family: Family, error: GatewayError) -> bytes:
     return orjson.dumps(
         {"error": {"message": error.message, "type": error.kind, "code": error.code, "param": error.param}}
     )
+
+
+def stream_error_event(family: Family, error: GatewayError) -> bytes:
+    """The SSE event that ends a stream with `error`, in the shape the family's SDKs raise on."""
+    body = error_body(family, error)
+    if family is Family.ANTHROPIC:
+        return b"event: error\ndata: " + body + b"\n\n"
+    return b"data: " + body + b"\n\n"

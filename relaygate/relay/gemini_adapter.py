@@ -13,11 +13,16 @@ from urllib.parse import quote
 
 import orjson
 
-from relaygate.billing.charge import Usage
+from relaygate.auth.credentials import Family
+from relaygate.billing.charge import Usage, implausible
+from relaygate.billing.estimate import GENERATION_CONFIGS
 from relaygate.billing.tokencount import count_text
 from relaygate.channels.registry import Channel
+from relaygate.errors import GatewayError
 from relaygate.relay.call import RelayCall
+from relaygate.relay.error_bodies import stream_error_event
 from relaygate.relay.sse import event_json
+from relaygate.relay.stream_meter import StreamMeter
 from relaygate.relay.upstream import UpstreamRequest, upstream_base
 
 MODEL_PLACEHOLDER = "{model}"  # in RelayCall.upstream_path, replaced by each channel's model name
@@ -34,6 +39,8 @@ class GeminiAdapter:
             named = f"models/{upstream_model}"
             requests = [{**item, "model": named} if isinstance(item, dict) else item for item in call.body["requests"]]
             body = orjson.dumps({**call.body, "requests": requests})
+        elif call.output_limit is not None:
+            body = with_output_limit(call.body, call.raw, call.output_limit)
         path = call.upstream_path.replace(MODEL_PLACEHOLDER, quote(upstream_model, safe=""))
         headers = {"x-goog-api-key": channel.key, "Content-Type": "application/json"}
         return UpstreamRequest(url=upstream_base(channel, API_VERSIONS) + path, headers=headers, body=body)
@@ -44,7 +51,7 @@ class GeminiAdapter:
         answers = data if isinstance(data, list) else [data]  # streamGenerateContent without alt=sse
         for answer in reversed(answers):
             metadata = answer.get("usageMetadata") if isinstance(answer, dict) else None
-            if isinstance(metadata, dict):
+            if isinstance(metadata, dict) and believable(metadata):
                 return usage_from(metadata)
         if not call.generates:
             return Usage(prompt=_count(" ".join(request_texts(call.body))))
@@ -58,29 +65,66 @@ class GeminiAdapter:
 
 
 class GeminiStreamTap:
-    """Forwards every chunk; the last `usageMetadata` seen is the usage."""
+    """Forwards every chunk; the last `usageMetadata` seen is the usage; ends a stream cut or broken."""
 
     def __init__(self, call: RelayCall):
         self._call = call
         self._metadata: dict[str, Any] | None = None
-        self._events: list[bytes] = []
+        self._model_version: object = None
+        self.meter = StreamMeter(call.output_limit, lambda event: answer_text(event_json(event)))
 
     def forward(self, event: bytes) -> bytes:
         if b'"usageMetadata"' in event:
-            metadata = (event_json(event) or {}).get("usageMetadata")
-            if isinstance(metadata, dict):
+            data = event_json(event) or {}
+            metadata = data.get("usageMetadata")
+            if isinstance(metadata, dict) and believable(metadata):
                 self._metadata = metadata
-        elif self._metadata is None:
-            self._events.append(event)  # kept only while nothing reported usage
+                self._model_version = data.get("modelVersion", self._model_version)
         return event
 
     def close(self) -> bytes:
         return b""
 
+    def cut(self) -> bytes:
+        usage = self.usage()
+        chunk: dict[str, Any] = {
+            "candidates": [{"content": {"role": "model", "parts": [{"text": ""}]}, "finishReason": "MAX_TOKENS"}],
+            "usageMetadata": {
+                "promptTokenCount": usage.prompt,
+                "candidatesTokenCount": usage.completion,
+                "totalTokenCount": usage.prompt + usage.completion,
+            },
+        }
+        if self._model_version is not None:
+            chunk["modelVersion"] = self._model_version
+        return b"data: " + orjson.dumps(chunk) + b"\n\n"
+
+    def fail(self, error: GatewayError) -> bytes:
+        return stream_error_event(Family.GEMINI, error)
+
     def usage(self) -> Usage:
+        produced = self.meter.output_tokens() if self.meter.over or self._metadata is None else 0
         if self._metadata is not None:
-            return usage_from(self._metadata)
-        return counted_usage(self._call.body, "".join(answer_text(event_json(event)) for event in self._events))
+            reported = usage_from(self._metadata)
+            if produced > reported.completion:  # cut before the upstream's count caught up
+                return Usage(reported.prompt, produced, reported.cached)
+            return reported
+        return Usage(prompt=_count(" ".join(request_texts(self._call.body))), completion=produced)
+
+
+def with_output_limit(body: dict[str, Any], raw: bytes, limit: int) -> bytes:
+    """The request with `limit` as its output limit, in whichever spelling its generation config uses."""
+    name = next((name for name in GENERATION_CONFIGS if isinstance(body.get(name), dict)), "generationConfig")
+    config = dict(body.get(name) or {})
+    field = "max_output_tokens" if "max_output_tokens" in config else "maxOutputTokens"
+    if config.get(field) == limit:
+        return raw
+    config[field] = limit
+    return orjson.dumps({**body, name: config})
+
+
+def believable(metadata: dict[str, Any]) -> bool:
+    return not implausible(metadata.get("promptTokenCount"), metadata.get("candidatesTokenCount"))
 
 
 def usage_from(metadata: dict[str, Any]) -> Usage:

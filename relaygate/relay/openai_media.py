@@ -22,11 +22,12 @@ from typing import Any
 from relaygate.auth.check import Principal
 from relaygate.auth.credentials import Family
 from relaygate.billing.charge import Usage
-from relaygate.billing.estimate import estimate_prompt_tokens
+from relaygate.billing.estimate import MEDIA_BYTES_PER_TOKEN, prompt_token_bound
 from relaygate.channels.registry import Channel
-from relaygate.errors import BadRequest
+from relaygate.errors import BadRequest, GatewayError
 from relaygate.relay.asgi import Receive, Scope, Send, header_map, read_body
 from relaygate.relay.call import RelayCall, StreamTap
+from relaygate.relay.error_bodies import stream_error_event
 from relaygate.relay.multipart import find_form_field, form_boundary, replace_field
 from relaygate.relay.openai_adapter import OpenAIAdapter, openai_endpoint
 from relaygate.relay.openai_usage import usage_from
@@ -34,6 +35,7 @@ from relaygate.relay.pipeline import relay
 from relaygate.relay.requests import authenticate_request, parse_request_json, required_model
 from relaygate.relay.routing import RelayRoute
 from relaygate.relay.sse import event_json
+from relaygate.relay.stream_meter import StreamMeter
 from relaygate.relay.upstream import UpstreamRequest
 from relaygate.runtime import Runtime
 
@@ -91,6 +93,7 @@ class TranscriptionStreamTap:
     def __init__(self, held: Usage) -> None:
         self._held = held
         self._reported: Usage | None = None
+        self.meter = StreamMeter(None, lambda event: "")  # a transcript is as long as its audio: no limit
 
     def forward(self, event: bytes) -> bytes:
         if b"transcript.text.done" in event:
@@ -101,6 +104,12 @@ class TranscriptionStreamTap:
 
     def close(self) -> bytes:
         return b""
+
+    def cut(self) -> bytes:
+        return b""
+
+    def fail(self, error: GatewayError) -> bytes:
+        return stream_error_event(Family.OPENAI, error)
 
     def usage(self) -> Usage:
         return self._reported or self._held
@@ -144,7 +153,7 @@ async def _json_call(
 async def images_route(rt: Runtime, scope: Scope, receive: Receive, send: Send, request_id: str) -> None:
     principal, call = await _json_call(rt, scope, receive, request_id, "/v1/images/generations", DEFAULT_IMAGE_MODEL)
     call.estimate = Usage(
-        prompt=estimate_prompt_tokens(call.body),
+        prompt=prompt_token_bound(call.body, call.raw),
         completion=rt.settings.default_max_output_tokens,
         calls=image_count(call.body),
     )
@@ -182,7 +191,7 @@ async def transcriptions_route(rt: Runtime, scope: Scope, receive: Receive, send
         request_id=request_id,
         generates=False,
         upstream_headers={"Content-Type": content_type},
-        estimate=Usage(completion=rt.settings.default_max_output_tokens),
+        estimate=Usage(prompt=len(raw) // MEDIA_BYTES_PER_TOKEN + 1, completion=rt.settings.default_max_output_tokens),
     )
     await relay(rt, principal, call, TRANSCRIPTIONS, receive, send)
 

@@ -9,14 +9,19 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
+
 from relaygate.billing.charge import Usage
 from relaygate.billing.tokencount import count_content, count_text
+from relaygate.errors import GatewayError
 from relaygate.relay.call import RelayCall, StreamTap
 from relaygate.relay.openai_adapter import OpenAIAdapter
 from relaygate.relay.openai_usage import usage_from
 from relaygate.relay.sse import event_json
+from relaygate.relay.stream_meter import StreamMeter
 
 TERMINAL_EVENTS = (b"response.completed", b"response.incomplete", b"response.failed")
+OUTPUT_DELTAS = frozenset({"response.output_text.delta", "response.function_call_arguments.delta"})
 
 
 class ResponsesAdapter(OpenAIAdapter):
@@ -32,33 +37,63 @@ class ResponsesAdapter(OpenAIAdapter):
 
 
 class ResponsesStreamTap:
-    """Forwards every event; reads the usage of the terminal event, or counts the text deltas."""
+    """Forwards every event; reads the usage of the terminal event, or counts the output deltas."""
 
     def __init__(self, call: RelayCall):
         self._call = call
-        self._deltas: list[str] = []
         self._reported: Usage | None = None
+        self._response: dict[str, Any] = {}  # the response object as `response.created` announced it
+        self.meter = StreamMeter(call.output_limit, delta_text)
 
     def forward(self, event: bytes) -> bytes:
-        if b"response.output_text.delta" in event:
-            data = event_json(event)
-            if data is not None and data.get("type") == "response.output_text.delta":
-                delta = data.get("delta")
-                self._deltas.append(delta if isinstance(delta, str) else "")
+        if not self._response and b"response.created" in event:
+            created = (event_json(event) or {}).get("response")
+            if isinstance(created, dict):
+                self._response = created
         elif any(name in event for name in TERMINAL_EVENTS):
-            data = event_json(event)
-            if data is not None and isinstance(data.get("response"), dict):
-                self._reported = usage_from(data["response"]) or self._reported
+            final = (event_json(event) or {}).get("response")
+            if isinstance(final, dict):
+                self._reported = usage_from(final) or self._reported
         return event
 
     def close(self) -> bytes:
         return b""
 
+    def cut(self) -> bytes:
+        usage = self.usage()
+        response = {
+            **self._response,
+            "status": "incomplete",
+            "incomplete_details": {"reason": "max_output_tokens"},
+            "usage": {
+                "input_tokens": usage.prompt,
+                "output_tokens": usage.completion,
+                "total_tokens": usage.prompt + usage.completion,
+            },
+        }
+        return _event("response.incomplete", {"type": "response.incomplete", "response": response})
+
+    def fail(self, error: GatewayError) -> bytes:
+        return _event("error", {"type": "error", "code": error.code, "message": error.message, "param": None})
+
     def usage(self) -> Usage:
-        if self._reported is not None:
+        if self._reported is not None and not self.meter.over:
             return self._reported
-        text = "".join(self._deltas)
-        return Usage(prompt=counted_input(self._call.body), completion=count_text(text) if text else 0)
+        return Usage(prompt=counted_input(self._call.body), completion=self.meter.output_tokens())
+
+
+def delta_text(event: bytes) -> str:
+    if b".delta" not in event:
+        return ""
+    data = event_json(event)
+    if data is None or data.get("type") not in OUTPUT_DELTAS:
+        return ""
+    delta = data.get("delta")
+    return delta if isinstance(delta, str) else ""
+
+
+def _event(name: str, data: dict[str, Any]) -> bytes:
+    return f"event: {name}\ndata: ".encode() + orjson.dumps(data) + b"\n\n"
 
 
 def counted_input(body: dict[str, Any]) -> int:

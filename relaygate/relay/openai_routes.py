@@ -21,6 +21,9 @@ JSON = b"application/json"
 ADAPTER = OpenAIAdapter()
 
 
+LEGACY_COMPLETION_DEFAULT_OUTPUT = 16  # what OpenAI's /v1/completions writes when max_tokens is not set
+
+
 def relay_endpoint(endpoint: str, upstream_path: str, adapter: Adapter = ADAPTER) -> Handler:
     """A route that relays a JSON body to the same path upstream."""
 
@@ -40,6 +43,7 @@ def relay_endpoint(endpoint: str, upstream_path: str, adapter: Adapter = ADAPTER
             stream=body.get("stream") is True,
             request_id=request_id,
             generates=endpoint != "embeddings",
+            default_output=LEGACY_COMPLETION_DEFAULT_OUTPUT if endpoint == "completions" else None,
         )
         await relay(rt, principal, call, adapter, receive, send)
 

@@ -4,18 +4,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from relaygate.billing.charge import Usage
+from relaygate.billing.charge import Usage, implausible
 from relaygate.billing.tokencount import count_messages, count_prompt, count_text
-from relaygate.relay.sse import event_json
 
 
 def usage_from(data: Any) -> Usage | None:
-    """The `usage` object of a response or stream chunk, if it has one."""
+    """The `usage` object of a response or stream chunk, if it has one that can be believed."""
     usage = data.get("usage") if isinstance(data, dict) else None
     if not isinstance(usage, dict):
         return None
-    prompt = _int(usage.get("prompt_tokens", usage.get("input_tokens")))
-    completion = _int(usage.get("completion_tokens", usage.get("output_tokens")))
+    raw_prompt = usage.get("prompt_tokens", usage.get("input_tokens"))
+    raw_completion = usage.get("completion_tokens", usage.get("output_tokens"))
+    if implausible(raw_prompt, raw_completion):
+        return None
+    prompt = _int(raw_prompt)
+    completion = _int(raw_completion)
     details = _details(usage, "prompt_tokens_details", "input_tokens_details", "input_token_details")
     out_details = _details(usage, "completion_tokens_details", "output_tokens_details", "output_token_details")
     return Usage(
@@ -48,27 +51,19 @@ def counted_usage(request: dict[str, Any], response: Any) -> Usage:
     if isinstance(response, dict):
         for choice in response.get("choices") or ():
             if isinstance(choice, dict):
-                text += _choice_text(choice.get("message") or choice)
+                text += choice_text(choice.get("message") or choice)
     return Usage(prompt=counted_prompt(request), completion=count_text(text) if text else 0)
 
 
-def counted_stream_usage(request: dict[str, Any], events: list[bytes]) -> Usage:
-    """Usage counted locally from the stream events that reached us."""
-    parts = []
-    for event in events:
-        data = event_json(event)
-        for choice in (data or {}).get("choices") or ():  # type: ignore[attr-defined]
-            if isinstance(choice, dict):
-                parts.append(_choice_text(choice.get("delta") or choice))
-    text = "".join(parts)
-    return Usage(prompt=counted_prompt(request), completion=count_text(text) if text else 0)
-
-
-def _choice_text(part: Any) -> str:
+def choice_text(part: Any) -> str:
+    """The output text of a message or delta: content (or legacy text), reasoning, tool calls."""
     if not isinstance(part, dict):
         return ""
     text = part.get("content") if "content" in part else part.get("text")
     pieces = [text] if isinstance(text, str) else []
+    reasoning = part.get("reasoning_content") or part.get("reasoning")
+    if isinstance(reasoning, str):
+        pieces.append(reasoning)
     for call in part.get("tool_calls") or ():
         function = call.get("function") if isinstance(call, dict) else None
         if isinstance(function, dict):

@@ -16,32 +16,34 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
-from relaygate.auth.check import authorise_model
 from relaygate.auth.credentials import Family
 from relaygate.channels.health import judge, unreachable
 from relaygate.channels.registry import Channel
 from relaygate.errors import BadRequest, GatewayError, UpstreamError, UpstreamUnreachable
 from relaygate.relay.asgi import Receive, Scope, Send, header_map, query_map
 from relaygate.relay.error_bodies import error_body
+from relaygate.relay.lifecycle import Admission, admitted
 from relaygate.relay.openai_adapter import OpenAIAdapter
-from relaygate.relay.pipeline import quote, require_channel
+from relaygate.relay.pipeline import require_channel
 from relaygate.relay.realtime_meter import RealtimeMeter
 from relaygate.relay.requests import authenticate_request
 from relaygate.relay.upstream import upstream_base
 from relaygate.runtime import Runtime
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 PATH = "/v1/realtime"
 CHANNEL_TYPES = OpenAIAdapter.channel_types
 CLIENT_SUBPROTOCOL = "realtime"
 MAX_MESSAGE_BYTES = 16 * 1024 * 1024  # audio appends are large: the same limit as uvicorn's
+MAX_RESPONSE_OUTPUT = 4096  # the largest output limit the Realtime API takes for one response
 CLOSE_NORMAL = 1000
 CLOSE_POLICY = 1008
 CLOSE_UPSTREAM_FAILED = 1011
@@ -60,44 +62,51 @@ async def realtime_session(rt: Runtime, scope: Scope, receive: Receive, send: Se
     if (await receive())["type"] != "websocket.connect":
         return
     try:
-        meter, upstream = await _open(rt, scope, request_id)
-    except GatewayError as error:
-        await _deny(scope, send, error)
-        return
-    try:
-        offered = scope.get("subprotocols") or []
-        accept: dict[str, Any] = {"type": "websocket.accept"}
-        if CLIENT_SUBPROTOCOL in offered:
-            accept["subprotocol"] = CLIENT_SUBPROTOCOL
-        await send(accept)
-        await _relay(meter, upstream, receive, send)
-    finally:
-        await meter.close()  # before the closing handshake, which a busy upstream may take a while to answer
-        await rt.limiter.release(meter.permit, meter.tokens)
-        await upstream.close()
+        async with contextlib.AsyncExitStack() as stack:
+            _, meter, upstream = await _open(rt, scope, request_id, stack)
+            offered = scope.get("subprotocols") or []
+            accept: dict[str, Any] = {"type": "websocket.accept"}
+            if CLIENT_SUBPROTOCOL in offered:
+                accept["subprotocol"] = CLIENT_SUBPROTOCOL
+            await send(accept)
+            try:
+                await upstream.send(orjson.dumps(meter.session_limit()).decode())
+                await _relay(meter, upstream, receive, send)
+            finally:
+                await meter.close()  # before the closing handshake, which a busy upstream may take a while to answer
+                await upstream.close()
+    except _Denied as denied:
+        await _deny(scope, send, denied.error)
 
 
-async def _open(rt: Runtime, scope: Scope, request_id: str) -> tuple[RealtimeMeter, ClientConnection]:
-    headers = header_map(scope)
-    principal = await authenticate_request(rt, scope, Family.REALTIME, headers)
-    model = query_map(scope).get("model", "")
-    if not model:
-        raise BadRequest(
-            "The Realtime URL has no model: connect to /v1/realtime?model=MODEL_NAME.", code="missing_model"
-        )
-    authorise_model(principal, model)
-    require_channel(rt, principal, model, CHANNEL_TYPES)
-    price, multiplier = quote(rt, principal, model)
-    permit = await rt.limiter.acquire(principal.token, principal.user)
+class _Denied(Exception):
+    """The session could not start: refuse the handshake with this error."""
+
+    def __init__(self, error: GatewayError):
+        super().__init__(error.message)
+        self.error = error
+
+
+async def _open(
+    rt: Runtime, scope: Scope, request_id: str, stack: contextlib.AsyncExitStack
+) -> tuple[Admission, RealtimeMeter, ClientConnection]:
+    """Admit the session (its permit lasts as long as `stack`) and connect its upstream."""
     try:
+        headers = header_map(scope)
+        principal = await authenticate_request(rt, scope, Family.REALTIME, headers)
+        model = query_map(scope).get("model", "")
+        if not model:
+            raise BadRequest(
+                "The Realtime URL has no model: connect to /v1/realtime?model=MODEL_NAME.", code="missing_model"
+            )
+        route = lambda: require_channel(rt, principal, model, CHANNEL_TYPES)  # noqa: E731
+        admission, _ = await stack.enter_async_context(admitted(rt, principal, model, route))
         channel, upstream = await _connect_upstream(rt, principal.group, model)
-    except GatewayError:
-        await rt.limiter.release(permit, 0)
-        raise
-    meter = RealtimeMeter(
-        rt, principal, model, channel.upstream_model(model), channel.id, price, multiplier, request_id, permit
-    )
-    return meter, upstream
+    except GatewayError as error:
+        raise _Denied(error) from error
+    bound = min(admission.price.max_output_tokens or rt.settings.default_max_output_tokens, MAX_RESPONSE_OUTPUT)
+    meter = RealtimeMeter(admission, channel.upstream_model(model), channel.id, request_id, bound)
+    return admission, meter, upstream
 
 
 async def _connect_upstream(rt: Runtime, group: str, model: str) -> tuple[Channel, ClientConnection]:
@@ -172,9 +181,11 @@ async def _client_to_upstream(meter: RealtimeMeter, upstream: ClientConnection, 
             return
         text = message.get("text")
         if text is not None:
-            event = _event(text) if "response.create" in text else {}
+            event = _event(text) if "response.create" in text or "session.update" in text else {}
             if event.get("type") == "response.create":
-                await _hold(meter.hold_for_request(event))
+                text = orjson.dumps(await _hold(meter.hold_for_request(event))).decode()
+            elif event.get("type") == "session.update":
+                text = orjson.dumps(meter.bound_session_update(event)).decode()
             else:
                 meter.note_client_event(text)
             await upstream.send(text)
@@ -196,9 +207,9 @@ async def _upstream_to_client(meter: RealtimeMeter, upstream: ClientConnection, 
             await send({"type": "websocket.send", "bytes": bytes(message)})
 
 
-async def _hold(holding: Awaitable[None]) -> None:
+async def _hold(holding: Awaitable[T]) -> T:
     try:
-        await holding
+        return await holding
     except GatewayError as error:
         raise _SessionEnd(error) from error
 

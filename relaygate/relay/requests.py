@@ -19,7 +19,7 @@ async def authenticate_request(rt: Runtime, scope: Scope, family: Family, header
     key = extract_key(family, headers, query_map(scope) if family is Family.GEMINI else {})
     peer = scope.get("client")
     ip = client_ip(peer[0] if peer else None, headers.get("x-forwarded-for"), rt.settings.trusted_proxies)
-    return await authenticate(rt.access, key, ip)
+    return await authenticate(rt.access, key, ip, rt.prices.selectable_groups())
 
 
 def parse_request_json(raw: bytes) -> dict[str, Any]:

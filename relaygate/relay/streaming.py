@@ -1,12 +1,19 @@
-"""Relaying a response to the client: whole, or event by event as the upstream sends them."""
+"""Relaying a response to the client: whole, or event by event as the upstream sends them.
+
+A stream is metered as it flows (`StreamTap.meter`): one that runs past the output limit its
+upstream was given is ended there, as the protocol ends a length-limited answer, and the upstream
+response is closed. One the upstream breaks off ends with the protocol's error event, never as a
+silently truncated success.
+"""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 
-from relaygate.relay.asgi import Receive, Send
+from relaygate.errors import UpstreamBrokeOff
+from relaygate.relay.asgi import Send
 from relaygate.relay.call import StreamTap
+from relaygate.relay.client_watch import ClientWatch
 from relaygate.relay.http_client import HttpClientError, UpstreamResponse
 from relaygate.relay.sse import EventFramer
 
@@ -22,7 +29,7 @@ SSE_HEADERS = [
 async def stream_events(
     response: UpstreamResponse,
     tap: StreamTap,
-    receive: Receive,
+    watch: ClientWatch,
     send: Send,
     headers: list[tuple[bytes, bytes]],
 ) -> bool:
@@ -31,43 +38,51 @@ async def stream_events(
     A client that disconnects closes the upstream response at once, so the provider stops
     generating and only what was produced is billed.
     """
-    client_left = asyncio.Event()
-    watcher = asyncio.create_task(_close_on_disconnect(receive, response, client_left))
+    watch.on_leave(response.close)
     framer = EventFramer()
     try:
         await send({"type": "http.response.start", "status": 200, "headers": SSE_HEADERS + headers})
         async for chunk in response.iter_chunks():
-            out = b"".join(tap.forward(event) for event in framer.feed(chunk))
+            out, cut = _forward(framer.feed(chunk), tap)
+            if cut:
+                log.warning("an upstream stream ran past its output limit: ended there")
+                await send({"type": "http.response.body", "body": out + tap.cut(), "more_body": False})
+                return True
             if out:
                 await send({"type": "http.response.body", "body": out, "more_body": True})
         rest = framer.rest()
-        out = (tap.forward(rest) if rest.strip() else b"") + tap.close()
-        if out:
-            await send({"type": "http.response.body", "body": out, "more_body": True})
-        await send({"type": "http.response.body", "body": b"", "more_body": False})
+        out, cut = _forward([rest] if rest.strip() else [], tap)
+        await send(
+            {"type": "http.response.body", "body": out + (tap.cut() if cut else tap.close()), "more_body": False}
+        )
     except (TimeoutError, HttpClientError) as exc:
-        if not client_left.is_set():
+        if not watch.left:
             log.warning("upstream stream broke off: %s", type(exc).__name__)
-            await _end_quietly(send)
+            broken = UpstreamBrokeOff(
+                f"The upstream provider broke off its answer ({type(exc).__name__}); what was sent so far is "
+                "billed: retry the request for a complete answer."
+            )
+            await _end(send, tap.fail(broken))
     except OSError:
-        client_left.set()  # the server could not write to the client: it is gone
+        watch.left = True  # the server could not write to the client: it is gone
     finally:
-        watcher.cancel()
         response.close()
-    return not client_left.is_set()
+    return not watch.left
 
 
-async def _close_on_disconnect(receive: Receive, response: UpstreamResponse, client_left: asyncio.Event) -> None:
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            client_left.set()
-            response.close()
-            return
+def _forward(events: list[bytes], tap: StreamTap) -> tuple[bytes, bool]:
+    """What the client gets for these events, and whether the stream is now past its limit."""
+    out = []
+    for event in events:
+        over = tap.meter.feed(event)
+        out.append(tap.forward(event))
+        if over:
+            return b"".join(out), True
+    return b"".join(out), False
 
 
-async def _end_quietly(send: Send) -> None:
+async def _end(send: Send, body: bytes) -> None:
     try:
-        await send({"type": "http.response.body", "body": b"", "more_body": False})
+        await send({"type": "http.response.body", "body": body, "more_body": False})
     except OSError:
         return

@@ -1,7 +1,7 @@
 """The relay path of asynchronous task APIs (Midjourney, Suno): submit billed per call, fetch free.
 
-A submit goes the hot path's way (authorise, quote, reserve, send, answer, settle) but is charged
-only when the upstream accepted the task, which its answer's body says (a rejection often comes
+A submit goes the billed lifecycle's way (authorise, quote, permit, hold, send, answer, settle) but is
+charged only when the upstream accepted the task, which its answer's body says (a rejection often comes
 with status 200); the accepted task id is stored with its owner and channel first, so a fetch that
 follows at once finds it. A fetch reads only the caller's own tasks, from the channel that holds
 each, and keeps the upstream's latest answer. Each platform plugs in through a `TaskProtocol`.
@@ -14,13 +14,12 @@ from typing import Any, Protocol
 
 import orjson
 
-from relaygate.auth.check import Principal, authorise_model
+from relaygate.auth.check import Principal
 from relaygate.auth.credentials import Family
-from relaygate.billing.charge import Usage, charge_for
+from relaygate.billing.charge import Usage
 from relaygate.channels.registry import Channel
 from relaygate.errors import (
     BadRequest,
-    GatewayError,
     ModelNotAvailable,
     NotFound,
     UpstreamError,
@@ -29,7 +28,8 @@ from relaygate.errors import (
 from relaygate.relay.asgi import Receive, Scope, Send, header_map, read_body, send_bytes
 from relaygate.relay.call import RelayCall
 from relaygate.relay.http_client import HttpClientError, UpstreamResponse
-from relaygate.relay.pipeline import quote, require_channel, reserve, usage_record
+from relaygate.relay.lifecycle import Hold, admitted, holding
+from relaygate.relay.pipeline import require_channel
 from relaygate.relay.requests import authenticate_request, parse_request_json
 from relaygate.relay.routing import Handler
 from relaygate.relay.upstream import PickChannel, UpstreamRequest, upstream_message
@@ -90,46 +90,43 @@ async def submit_task(
     rt: Runtime, principal: Principal, call: RelayCall, protocol: TaskProtocol, kind: str, send: Send
 ) -> None:
     """Relay one task submission; the charge is the model's per-call price, or 0 when the upstream rejects."""
-    authorise_model(principal, call.model)
-    require_channel(rt, principal, call.model, protocol.channel_types)
-    price, multiplier = quote(rt, principal, call.model)
-    origin = await origin_channel(rt, principal, protocol, call)
-    permit = await rt.limiter.acquire(principal.token, principal.user)
-    try:
-        reservation = await reserve(rt, principal, call, price, multiplier)
-    except GatewayError:
-        await rt.limiter.release(permit, 0)
-        raise
-    charge, status, channel_id = 0, 502, None
-    try:
-        channel, response = await rt.upstream.send(
-            only(origin)
-            if origin is not None
-            else lambda tried: rt.channels.pick(principal.group, call.model, tried, protocol.channel_types),
-            lambda chosen: protocol.submit_request(chosen, call),
+    route = lambda: require_channel(rt, principal, call.model, protocol.channel_types)  # noqa: E731
+    async with admitted(rt, principal, call.model, route) as (admission, _):
+        origin = await origin_channel(rt, principal, protocol, call)
+        async with holding(admission, call, 0, None) as hold:
+            await submit(rt, principal, call, protocol, kind, origin, hold, send)
+
+
+async def submit(
+    rt: Runtime,
+    principal: Principal,
+    call: RelayCall,
+    protocol: TaskProtocol,
+    kind: str,
+    origin: Channel | None,
+    hold: Hold,
+    send: Send,
+) -> None:
+    """Send the submission; `hold` is charged the per-call price only if the upstream accepted the task."""
+    channel, response = await rt.upstream.send(
+        only(origin)
+        if origin is not None
+        else lambda tried: rt.channels.pick(principal.group, call.model, tried, protocol.channel_types),
+        lambda chosen: protocol.submit_request(chosen, call),
+    )
+    hold.served_by(channel.id, call.model, response.status)
+    body = await read_answer(response)
+    accepted, task_id = (
+        protocol.accepted_task_id(_json_or_none(body)) if 200 <= response.status < 300 else (False, None)
+    )
+    if accepted and task_id:
+        owner = Task(
+            protocol.platform, task_id, kind, principal.user.id, principal.token.id, channel.id, SUBMITTED, None
         )
-        channel_id, status = channel.id, response.status
-        body = await read_answer(response)
-        accepted, task_id = protocol.accepted_task_id(_json_or_none(body)) if 200 <= status < 300 else (False, None)
-        if accepted and task_id:
-            owner = Task(
-                protocol.platform, task_id, kind, principal.user.id, principal.token.id, channel.id, SUBMITTED, None
-            )
-            await record_task(rt.engine, owner)
-        if accepted:
-            charge = charge_for(price, Usage(), multiplier)
-        content_type = response.headers.get("content-type", "application/json").encode("latin-1")
-        await send_bytes(send, status, body, content_type, permit.headers())
-    except GatewayError as exc:
-        status = exc.status
-        raise
-    finally:
-        record = usage_record(principal, call, Usage(), status, channel_id, call.model)
-        rt.metrics.observe(call.endpoint, call.model, status, charge, record["latency_ms"])
-        try:
-            await rt.ledger.settle(reservation, charge, record)
-        finally:  # settled first: a Redis round trip for the limiter must never stand between a request and its bill
-            await rt.limiter.release(permit, 0)
+        await record_task(rt.engine, owner)
+    hold.usage = Usage() if accepted else Usage(calls=0)
+    content_type = response.headers.get("content-type", "application/json").encode("latin-1")
+    await send_bytes(send, response.status, body, content_type, hold.admission.permit.headers())
 
 
 async def origin_channel(rt: Runtime, principal: Principal, protocol: TaskProtocol, call: RelayCall) -> Channel | None:

@@ -132,6 +132,8 @@ prices = Table(
     Column("per_call", String(32), nullable=True),
     Column("audio_input", String(32), nullable=True),
     Column("audio_output", String(32), nullable=True),
+    # The most output tokens the model writes in one answer: requests go upstream with no larger limit.
+    Column("max_output_tokens", Integer, nullable=True),
     Column("updated_at", BigInteger, nullable=False),
 )
 
@@ -158,6 +160,8 @@ usage_records = Table(
     Column("cached_tokens", Integer, nullable=False, server_default="0"),
     Column("completion_tokens", Integer, nullable=False, server_default="0"),
     Column("quota", BigInteger, nullable=False),
+    # What the reported usage would have cost beyond the hold: never billed, counted against the channel.
+    Column("overrun", BigInteger, nullable=False, server_default="0"),
     Column("latency_ms", Integer, nullable=False, server_default="0"),
     Column("status_code", Integer, nullable=False),
     Column("stream", Boolean, nullable=False, server_default="0"),
@@ -185,6 +189,8 @@ usage_daily = Table(
     Column("cached_tokens", BigInteger, nullable=False),
     Column("completion_tokens", BigInteger, nullable=False),
     Column("quota", BigInteger, nullable=False),
+    Column("overrun", BigInteger, nullable=False, server_default="0"),  # as in usage_records, summed
+    Column("overruns", BigInteger, nullable=False, server_default="0"),  # records with an overrun
     Column("latency_ms_total", BigInteger, nullable=False),
     Index("ix_usage_daily_user_day", "user_id", "day"),
     Index("ix_usage_daily_token_id", "token_id"),
@@ -202,8 +208,10 @@ ledger_entries = Table(
     Column("created_at", BigInteger, nullable=False),
 )
 
-# Holds of requests in flight under the database ledger (several workers, no Redis). A hold of a
-# process that died is released when it expires, so a crash cannot lock a balance for good.
+# Holds of requests in flight under the database ledger (several workers, no Redis). Each names the
+# process that took it; the holds of a process that stopped beating in ledger_processes are released
+# by the live ones, and a hold that outlives its expiry (one taken by a version without heartbeats)
+# is released then, so a crash cannot lock a balance for good.
 ledger_holds = Table(
     "ledger_holds",
     metadata,
@@ -212,7 +220,17 @@ ledger_holds = Table(
     Column("token_id", Id, nullable=False),
     Column("amount", BigInteger, nullable=False),
     Column("expires_at", BigInteger, nullable=False, index=True),
+    Column("process_id", String(32), nullable=True, index=True),
     sqlite_autoincrement=True,  # never reuse an id: a settled request must not release a newer hold
+)
+
+# The database ledger's live processes: each beats (last_seen, milliseconds on the database's clock,
+# so hosts' clocks need not agree) every few seconds and deletes its row on a clean shutdown.
+ledger_processes = Table(
+    "ledger_processes",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("last_seen", BigInteger, nullable=False, index=True),
 )
 
 # The change feed: every write that a running server must see (token revoked, channel added, ...)
@@ -264,6 +282,19 @@ redemption_codes = Table(
     Column("created_at", BigInteger, nullable=False),
     Column("redeemed_by", Id, nullable=True),
     Column("redeemed_at", BigInteger, nullable=True),
+    Column("expires_at", BigInteger, nullable=True),  # None: never (codes imported from new-api may expire)
+)
+
+# `relaygate import`: which row of a source database (new-api, one-api) became which relaygate row, so
+# that a second import of the same source adds nothing. `source` names the database, never its password.
+import_map = Table(
+    "import_map",
+    metadata,
+    Column("source", String(255), primary_key=True),
+    Column("kind", String(16), primary_key=True),
+    Column("source_id", String(128), primary_key=True),
+    Column("target_id", String(128), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
 )
 
 # Who did what to which object, when and from where. Never a secret in `detail`.

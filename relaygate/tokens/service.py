@@ -48,6 +48,33 @@ async def create_tokens(conn: AsyncConnection, user_id: int, spec: TokenSpec, co
     return created
 
 
+async def import_token(
+    conn: AsyncConnection, user_id: int, key: str, spec: TokenSpec, *, status: str
+) -> dict[str, Any] | None:
+    """Keep a key issued elsewhere (new-api, one-api: 48 characters, with or without `sk-`) working
+    here, with only its hash and hint stored. None when that key is already known. Its usage there is
+    written as opening usage afterwards (`relaygate.importer.opening`), which also sets `used_quota`."""
+    if status not in STATUSES:
+        raise InvalidValue(f"status must be one of {', '.join(STATUSES)}", field="status")
+    spec = validate_spec(spec)
+    if (await conn.execute(select(tokens.c.id).where(tokens.c.key_hash == hash_key(key)))).first():
+        return None
+    result = await conn.execute(
+        insert(tokens).values(
+            user_id=user_id,
+            key_hash=hash_key(key),
+            hint=key_hint(key),
+            status=status,
+            used_quota=0,
+            created_at=now(),
+            **_settings_columns(spec),
+        )
+    )
+    token_id = result.inserted_primary_key[0]  # type: ignore[index]
+    await record_change(conn, "token", token_id)
+    return await get_token(conn, token_id)
+
+
 async def get_token(conn: AsyncConnection, token_id: int, *, user_id: int | None = None) -> dict[str, Any]:
     """A live token by id; with `user_id`, only if that user owns it (else not found)."""
     query = select(tokens).where(tokens.c.id == token_id, tokens.c.status != "deleted")

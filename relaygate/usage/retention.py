@@ -2,7 +2,7 @@
 
 A fold moves whole UTC days: every record created before the midnight that starts the oldest day
 kept becomes part of one `usage_daily` row per day, user, token, channel and model (requests,
-errors, tokens, quota, total latency), and is deleted in the same transaction, so the books
+errors, tokens, quota, upstream overruns, total latency), and is deleted in the same transaction, so the books
 (which count the folded quota as charges) balance before, during and after. Batches keep each
 transaction short; the fold runs at start and then once an hour on every instance (a second
 instance finds nothing left to fold).
@@ -71,6 +71,8 @@ FOLDED_COLUMNS = (
     "cached_tokens",
     "completion_tokens",
     "quota",
+    "overrun",
+    "overruns",
     "latency_ms_total",
 )
 
@@ -89,6 +91,8 @@ def _daily_totals(*conditions: ColumnElement[bool]) -> Select[Any]:
             func.sum(table.c.cached_tokens),
             func.sum(table.c.completion_tokens),
             func.sum(table.c.quota),
+            func.sum(table.c.overrun),
+            func.sum(case((table.c.overrun > 0, 1), else_=0)),
             func.sum(table.c.latency_ms),
         )
         .where(*conditions)

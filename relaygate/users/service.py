@@ -150,6 +150,56 @@ async def set_password(conn: AsyncConnection, user_id: int, password: str) -> No
         raise NotFoundError(f"no user with id {user_id}")
 
 
+async def replace_password_hash(conn: AsyncConnection, user_id: int, password_hash: str) -> None:
+    """Store a new hash of the password the user just logged in with (an upgrade, not a change)."""
+    await conn.execute(update(users).where(users.c.id == user_id).values(password_hash=password_hash))
+
+
+@dataclass(frozen=True)
+class ImportedUser:
+    """An account from another gateway, as it stood there: its password hash, balance and usage."""
+
+    name: str
+    password_hash: str
+    role: str
+    group: str
+    status: str
+    balance: int
+    used_quota: int
+    request_count: int
+
+
+async def import_user(conn: AsyncConnection, spec: ImportedUser, *, reason: str) -> int:
+    """Create the account with an opening credit of everything it was ever credited there
+    (balance + used quota), so that once its opening usage is written (see `relaygate.importer.opening`)
+    the books hold: credits = balance + charges. Returns the new id."""
+    if spec.role not in ROLES or spec.status not in STATUSES:
+        raise InvalidValue(f"role {spec.role!r} or status {spec.status!r} is not one relaygate knows")
+    try:
+        result = await conn.execute(
+            insert(users).values(
+                name=spec.name,
+                password_hash=spec.password_hash,
+                role=spec.role,
+                group=spec.group,
+                status=spec.status,
+                balance=0,
+                created_at=now(),
+            )
+        )
+    except IntegrityError as exc:
+        raise ConflictError(f"a user named {spec.name!r} already exists") from exc
+    user_id = int(result.inserted_primary_key[0])  # type: ignore[index]
+    opening = spec.balance + spec.used_quota
+    if opening:
+        await credit(conn, user_id, opening, kind="import", reason=reason)
+    return user_id
+
+
+async def set_request_count(conn: AsyncConnection, user_id: int, count: int) -> None:
+    await conn.execute(update(users).where(users.c.id == user_id).values(request_count=count))
+
+
 async def delete_user(conn: AsyncConnection, user_id: int) -> None:
     """Delete an account: its tokens stop working at once. The row stays (status `deleted`) so
     that usage records, ledger entries and the books keep their account; the name stays taken."""

@@ -22,7 +22,11 @@ def test_prices_crud(root: httpx.Client, login_as: Callable[..., httpx.Client]) 
         "per_call": None,
         "audio_input": None,
         "audio_output": None,
+        "max_output_tokens": None,
     }
+    limited = root.put("/api/prices/claude-x", json={"input": "3", "output": "15", "max_output_tokens": 64000})
+    assert limited.json()["max_output_tokens"] == 64000
+    assert error_of(root.put("/api/prices/claude-x", json={"input": "3", "max_output_tokens": 0}))[0] == 422
     audio = root.put("/api/prices/gpt-realtime", json={"input": "4", "output": "16", "audio_input": "32"}).json()
     assert (audio["audio_input"], audio["audio_output"]) == ("32", None)
     assert root.put("/api/prices/mj_imagine", json={"per_call": "0.05"}).json()["per_call"] == "0.05"

@@ -72,7 +72,7 @@ def test_topups_are_ledger_entries_and_the_books_balance(gateway: Deployment, ro
     httpx.post(gateway.url + "/v1/chat/completions", json=chat, headers={"Authorization": f"Bearer {key}"})
     gateway.flush()
     books = root.get("/api/books").json()
-    assert books == {"balanced": True, "accounts": [], "tokens": []}
+    assert books == {"balanced": True, "accounts": [], "tokens": [], "overruns": []}
     kinds = gateway.db(_ledger_kinds(carol["id"]))
     assert kinds == [("initial", 500_000), ("topup", 250_000), ("adjustment", -250_000)]
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from typing import Any
 
 import pytest
@@ -11,6 +12,7 @@ from relaygate.billing.books import check_books
 from relaygate.billing.db_ledger import DatabaseLedger
 from relaygate.billing.ledger import Ledger, MemoryLedger
 from relaygate.billing.redis_ledger import RedisLedger
+from relaygate.billing.usage_record import UsageRecord
 from relaygate.errors import InsufficientBalance, TokenQuotaExceeded
 from relaygate.settings import Settings, to_async_url
 from relaygate.store.database import create_engine
@@ -21,12 +23,13 @@ from relaygate.tokens.spec import TokenSpec
 from relaygate.users.service import NewUser, create_user, credit, get_user
 
 
-def record(user_id: int, token_id: int) -> dict[str, Any]:
-    return {
+def record(user_id: int, token_id: int, quota: int = 0, **changes: Any) -> UsageRecord:
+    fields: dict[str, Any] = {
         "request_id": "r", "user_id": user_id, "token_id": token_id, "channel_id": None, "endpoint": "chat.completions",
         "model": "m", "upstream_model": "m", "prompt_tokens": 1, "cached_tokens": 0, "completion_tokens": 1,
-        "latency_ms": 1, "status_code": 200, "stream": False, "client_ip": "127.0.0.1", "created_at": 1,
+        "quota": quota, "latency_ms": 1, "status_code": 200, "stream": False, "client_ip": "127.0.0.1", "created_at": 1,
     }  # fmt: skip
+    return UsageRecord(**{**fields, **changes})
 
 
 def make_ledger(kind: str, settings: Settings, engine: Any) -> Ledger:
@@ -47,18 +50,22 @@ async def books_of(engine: Any, user_id: int, token_id: int) -> tuple[int, int, 
         return balance, used, (await check_books(conn))["balanced"]
 
 
-def unwritten(ledger: Any) -> list[dict[str, Any]]:
+def unwritten(ledger: Any) -> list[UsageRecord]:
     """The usage records the ledger still has to write."""
     return ledger.batcher.records  # type: ignore[no-any-return]
 
 
 async def database_with_account(settings: Settings) -> tuple[Any, int, int]:
-    """(engine, user id, token id): a migrated database, alice with 1000 units and a token limited to 600."""
+    """(engine, user id, token id): a migrated database, alice with 1000 units and her token.
+
+    The token is unlimited in the database: each scenario gives `reserve` the limit it tests (600,
+    or None), and the books check a used quota only against a limit the database knows.
+    """
     engine = create_engine(to_async_url(settings.database_url))
     await upgrade_to_head(engine)
     async with engine.begin() as conn:
         user = await create_user(conn, NewUser(name="alice", password="password-123", balance=1000))
-        [token] = await create_tokens(conn, user["id"], TokenSpec(quota_limit=600))
+        [token] = await create_tokens(conn, user["id"], TokenSpec(unlimited=True))
     return engine, user["id"], token["id"]
 
 
@@ -87,8 +94,8 @@ def test_holds_charges_and_refunds_balance_after_a_flush(form: tuple[str, Settin
         second = await ledger.reserve(token_id, user_id, 600, 200)
         with pytest.raises(TokenQuotaExceeded):
             await ledger.reserve(token_id, user_id, 600, 1)
-        await ledger.settle(first, 150, record(user_id, token_id))
-        await ledger.settle(second, 0, record(user_id, token_id))  # a failed request: refunded
+        await ledger.settle(first, record(user_id, token_id, 150))
+        await ledger.settle(second, record(user_id, token_id, 0))  # a failed request: refunded
         await ledger.flush()
         assert ledger.pending_records() == 0
         async with engine.connect() as conn:
@@ -96,7 +103,7 @@ def test_holds_charges_and_refunds_balance_after_a_flush(form: tuple[str, Settin
             assert (await get_token(conn, token_id))["used_quota"] == 150
             assert (await check_books(conn))["balanced"]
         third = await ledger.reserve(token_id, user_id, 600, 450)
-        await ledger.settle(third, 450, record(user_id, token_id))
+        await ledger.settle(third, record(user_id, token_id, 450))
 
     run_contract(form, scenario)
 
@@ -104,7 +111,7 @@ def test_holds_charges_and_refunds_balance_after_a_flush(form: tuple[str, Settin
 def test_an_outside_credit_is_seen_while_charges_are_still_pending(form: tuple[str, Settings]) -> None:
     async def scenario(engine: Any, ledger: Ledger, user_id: int, token_id: int) -> None:
         hold = await ledger.reserve(token_id, user_id, None, 900)
-        await ledger.settle(hold, 900, record(user_id, token_id))  # pending, not yet written
+        await ledger.settle(hold, record(user_id, token_id, 900))  # pending, not yet written
         with pytest.raises(InsufficientBalance):
             await ledger.reserve(token_id, user_id, None, 101)
         async with engine.begin() as conn:
@@ -113,11 +120,11 @@ def test_an_outside_credit_is_seen_while_charges_are_still_pending(form: tuple[s
         hold = await ledger.reserve(token_id, user_id, None, 600)  # 1000 + 500 - 900 = 600 left
         with pytest.raises(InsufficientBalance):
             await ledger.reserve(token_id, user_id, None, 1)
-        await ledger.settle(hold, 600, record(user_id, token_id))
+        await ledger.settle(hold, record(user_id, token_id, 600))
         await ledger.flush()
         async with engine.connect() as conn:
             assert (await get_user(conn, user_id))["balance"] == 0
-            assert await check_books(conn) == {"balanced": True, "accounts": [], "tokens": []}
+            assert await check_books(conn) == {"balanced": True, "accounts": [], "tokens": [], "overruns": []}
 
     run_contract(form, scenario)
 
@@ -125,9 +132,10 @@ def test_an_outside_credit_is_seen_while_charges_are_still_pending(form: tuple[s
 def test_a_failed_write_keeps_its_records_for_the_next(form: tuple[str, Settings]) -> None:
     async def scenario(engine: Any, ledger: Ledger, user_id: int, token_id: int) -> None:
         hold = await ledger.reserve(token_id, user_id, None, 10)
-        await ledger.settle(hold, 10, {**record(user_id, token_id), "model": None})  # violates NOT NULL
+        await ledger.settle(hold, record(user_id, token_id, 10, model=None))  # violates NOT NULL
         assert await ledger.flush() == 0
-        unwritten(ledger)[0]["model"] = "m"  # the database is healthy again
+        entries = ledger.batcher.entries  # type: ignore[attr-defined]
+        entries[0] = (dataclasses.replace(entries[0][0], model="m"), entries[0][1])  # the database is healthy again
         assert await ledger.flush() == 1
         async with engine.connect() as conn:
             assert (await check_books(conn))["balanced"]
@@ -142,7 +150,7 @@ def test_a_flush_cancelled_mid_write_and_a_close_during_periodic_flushes_lose_no
     async def scenario(engine: Any, ledger: Any, user_id: int, token_id: int) -> None:
         for _ in range(500):
             hold = await ledger.reserve(token_id, user_id, None, 1)
-            await ledger.settle(hold, 1, record(user_id, token_id))
+            await ledger.settle(hold, record(user_id, token_id, 1))
         flushing = asyncio.create_task(ledger.flush())
         await asyncio.sleep(0)  # the flush has taken the batch and is waiting on the database
         flushing.cancel()
@@ -156,7 +164,7 @@ def test_a_flush_cancelled_mid_write_and_a_close_during_periodic_flushes_lose_no
         await batcher.start()
         for _ in range(300):
             hold = await ledger.reserve(token_id, user_id, None, 1)
-            await ledger.settle(hold, 1, record(user_id, token_id))
+            await ledger.settle(hold, record(user_id, token_id, 1))
             await asyncio.sleep(0)
         await ledger.close()
         async with engine.connect() as conn:

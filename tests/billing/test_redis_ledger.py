@@ -65,13 +65,13 @@ def test_holds_and_unwritten_charges_of_one_process_bind_the_others(settings: Se
         held = await a.reserve(token_id, user_id, 600, 500)
         with pytest.raises(TokenQuotaExceeded):
             await b.reserve(token_id, user_id, 600, 101)
-        await a.settle(held, 300, record(user_id, token_id))  # charged, not yet written
+        await a.settle(held, record(user_id, token_id, 300))  # charged, not yet written
         with pytest.raises(TokenQuotaExceeded):
             await b.reserve(token_id, user_id, 600, 301)
         other = await b.reserve(token_id, user_id, None, 700)  # unlimited: only the balance (1000 - 300)
         with pytest.raises(InsufficientBalance):
             await a.reserve(token_id, user_id, None, 1)
-        await b.settle(other, 700, record(user_id, token_id))
+        await b.settle(other, record(user_id, token_id, 700))
         await a.flush()
         await b.flush()
         assert await books_of(engine, user_id, token_id) == (0, 1000, True)
@@ -86,7 +86,7 @@ def test_a_redis_emptied_mid_traffic_is_rebuilt_from_every_process_and_the_datab
         a, b = ledgers
         in_flight = await a.reserve(token_id, user_id, None, 400)
         charged = await b.reserve(token_id, user_id, None, 100)
-        await b.settle(charged, 100, record(user_id, token_id))  # unwritten when Redis goes
+        await b.settle(charged, record(user_id, token_id, 100))  # unwritten when Redis goes
         await wipe(settings)
         with pytest.raises(ServiceUnavailable):  # the first to notice starts a generation and waits it out
             await a.reserve(token_id, user_id, None, 1)
@@ -94,8 +94,8 @@ def test_a_redis_emptied_mid_traffic_is_rebuilt_from_every_process_and_the_datab
         with pytest.raises(InsufficientBalance):  # 1000 - 400 held by a - 100 charged by b = 500
             await b.reserve(token_id, user_id, None, 501)
         last = await b.reserve(token_id, user_id, None, 500)
-        await a.settle(in_flight, 400, record(user_id, token_id))
-        await b.settle(last, 500, record(user_id, token_id))
+        await a.settle(in_flight, record(user_id, token_id, 400))
+        await b.settle(last, record(user_id, token_id, 500))
         await a.flush()
         await b.flush()
         assert await books_of(engine, user_id, token_id) == (0, 1000, True)
@@ -116,11 +116,11 @@ def test_a_lost_reply_is_set_right_from_what_the_process_knows(settings: Setting
             raise ConnectionError("reply lost")
 
         a._settle_script = lost  # type: ignore[assignment]
-        await a.settle(hold, 0, record(user_id, token_id))
+        await a.settle(hold, record(user_id, token_id, 0))
         await a.flush()  # the settlement has been reported (and its reply lost)
         a._settle_script = real
         hold = await a.reserve(token_id, user_id, None, 1000)  # the whole balance is free again
-        await a.settle(hold, 1000, record(user_id, token_id))
+        await a.settle(hold, record(user_id, token_id, 1000))
         await a.flush()
         assert await books_of(engine, user_id, token_id) == (0, 1000, True)
 
@@ -139,6 +139,6 @@ def test_the_shares_of_a_process_that_died_are_taken_back(settings: Settings, mo
             await a.reserve(token_id, user_id, None, 101)
         await asyncio.sleep(2.5)
         hold = await a.reserve(token_id, user_id, None, 1000)
-        await a.settle(hold, 0, record(user_id, token_id))
+        await a.settle(hold, record(user_id, token_id, 0))
 
     run(settings, scenario)

@@ -29,15 +29,15 @@ def test_a_large_mixed_batch_is_written_whole(tmp_path: Path) -> None:
         await upgrade_to_head(engine)
         async with engine.begin() as conn:
             user = await create_user(conn, NewUser(name="a", password="password-123", balance=100_000))
-            [token] = await create_tokens(conn, user["id"], TokenSpec())
-        full = [{**record(user["id"], token["id"]), "quota": 3} for _ in range(2555)]
-        short = [{k: v for k, v in r.items() if k != "cached_tokens"} for r in full[:10]]  # column default applies
+            [token] = await create_tokens(conn, user["id"], TokenSpec(unlimited=True))
+        full = [record(user["id"], token["id"], 3) for _ in range(2555)]
+        other = [record(user["id"], None, 3, endpoint="embeddings") for _ in range(10)]  # a record with no token
         async with engine.begin() as conn:
-            await write_usage(conn, full + short)
+            await write_usage(conn, full + other)
         async with engine.connect() as conn:
             rows = (await conn.execute(select(func.count(), func.sum(usage_records.c.quota)))).one()
         books = await books_of(engine, user["id"], token["id"])
         await engine.dispose()
         return int(rows[0]), int(rows[1]), books
 
-    assert asyncio.run(main()) == (2565, 3 * 2565, (100_000 - 3 * 2565, 3 * 2565, True))
+    assert asyncio.run(main()) == (2565, 3 * 2565, (100_000 - 3 * 2565, 3 * 2555, True))

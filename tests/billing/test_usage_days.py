@@ -28,7 +28,7 @@ def days(tmp_path: Path, zone: str | None) -> dict[str, int]:
         await upgrade_to_head(engine)
         async with engine.begin() as conn:
             await conn.execute(insert(usage_records), [
-                {**record(1, 1), "quota": quota, "created_at": at(moment)}
+                record(1, 1, quota, created_at=at(moment)).row()
                 for moment, quota in (("2026-11-23T23:30:00", 1), ("2026-11-24T00:30:00", 10), ("2026-11-24T18:40:00", 100))
             ])  # fmt: skip
         rows = await usage_summary(engine, UsageFilter(user_id=1), "day", ZoneInfo(zone) if zone else None)

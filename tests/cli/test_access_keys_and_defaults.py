@@ -48,6 +48,7 @@ def test_load_defaults_prices_current_models_without_overwriting(sqlite_deployme
         "per_call": None,
         "audio_input": None,
         "audio_output": None,
+        "max_output_tokens": 16384,
     }
     assert gw.cli("price", "load-defaults") == []
     assert len(gw.cli("price", "load-defaults", "--replace")) == len(table)

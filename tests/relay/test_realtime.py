@@ -142,15 +142,15 @@ def test_refusals_are_http_errors_in_the_openai_shape(
 
 
 def test_quota_exhausted_mid_session_ends_it_with_an_error_event(realtime_gateway: Deployment) -> None:
-    # 0.004 USD = 2,000 units: the first response holds 100 output tokens (1,000 units), the second
-    # holds the default 1,024 output tokens (over 10,000 units) and is refused.
+    # 0.004 USD = 2,000 units: the first response holds 100 output tokens (1,000 units) and its prompt;
+    # the second's instructions alone (1,000 tokens of bound, 2,500 units) do not fit what is left.
     key, token_id = new_key(realtime_gateway, "alice", "10", "--quota-usd", "0.004")
     with open_session(realtime_gateway, key) as ws:
         until(ws, "session.created")
         say(ws, "hello there world")
-        send(ws, {"type": "response.create", "response": {"max_response_output_tokens": 100}})
+        send(ws, {"type": "response.create", "response": {"max_output_tokens": 100}})
         first = until(ws, "response.done")[-1]
-        send(ws, {"type": "response.create"})
+        send(ws, {"type": "response.create", "response": {"instructions": "x" * 1000}})
         error = until(ws, "error")[-1]
         with pytest.raises(ConnectionClosedOK):
             ws.recv(timeout=10)
@@ -172,13 +172,13 @@ def test_client_leaving_mid_response_pays_the_hold_of_the_cut_response(
     key, token_id = new_key(realtime_gateway)
     with open_session(realtime_gateway, key, "slow-realtime") as ws:
         until(ws, "session.created")
-        send(ws, {"type": "response.create", "response": {"max_response_output_tokens": 50}})
+        send(ws, {"type": "response.create", "response": {"max_output_tokens": 50}})
         until(ws, "response.created")
-    # nothing reports the usage of a response cut short: it is charged the estimate it held
+    # nothing reports the usage of a response cut short: it is charged what it held (its options' bound, 50 out)
     deadline = time.monotonic() + 10
     while not used(realtime_gateway, token_id) and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert used(realtime_gateway, token_id) == expected_charge("5", "20", 0, 50)
+    assert used(realtime_gateway, token_id) == expected_charge("5", "20", len("max_output_tokens") + 1, 50)
     assert realtime_gateway.books()["balanced"]
 
 
@@ -265,3 +265,25 @@ def test_a_response_holds_for_what_the_client_added_to_the_conversation(realtime
         assert until(ws, "error")[-1]["error"]["code"] == "token_quota_exceeded"
     assert used(realtime_gateway, token_id) == 0
     assert realtime_gateway.books()["balanced"]
+
+
+def test_a_response_past_its_limit_is_charged_at_most_its_hold(
+    realtime_gateway: Deployment, fake_upstream: str
+) -> None:
+    realtime_gateway.cli(
+        "channel", "add", "--type", "openai", "--base-url", fake_upstream, "--key", "fake;ignore-limit;words=3000",
+        "--models", "lying-realtime", "--name", "ignores-limits",
+    )  # fmt: skip
+    realtime_gateway.cli("price", "set", "lying-realtime", "--input", "5", "--output", "20")
+    realtime_gateway.runtime_poll()
+    key, token_id = new_key(realtime_gateway)
+    with open_session(realtime_gateway, key, "lying-realtime") as ws:
+        until(ws, "session.created")
+        send(ws, {"type": "response.create", "response": {"max_output_tokens": 20}})
+        done = until(ws, "response.done")[-1]
+    assert done["response"]["usage"]["output_tokens"] == 3000
+    held = expected_charge("5", "20", len("max_output_tokens") + 1, 20)  # the response's bound: its options, 20 out
+    assert used(realtime_gateway, token_id) <= held
+    [overrun] = realtime_gateway.books()["overruns"]
+    assert overrun["channel"] == "ignores-limits"
+    assert overrun["quota"] > 0

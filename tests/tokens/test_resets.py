@@ -78,7 +78,7 @@ def test_a_spent_daily_token_is_served_again_after_midnight_in_the_operator_zone
         assert shown["next_reset_at"] == "2026-03-30T22:00:00Z"
         # The reset clears the token's counter, never the owner's spending: both charges stay paid.
         assert gw.user("alice")["balance"] == 10 * 500_000 - 2 * PER_CALL_UNITS
-        assert gw.books() == {"balanced": True, "accounts": [], "tokens": []}
+        assert gw.books() == {"balanced": True, "accounts": [], "tokens": [], "overruns": []}
 
 
 def test_resetters_running_at_once_reset_each_token_once(gateway_on_each_backend: Deployment) -> None:
@@ -110,7 +110,7 @@ def test_resetters_running_at_once_reset_each_token_once(gateway_on_each_backend
         assert (rows[token["id"]].used_quota, rows[token["id"]].quota_cleared) == (2 * PER_CALL_UNITS, 0)
     audited = gw.db(lambda conn: reset_audit_targets(conn))
     assert sorted(audited) == [f"token:{token_id}" for token_id in due]
-    assert gw.books() == {"balanced": True, "accounts": [], "tokens": []}
+    assert gw.books() == {"balanced": True, "accounts": [], "tokens": [], "overruns": []}
 
 
 def test_the_gateway_catches_up_at_start_on_resets_missed_while_it_was_down(
@@ -130,7 +130,7 @@ def test_the_gateway_catches_up_at_start_on_resets_missed_while_it_was_down(
         gw.flush()
         shown = gw.token(token["id"])
         assert shown["used_quota"] == PER_CALL_UNITS
-        assert gw.books() == {"balanced": True, "accounts": [], "tokens": []}
+        assert gw.books() == {"balanced": True, "accounts": [], "tokens": [], "overruns": []}
 
 
 def wait_for_reset(gw: Deployment, token_id: int, seconds: float = 5) -> str | None:

@@ -16,11 +16,12 @@ import orjson
 from relaygate.auth.credentials import Family
 from relaygate.billing.charge import Usage
 from relaygate.channels.registry import Channel, ChannelRegistry
-from relaygate.errors import ModelNotAvailable, UpstreamError
+from relaygate.errors import GatewayError, ModelNotAvailable, UpstreamError
 from relaygate.relay.anthropic_adapter import AnthropicAdapter
 from relaygate.relay.call import Adapter, RelayCall, StreamTap
 from relaygate.relay.convert.codecs import ANTHROPIC, GEMINI, OPENAI, Codec, StreamParser, StreamRenderer
-from relaygate.relay.convert.ir import ChatRequest, UsageReport
+from relaygate.relay.convert.ir import ChatRequest, Finish, UsageReport
+from relaygate.relay.error_bodies import stream_error_event
 from relaygate.relay.gemini_adapter import MODEL_PLACEHOLDER, GeminiAdapter
 from relaygate.relay.openai_adapter import OpenAIAdapter
 from relaygate.relay.upstream import UpstreamRequest, upstream_message
@@ -79,7 +80,13 @@ class ConvertingAdapter:
         )
 
     def build_request(self, channel: Channel, call: RelayCall) -> UpstreamRequest:
-        return self._target.adapter.build_request(channel, self._upstream)
+        return self._target.adapter.build_request(channel, self._for_upstream(call))
+
+    def _for_upstream(self, call: RelayCall) -> RelayCall:
+        """The converted call, with the output limit the hold set on the client's call."""
+        if self._upstream.output_limit != call.output_limit:
+            self._upstream = replace(self._upstream, output_limit=call.output_limit)
+        return self._upstream
 
     def response_usage(self, call: RelayCall, data: Any) -> Usage:
         return self._target.adapter.response_usage(self._upstream, data)
@@ -101,19 +108,22 @@ class ConvertingAdapter:
 
     def stream_tap(self, call: RelayCall) -> ConvertingTap:
         return ConvertingTap(
-            self._target.adapter.stream_tap(self._upstream),
+            self._target.adapter.stream_tap(self._for_upstream(call)),
             self._target.codec.stream_parser(),
             self._client.stream_renderer(self._request, call.model),
+            call.family,
         )
 
 
 class ConvertingTap:
-    """The wrapped adapter's tap watches the upstream's events for usage; the client gets them converted."""
+    """The wrapped adapter's tap watches and meters the upstream's events; the client gets them converted."""
 
-    def __init__(self, upstream: StreamTap, parser: StreamParser, renderer: StreamRenderer):
+    def __init__(self, upstream: StreamTap, parser: StreamParser, renderer: StreamRenderer, family: Family):
         self._upstream = upstream
         self._parser = parser
         self._renderer = renderer
+        self._family = family
+        self.meter = upstream.meter
 
     def forward(self, event: bytes) -> bytes:
         self._upstream.forward(event)
@@ -122,6 +132,12 @@ class ConvertingTap:
     def close(self) -> bytes:
         # The client is told the usage it is billed for, even when the upstream reported none.
         return self._renderer.render(UsageReport(self._upstream.usage())) + self._renderer.close()
+
+    def cut(self) -> bytes:
+        return self._renderer.render(Finish("length")) + self.close()
+
+    def fail(self, error: GatewayError) -> bytes:
+        return stream_error_event(self._family, error)
 
     def usage(self) -> Usage:
         return self._upstream.usage()

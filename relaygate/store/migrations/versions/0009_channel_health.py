@@ -64,6 +64,8 @@ def upgrade() -> None:
         sa.Column("cached_tokens", sa.BigInteger(), nullable=False),
         sa.Column("completion_tokens", sa.BigInteger(), nullable=False),
         sa.Column("quota", sa.BigInteger(), nullable=False),
+        sa.Column("overrun", sa.BigInteger(), nullable=False, server_default="0"),
+        sa.Column("overruns", sa.BigInteger(), nullable=False, server_default="0"),
         sa.Column("latency_ms_total", sa.BigInteger(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_usage_daily")),
     )

@@ -1,0 +1,39 @@
+"""The usage record: one row per relayed request, as it travels from the relay to the batch writer.
+
+Frozen and typed, so a missing or misspelt field fails where the record is made, not at flush time.
+`quota` is what the request was charged (never more than its hold); `overrun` is what the usage the
+upstream reported would have cost beyond that, recorded against the channel and never billed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class UsageRecord:
+    request_id: str
+    user_id: int
+    token_id: int | None
+    channel_id: int | None
+    endpoint: str
+    model: str
+    upstream_model: str
+    prompt_tokens: int
+    cached_tokens: int
+    completion_tokens: int
+    quota: int
+    latency_ms: int
+    status_code: int
+    stream: bool
+    client_ip: str
+    created_at: int
+    overrun: int = 0
+
+    def row(self) -> dict[str, Any]:
+        """The record as the usage_records table's columns."""
+        return {name: getattr(self, name) for name in COLUMNS}
+
+
+COLUMNS = tuple(field.name for field in fields(UsageRecord))
