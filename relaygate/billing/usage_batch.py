@@ -119,7 +119,8 @@ async def write_usage(conn: AsyncConnection, records: list[UsageRecord], *, read
     else:
         await conn.execute(insert(usage_records), [record.row() for record in records])
     await conn.execute(_charge_users, user_deltas)
-    await conn.execute(_charge_tokens, token_deltas)
+    if token_deltas:  # records of no token (imported opening usage) charge only their account
+        await conn.execute(_charge_tokens, token_deltas)
     written = Written(
         user_charges={d["uid"]: d["quota"] for d in user_deltas},
         token_charges={d["tid"]: d["quota"] for d in token_deltas},

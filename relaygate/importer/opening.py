@@ -14,6 +14,7 @@ from sqlalchemy import insert, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from relaygate.billing.usage_batch import write_usage
+from relaygate.billing.usage_record import UsageRecord
 from relaygate.clock import now
 from relaygate.store.schema import usage_records
 
@@ -38,25 +39,25 @@ async def explain_by_logs(conn: AsyncConnection, *, user_id: int, token_id: int 
     opening = usage_records.c.request_id == f"import:{ref}"[:64]
     result = await conn.execute(update(usage_records).where(opening).values(quota=usage_records.c.quota - quota))
     if result.rowcount == 0:  # no opening usage was written there (it was 0): the correction stands alone
-        await conn.execute(insert(usage_records).values(**_record(user_id, token_id, -quota, ref, None)))
+        await conn.execute(insert(usage_records).values(**_record(user_id, token_id, -quota, ref, None).row()))
 
 
-def _record(user_id: int, token_id: int | None, quota: int, ref: str, at: int | None) -> dict[str, object]:
-    return {
-        "request_id": f"import:{ref}"[:64],
-        "user_id": user_id,
-        "token_id": token_id,
-        "channel_id": None,
-        "endpoint": ENDPOINT,
-        "model": MODEL,
-        "upstream_model": "",
-        "prompt_tokens": 0,
-        "cached_tokens": 0,
-        "completion_tokens": 0,
-        "quota": quota,
-        "latency_ms": 0,
-        "status_code": 200,
-        "stream": False,
-        "client_ip": "",
-        "created_at": at or now(),
-    }
+def _record(user_id: int, token_id: int | None, quota: int, ref: str, at: int | None) -> UsageRecord:
+    return UsageRecord(
+        request_id=f"import:{ref}"[:64],
+        user_id=user_id,
+        token_id=token_id,
+        channel_id=None,
+        endpoint=ENDPOINT,
+        model=MODEL,
+        upstream_model="",
+        prompt_tokens=0,
+        cached_tokens=0,
+        completion_tokens=0,
+        quota=quota,
+        latency_ms=0,
+        status_code=200,
+        stream=False,
+        client_ip="",
+        created_at=at or now(),
+    )
