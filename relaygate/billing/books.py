@@ -102,7 +102,9 @@ async def upstream_overruns(conn: AsyncConnection) -> list[dict[str, Any]]:
         )
         .where(usage_records.c.overrun > 0)
         .group_by(usage_records.c.channel_id),
-        select(usage_daily.c.channel_id, usage_daily.c.overruns, usage_daily.c.overrun).where(usage_daily.c.overrun > 0),
+        select(usage_daily.c.channel_id, usage_daily.c.overruns, usage_daily.c.overrun).where(
+            usage_daily.c.overrun > 0
+        ),
     ).subquery()
     rows = (
         await conn.execute(

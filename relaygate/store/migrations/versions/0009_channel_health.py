@@ -1,7 +1,7 @@
 """running a relay as a business: many keys per channel, channel health, cost prices, folded usage
 
 Revision ID: 0009
-Revises: 0006
+Revises: 0010
 
 A channel's key moves into `channel_keys` (one row per upstream key, each with its own status);
 channels gain the reason and time of an automatic disable and of the last probe, and optional
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0009"
-down_revision = "0006"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 
