@@ -13,8 +13,8 @@ from tests.support.billing import expected_charge, mini_charge
 from tests.support.deployment import Deployment
 
 
-def chat(gw: Deployment, key: str, **extra: Any) -> int:
-    body = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 5, **extra}
+def chat(gw: Deployment, key: str, model: str = "gpt-4o-mini") -> int:
+    body = {"model": model, "messages": [{"role": "user", "content": "hi"}], "max_tokens": 5}
     return httpx.post(
         gw.url + "/v1/chat/completions", json=body, headers={"Authorization": f"Bearer {key}"}
     ).status_code
@@ -32,13 +32,19 @@ def test_admin_totals_over_every_user_with_errors_latency_cost_and_margin(
     channel = root.get("/api/channels").json()["items"][0]
     costs = {"gpt-4o-mini": {"input": "0.1", "output": "0.3"}}
     assert root.patch(f"/api/channels/{channel['id']}", json={"cost_prices": costs}).status_code == 200
+    gateway.cli(
+        "channel", "add", "--type", "openai", "--base-url", channel["base_url"], "--key", "fake;fail=500",
+        "--models", "failing-model",
+    )  # fmt: skip
+    gateway.cli("price", "set", "failing-model", "--input", "1", "--output", "1")
+    gateway.runtime_poll()
     alice, bob = login_as("alice"), login_as("bob")
     [alices] = alice.post("/api/tokens", json={}).json()["items"]
     [bobs] = bob.post("/api/tokens", json={}).json()["items"]
     for _ in range(3):
         assert chat(gateway, alices["key"]) == 200
     assert chat(gateway, bobs["key"]) == 200
-    assert chat(gateway, bobs["key"], max_tokens=-1) == 400  # the upstream refuses it: an error, not charged
+    assert chat(gateway, bobs["key"], "failing-model") == 500  # the upstream fails it: an error, not charged
     gateway.flush()
     alice_id, bob_id = alice.get("/api/me").json()["id"], bob.get("/api/me").json()["id"]
 
@@ -49,14 +55,17 @@ def test_admin_totals_over_every_user_with_errors_latency_cost_and_margin(
     assert (by_user[str(alice_id)]["prompt_tokens"], by_user[str(alice_id)]["completion_tokens"]) == (21, 15)
     assert by_user[str(alice_id)]["mean_latency_ms"] > 0
 
-    by_channel = buckets(root, "channel")[str(channel["id"])]
+    channels = buckets(root, "channel")
+    by_channel = channels[str(channel["id"])]
     cost = expected_charge("0.1", "0.3", 4 * 7, 4 * 5)  # the four served requests at the channel's cost prices
-    assert (by_channel["requests"], by_channel["quota"], by_channel["cost"]) == (5, 4 * mini_charge(7, 5), cost)
+    assert (by_channel["requests"], by_channel["quota"], by_channel["cost"]) == (4, 4 * mini_charge(7, 5), cost)
     assert by_channel["margin"] == 4 * mini_charge(7, 5) - cost
+    failing = next(row for key, row in channels.items() if key != str(channel["id"]))
+    assert (failing["requests"], failing["errors"], failing["quota"], failing["cost"]) == (1, 1, 0, None)
 
     assert set(buckets(root, "token")) == {str(alices["id"]), str(bobs["id"])}
     assert buckets(root, "group")["default"]["requests"] == 5
-    assert buckets(root, "model")["gpt-4o-mini"]["requests"] == 5
+    assert buckets(root, "model")["gpt-4o-mini"]["requests"] == 4
     assert sum(row["requests"] for row in buckets(root, "day").values()) == 5
     assert set(buckets(root, "user", user_id=bob_id)) == {str(bob_id)}
 
