@@ -35,6 +35,7 @@ COLUMNS = (
     "cached_tokens",
     "completion_tokens",
     "quota",
+    "overrun",
     "latency_ms",
     "status_code",
     "stream",
@@ -175,8 +176,8 @@ def _key(table: Table, by: str) -> ColumnElement[Any]:
     if by == "day":  # quarter hours, summed per local day afterwards (see usage_summary)
         return table.c.day if table is usage_daily else table.c.created_at - table.c.created_at % QUARTER_HOUR
     if by == "group":
-        # Records do not carry the group that served them yet: the token's group, else its owner's, as of now.
-        return func.coalesce(tokens.c.group, users.c.group)
+        # The group that served the request; records from before it was recorded: the token's, else the owner's.
+        return func.coalesce(func.nullif(table.c.group, ""), tokens.c.group, users.c.group)
     return table.c[{"model": "model", "user": "user_id", "token": "token_id", "channel": "channel_id"}[by]]
 
 

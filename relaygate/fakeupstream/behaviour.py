@@ -39,6 +39,7 @@ _FLAGS_WITH_NUMBERS = (
     "cache-write",
     "thoughts",
     "report-completion",
+    "break-after",
 )
 LIMIT_FIELDS = ("max_completion_tokens", "max_tokens", "max_output_tokens", "maxOutputTokens")
 IGNORED_LIMIT = 10**9  # what an `ignore-limit` key's requests are answered as if they had asked
@@ -75,14 +76,16 @@ class UpstreamBehaviour:
 
     The key is split on `;`; the first part names the key, every later part is a flag:
     `fail=NNN`, `fail-first=N`, `no-usage`, `chunk-delay-ms=N`, `delay-ms=N`, `words=N`,
-    `require=VALUE` (accepted and ignored), `reject` (the task APIs answer a submit with a
+    `require=VALUE` (accepted and ignored), `echo-key` (a `fail=NNN` answer repeats the key and an
+    organisation id in its message, as OpenAI's "Incorrect API key provided" does), `reject` (the task APIs answer a submit with a
     rejection and status 200, as midjourney-proxy and Suno relays do), and for the Anthropic and
     Gemini protocols `cached=N` (that many prompt tokens reported as read from the provider's
     cache), `cache-write=N` (Anthropic: written to the cache) and `thoughts=N` (Gemini: thinking
     tokens). Two flags make a dishonest upstream, for the gateway's spend bounds: `ignore-limit`
     (the reply has its `words` whatever output limit the request set) and `report-completion=N` (the
-    OpenAI chat protocol reports N completion tokens, whatever it wrote). An unknown or malformed flag
-    is a 400, so that a typo in a test's channel key cannot silently configure nothing.
+    OpenAI chat protocol reports N completion tokens, whatever it wrote); `break-after=N` resets the
+    connection after N events of a stream, with no terminator. An unknown or malformed flag is a 400,
+    so that a typo in a test's channel key cannot silently configure nothing.
 
     `switch=NAME` lets a test change the key's answers while it runs: after
     `PUT /_fake/switches/NAME` with `{"fail": STATUS, "code": CODE}` (code optional; e.g. 401, 402,
@@ -102,6 +105,8 @@ class UpstreamBehaviour:
     reject: bool = False
     ignore_limit: bool = False
     report_completion: int | None = None
+    break_after: int | None = None
+    echo_key: bool = False
     switch: str | None = None
 
 
@@ -120,7 +125,7 @@ def parse_bearer(authorization: str | None) -> str | None:
 def parse_behaviour(key: str) -> UpstreamBehaviour:
     """The behaviour flags of an API key such as `fake;no-usage;chunk-delay-ms=50`."""
     numbers: dict[str, int] = {}
-    no_usage = reject = ignore_limit = False
+    no_usage = reject = ignore_limit = echo_key = False
     switch = None
     for flag in key.split(";")[1:]:
         name, has_value, value = flag.strip().partition("=")
@@ -132,6 +137,8 @@ def parse_behaviour(key: str) -> UpstreamBehaviour:
             reject = True
         elif name == "ignore-limit" and not has_value:
             ignore_limit = True
+        elif name == "echo-key" and not has_value:
+            echo_key = True
         elif name == "require" and has_value:
             continue
         elif name in _FLAGS_WITH_NUMBERS and value.isdigit():
@@ -154,6 +161,8 @@ def parse_behaviour(key: str) -> UpstreamBehaviour:
         reject=reject,
         ignore_limit=ignore_limit,
         report_completion=numbers.get("report-completion"),
+        break_after=numbers.get("break-after"),
+        echo_key=echo_key,
         switch=switch,
     )
 

@@ -17,6 +17,7 @@ import orjson
 from relaygate.channels.health import HealthMonitor, Verdict, judge, unreachable
 from relaygate.channels.registry import Channel
 from relaygate.errors import GatewayError, UpstreamError, UpstreamUnreachable
+from relaygate.redact import redact_upstream_text
 from relaygate.relay.http_client import ConnectionPool, HttpClientError, UpstreamResponse
 from relaygate.settings import Settings
 
@@ -100,20 +101,24 @@ async def _failure_from(channel: Channel, response: UpstreamResponse) -> tuple[G
     finally:
         response.release()
     log.warning("upstream %s answered %d", channel.name, response.status)
-    verdict = judge(response.status, body, upstream_message(body))
+    verdict = judge(response.status, body, redact_upstream_text(upstream_message(body), (channel.key,)))
     if verdict is not None and verdict.kind == "key":
         # The upstream refused the gateway's own key or account: the client can do nothing about it.
         return UpstreamError(
             502,
             "The upstream provider refused the gateway's credentials or quota; the operator must fix the channel key.",
         ), verdict
-    return UpstreamError(
-        response.status, upstream_message(body) or f"The upstream provider answered {response.status}."
-    ), verdict
+    message = redact_upstream_text(upstream_message(body), (channel.key,))
+    return UpstreamError(response.status, message or f"The upstream provider answered {response.status}."), verdict
 
 
 def upstream_message(body: bytes) -> str:
-    """The message of an upstream error body, whatever its protocol's shape."""
+    """The message of an upstream error body, whatever its protocol's shape, without anything shaped
+    like a credential (callers that know the channel also take out its keys)."""
+    return redact_upstream_text(_raw_upstream_message(body))
+
+
+def _raw_upstream_message(body: bytes) -> str:
     try:
         data = orjson.loads(body)
     except orjson.JSONDecodeError:

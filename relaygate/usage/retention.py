@@ -1,7 +1,7 @@
 """`RELAYGATE_USAGE_RETENTION_DAYS`: usage records older than that are folded into daily totals.
 
 A fold moves whole UTC days: every record created before the midnight that starts the oldest day
-kept becomes part of one `usage_daily` row per day, user, token, channel and model (requests,
+kept becomes part of one `usage_daily` row per day, user, token, channel, model and serving group (requests,
 errors, tokens, quota, upstream overruns, total latency), and is deleted in the same transaction, so the books
 (which count the folded quota as charges) balance before, during and after. Batches keep each
 transaction short; the fold runs at start and then once an hour on every instance (a second
@@ -65,6 +65,7 @@ FOLDED_COLUMNS = (
     "token_id",
     "channel_id",
     "model",
+    "group",
     "requests",
     "errors",
     "prompt_tokens",
@@ -80,7 +81,7 @@ FOLDED_COLUMNS = (
 def _daily_totals(*conditions: ColumnElement[bool]) -> Select[Any]:
     table = usage_records
     day = (table.c.created_at - table.c.created_at % DAY).label("day")
-    keys = (table.c.user_id, table.c.token_id, table.c.channel_id, table.c.model)
+    keys = (table.c.user_id, table.c.token_id, table.c.channel_id, table.c.model, table.c.group)
     return (
         select(
             day,

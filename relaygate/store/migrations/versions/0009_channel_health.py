@@ -1,7 +1,7 @@
 """running a relay as a business: many keys per channel, channel health, cost prices, folded usage
 
 Revision ID: 0009
-Revises: 0010
+Revises: 0013
 
 A channel's key moves into `channel_keys` (one row per upstream key, each with its own status);
 channels gain the reason and time of an automatic disable and of the last probe, and optional
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0009"
-down_revision = "0010"
+down_revision = "0013"
 branch_labels = None
 depends_on = None
 
@@ -58,6 +58,7 @@ def upgrade() -> None:
         sa.Column("token_id", Id, nullable=True),
         sa.Column("channel_id", Id, nullable=True),
         sa.Column("model", sa.String(128), nullable=False),
+        sa.Column("group", sa.String(64), nullable=False, server_default=""),
         sa.Column("requests", sa.BigInteger(), nullable=False),
         sa.Column("errors", sa.BigInteger(), nullable=False),
         sa.Column("prompt_tokens", sa.BigInteger(), nullable=False),
