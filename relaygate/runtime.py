@@ -16,11 +16,14 @@ from relaygate.auth.access import AccessCache
 from relaygate.billing.ledger import Ledger
 from relaygate.billing.ledgers import build_ledger
 from relaygate.billing.prices import PriceBook, list_groups, list_prices
+from relaygate.channels.alerts import AlertWebhook
 from relaygate.channels.crypto import SecretBox
+from relaygate.channels.health import HealthMonitor
 from relaygate.channels.registry import ChannelRegistry
 from relaygate.channels.service import load_channel_rows
 from relaygate.limits.rate import MemoryRateLimiter, RateLimiter
 from relaygate.metrics import RelayMetrics
+from relaygate.relay.prober import ChannelProber
 from relaygate.relay.upstream import UpstreamClient
 from relaygate.settings import Settings
 from relaygate.store.changes import ChangePoller
@@ -28,6 +31,7 @@ from relaygate.store.database import create_engine
 from relaygate.store.migrate import upgrade_to_head
 from relaygate.store.redis import connect_redis
 from relaygate.tokens.resets import QuotaResetter
+from relaygate.usage.retention import UsageRetention
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -54,6 +58,10 @@ class Runtime:
     redis: Redis | None = None
     subscriber: ChangeSubscriber | None = None
     resetter: QuotaResetter | None = None
+    alerts: AlertWebhook = field(default_factory=lambda: AlertWebhook(""))
+    health: HealthMonitor | None = None
+    prober: ChannelProber | None = None
+    retention: UsageRetention | None = None
 
     @classmethod
     async def start(cls, settings: Settings) -> Runtime:
@@ -72,6 +80,7 @@ class Runtime:
         )
         await rt.reload_channels()
         await rt.reload_prices()
+        await rt._start_health()
         await rt.ledger.start()
         rt.poller = ChangePoller(engine, rt.on_change, settings.change_poll_interval)
         await rt.poller.start()
@@ -79,7 +88,17 @@ class Runtime:
             await rt._start_scale_out(redis)
         rt.resetter = QuotaResetter(engine, settings.zone)
         await rt.resetter.start()
+        rt.retention = UsageRetention(engine, settings.usage_retention_days)
+        await rt.retention.start()
         return rt
+
+    async def _start_health(self) -> None:
+        """Channel health: failures judged on the relay's answers, probes of what they took out."""
+        self.alerts = AlertWebhook(self.settings.alert_webhook)
+        self.health = HealthMonitor(self.engine, self.channels, self.alerts, self.settings.channel_failure_threshold)
+        self.upstream.health = self.health
+        self.prober = ChannelProber(self.engine, self.box, self.settings, self.alerts)
+        await self.prober.start()
 
     async def _start_scale_out(self, redis: Redis) -> None:
         """Shared rate limits and instant cache invalidation over Redis (imported only when configured)."""
@@ -95,6 +114,11 @@ class Runtime:
         """Stop polling, write every pending usage record, close connections."""
         if self.resetter:
             await self.resetter.stop()
+        if self.prober:
+            await self.prober.stop()
+        if self.retention:
+            await self.retention.stop()
+        await self.alerts.drain()
         if self.poller:
             await self.poller.stop()
         if self.subscriber:
@@ -116,8 +140,10 @@ class Runtime:
 
     async def reload_channels(self) -> None:
         async with self.engine.connect() as conn:
-            rows = await load_channel_rows(conn)
-        self.channels.load(rows, self.box)
+            rows, key_rows = await load_channel_rows(conn)
+        self.channels.load(rows, key_rows, self.box)
+        if self.health is not None:
+            self.health.reloaded()
 
     async def reload_prices(self) -> None:
         async with self.engine.connect() as conn:

@@ -65,6 +65,15 @@ class Settings(BaseSettings):
     # Who may create an account through POST /api/auth/register: anyone, nobody, or holders of a code.
     registration: Literal["open", "closed", "invite"] = "closed"
     session_ttl: int = Field(default=7 * 24 * 3600, gt=0)
+    # Channel health: auto-disabled channels and keys are probed this often (seconds); this many
+    # failures in a row (5xx, timeouts) open a channel's circuit; every automatic change is POSTed here.
+    channel_probe_interval: float = Field(default=300.0, gt=0)
+    channel_failure_threshold: int = Field(default=3, ge=1)
+    alert_webhook: str = ""
+    # GET /api/pricing answers anonymous callers too (the default group's prices).
+    public_pricing: bool = False
+    # Usage records older than this many days are folded into daily totals (0: kept for ever).
+    usage_retention_days: int = Field(default=0, ge=0)
     # Mark the session cookie Secure even when the gateway itself is reached over plain HTTP (TLS proxy).
     secure_cookies: bool = False
 

@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 from fastapi import FastAPI
 
-from relaygate.api import access_keys, audit, auth, channels, me, prices, redemptions, tokens, usage, users
+from relaygate.api import access_keys, audit, auth, channels, me, prices, pricing, redemptions, tokens, usage, users
 from relaygate.api.body_limit import BodyLimit
 from relaygate.api.errors import ERROR_RESPONSES, install_error_handlers
 from relaygate.api.json_guard import JsonDepthGuard
@@ -25,6 +25,7 @@ ROUTERS = (
     users.router,
     channels.router,
     prices.router,
+    pricing.router,
     redemptions.router,
     usage.router,
     audit.router,

@@ -1,9 +1,9 @@
-"""`/api/channels` (admin): upstreams. A channel's key goes in, and only its hint ever comes out."""
+"""`/api/channels` (admin): upstreams. Keys go in, and only each key's hint and status ever come out."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, status
 from pydantic import BaseModel, ConfigDict, Field
@@ -11,7 +11,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from relaygate.api.caller import AdminDep, Caller
 from relaygate.api.numbers import INT32_MAX, IdPath
 from relaygate.api.pages import Page, PagingDep
+from relaygate.catalog.price_list import unpriced_models
 from relaygate.channels import service
+from relaygate.relay.model_discovery import discover_models
 from relaygate.relay.probe import probe_channel
 
 router = APIRouter(prefix="/channels", tags=["channels"])
@@ -19,39 +21,64 @@ router = APIRouter(prefix="/channels", tags=["channels"])
 ChannelType = Literal["openai", "azure", "anthropic", "gemini", "midjourney", "suno"]
 
 
+ChannelStatus = Literal["enabled", "disabled", "auto_disabled"]
+CostPrices = dict[str, dict[Literal["input", "cached_input", "output", "per_call"], str]]
+
+
+class KeyOut(BaseModel):
+    id: int
+    hint: str = Field(description="the start and end of the key; the key itself is never returned")
+    status: ChannelStatus
+    disabled_reason: str | None
+    disabled_at: datetime | None
+
+
 class ChannelOut(BaseModel):
     id: int
     name: str
     type: str
     base_url: str
-    key_hint: str = Field(description="the start and end of the key; the key itself is never returned")
+    key_hint: str = Field(description="the first key's hint")
+    keys: list[KeyOut]
     models: list[str]
     model_map: dict[str, str]
     groups: list[str]
     priority: int
     weight: int
-    status: str
+    status: ChannelStatus = Field(description="auto_disabled: taken out by channel health until a probe passes")
+    disabled_reason: str | None
+    disabled_at: datetime | None
+    last_probe_at: datetime | None
+    last_probe_error: str | None
+    cost_prices: CostPrices = Field(description="what the upstream charges, USD per 1M tokens or per call")
+    unpriced_models: list[str] = Field(description="served models without a price: requests for them get 503")
     created_at: datetime
+
+
+Key = Annotated[str, Field(min_length=1, max_length=4096)]
 
 
 class ChannelCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     type: ChannelType
     base_url: str = Field(max_length=512)
-    key: str = Field(min_length=1, max_length=4096)
+    key: Key | None = Field(default=None, description="one upstream key (or give keys)")
+    keys: list[Key] = Field(default_factory=list, max_length=10_000, description="upstream keys, write-only")
     name: str = Field(default="", max_length=128)
     models: list[str] = Field(min_length=1)
     model_map: dict[str, str] = Field(default_factory=dict, description="client model name to upstream name")
     groups: list[str] = Field(default_factory=lambda: ["default"])
     priority: int = Field(default=0, ge=-INT32_MAX, le=INT32_MAX, description="higher tiers are tried first")
     weight: int = Field(default=1, ge=0, le=INT32_MAX, description="share of traffic inside a priority tier")
+    cost_prices: CostPrices | None = None
 
 
 class ChannelPatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
     type: ChannelType | None = None
     base_url: str | None = Field(default=None, max_length=512)
-    key: str | None = Field(default=None, min_length=1, max_length=4096)
+    key: Key | None = Field(default=None, description="replaces every key of the channel")
+    keys: list[Key] | None = Field(default=None, max_length=10_000, description="replace every key of the channel")
     name: str | None = Field(default=None, max_length=128)
     models: list[str] | None = Field(default=None, min_length=1)
     model_map: dict[str, str] | None = None
@@ -59,6 +86,23 @@ class ChannelPatch(BaseModel):
     priority: int | None = Field(default=None, ge=-INT32_MAX, le=INT32_MAX)
     weight: int | None = Field(default=None, ge=0, le=INT32_MAX)
     status: Literal["enabled", "disabled"] | None = None
+    cost_prices: CostPrices | None = None
+
+
+class KeysAdd(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    keys: list[Key] = Field(min_length=1, max_length=10_000)
+
+
+class KeyPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    status: Literal["enabled", "disabled"]
+
+
+class FetchedModels(BaseModel):
+    channel_id: int
+    models: list[str] = Field(description="what the upstream lists, in the channel's protocol")
+    new: list[str] = Field(description="listed models the channel does not serve yet (PATCH models to add them)")
 
 
 class ChannelTest(BaseModel):
@@ -80,23 +124,27 @@ async def list_channels(caller: AdminDep, paging: PagingDep) -> dict[str, Any]:
     async with caller.transaction() as conn:
         everything = await service.list_channels(conn)
     start = (paging.page - 1) * paging.per_page
-    items = everything[start : start + paging.per_page]
+    items = [_shown(caller, channel) for channel in everything[start : start + paging.per_page]]
     return {"items": items, "total": len(everything), "page": paging.page, "per_page": paging.per_page}
 
 
 @router.post("", response_model=ChannelOut, status_code=status.HTTP_201_CREATED)
 async def create_channel(body: ChannelCreate, caller: AdminDep) -> dict[str, Any]:
-    spec = service.NewChannel(**{**body.model_dump(), "models": tuple(body.models), "groups": tuple(body.groups)})
+    fields = body.model_dump()
+    spec = service.NewChannel(
+        **{**fields, "key": body.key or "", "keys": tuple(body.keys), "models": tuple(body.models)}
+        | {"groups": tuple(body.groups)}
+    )
     async with caller.transaction() as conn:
         channel = await service.add_channel(conn, spec, caller.rt.box)
         await caller.audit(conn, "channel.create", f"channel:{channel['id']}", **_described(channel))
-    return channel
+    return _shown(caller, channel)
 
 
 @router.get("/{channel_id}", response_model=ChannelOut)
 async def get_channel(channel_id: IdPath, caller: AdminDep) -> dict[str, Any]:
     async with caller.transaction() as conn:
-        return await service.get_channel(conn, channel_id)
+        return _shown(caller, await service.get_channel(conn, channel_id))
 
 
 @router.patch("/{channel_id}", response_model=ChannelOut)
@@ -105,7 +153,7 @@ async def update_channel(channel_id: IdPath, body: ChannelPatch, caller: AdminDe
     async with caller.transaction() as conn:
         channel = await service.update_channel(conn, channel_id, changes, caller.rt.box)
         await caller.audit(conn, "channel.update", f"channel:{channel_id}", fields=sorted(changes))
-    return channel
+    return _shown(caller, channel)
 
 
 @router.delete("/{channel_id}", status_code=status.HTTP_204_NO_CONTENT)
@@ -136,11 +184,48 @@ async def run_channel_test(channel_id: IdPath, caller: AdminDep, body: ChannelTe
     return result
 
 
+@router.post("/{channel_id}/keys", response_model=ChannelOut, status_code=status.HTTP_201_CREATED)
+async def add_keys(channel_id: int, body: KeysAdd, caller: AdminDep) -> dict[str, Any]:
+    async with caller.transaction() as conn:
+        channel = await service.add_keys(conn, channel_id, body.keys, caller.rt.box)
+        await caller.audit(conn, "channel.keys.add", f"channel:{channel_id}", count=len(body.keys))
+    return _shown(caller, channel)
+
+
+@router.patch("/{channel_id}/keys/{key_id}", response_model=ChannelOut)
+async def set_key_status(channel_id: int, key_id: int, body: KeyPatch, caller: AdminDep) -> dict[str, Any]:
+    async with caller.transaction() as conn:
+        channel = await service.set_key_status(conn, channel_id, key_id, body.status)
+        await caller.audit(conn, "channel.keys.update", f"channel:{channel_id}", key_id=key_id, status=body.status)
+    return _shown(caller, channel)
+
+
+@router.delete("/{channel_id}/keys/{key_id}", response_model=ChannelOut)
+async def delete_key(channel_id: int, key_id: int, caller: AdminDep) -> dict[str, Any]:
+    async with caller.transaction() as conn:
+        channel = await service.delete_key(conn, channel_id, key_id)
+        await caller.audit(conn, "channel.keys.delete", f"channel:{channel_id}", key_id=key_id)
+    return _shown(caller, channel)
+
+
+@router.post("/{channel_id}/fetch-models", response_model=FetchedModels)
+async def fetch_models(channel_id: int, caller: AdminDep) -> dict[str, Any]:
+    """The upstream's own model list, read in the channel's protocol; nothing is changed."""
+    async with caller.transaction() as conn:
+        channel = await service.load_channel(conn, channel_id, caller.rt.box)
+    return await discover_models(channel, caller.rt.settings)
+
+
 async def _set_status(caller: Caller, channel_id: int, status: str) -> dict[str, Any]:
     async with caller.transaction() as conn:
         await service.set_channel_status(conn, channel_id, status)
         await caller.audit(conn, f"channel.{status.removesuffix('d')}", f"channel:{channel_id}")
-        return await service.get_channel(conn, channel_id)
+        return _shown(caller, await service.get_channel(conn, channel_id))
+
+
+def _shown(caller: Caller, channel: dict[str, Any]) -> dict[str, Any]:
+    """A channel with the models it serves that have no price (requests for those are refused)."""
+    return channel | {"unpriced_models": unpriced_models(caller.rt.prices, channel["models"])}
 
 
 def _described(channel: dict[str, Any]) -> dict[str, Any]:

@@ -12,6 +12,8 @@ from relaygate.api.caller import AdminDep, CallerDep
 from relaygate.api.numbers import ModelName, PathName
 from relaygate.billing import groups as group_service
 from relaygate.billing.prices import delete_price, list_groups, list_prices, set_price
+from relaygate.catalog.price_list import unpriced_models
+from relaygate.channels.service import list_channels
 
 router = APIRouter(tags=["prices and groups"])
 
@@ -35,6 +37,10 @@ class PriceOut(BaseModel):
 
 class PriceList(BaseModel):
     items: list[PriceOut]
+    unpriced_models: list[str] = Field(
+        default_factory=list,
+        description="admins: models a channel serves that have no price, so requests for them get 503",
+    )
 
 
 class PriceSet(BaseModel):
@@ -84,7 +90,10 @@ class GroupPatch(BaseModel):
 @router.get("/prices", response_model=PriceList)
 async def get_prices(caller: CallerDep) -> dict[str, Any]:
     async with caller.transaction() as conn:
-        return {"items": await list_prices(conn)}
+        items = await list_prices(conn)
+        served = [model for channel in await list_channels(conn) for model in channel["models"]]
+    unpriced = unpriced_models(caller.rt.prices, served) if caller.is_admin else []
+    return {"items": items, "unpriced_models": unpriced}
 
 
 @router.put("/prices/{model:path}", response_model=PriceOut)

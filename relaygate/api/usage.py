@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -48,11 +49,18 @@ class UsageRecord(BaseModel):
 
 
 class SummaryRow(BaseModel):
-    key: str
+    key: str = Field(description="the day, model, or id of the user, token or channel, or the group name")
     requests: int
+    errors: int = Field(description="requests answered with a status of 400 or more")
     prompt_tokens: int
+    cached_tokens: int
     completion_tokens: int
-    quota: int
+    quota: int = Field(description="quota units charged")
+    mean_latency_ms: float
+    cost: int | None = Field(
+        default=None, description="admins: quota units the upstream charged, where the channel has cost prices"
+    )
+    margin: int | None = Field(default=None, description="admins: quota charged minus cost, over the costed requests")
 
 
 class Totals(BaseModel):
@@ -98,16 +106,29 @@ async def list_usage(caller: CallerDep, where: FilterDep, paging: PagingDep) -> 
     return {"items": items, "total": total, "page": paging.page, "per_page": paging.per_page}
 
 
+ADMIN_BUCKETS = ("user", "token", "channel", "group")
+
+
 @router.get("/usage/summary", response_model=Summary)
 async def summarise_usage(
     caller: CallerDep,
     where: FilterDep,
-    by: Literal["day", "model"] = "day",
+    user_id: Annotated[int | None, Query(description="admins: narrow to one user")] = None,
+    by: Literal["day", "model", "user", "token", "channel", "group"] = "day",
     tz: Annotated[
         str | None, Query(description="days of this IANA time zone (e.g. Europe/Berlin); UTC without")
     ] = None,
 ) -> dict[str, Any]:
-    return {"by": by, "items": await usage_summary(caller.rt.engine, where, by, _zone(tz))}
+    """The caller's own totals per day or model; for admins, everyone's (or `user_id`'s) per any bucket,
+    with the upstream cost and margin where channels have cost prices."""
+    if caller.is_admin:
+        where = replace(where, user_id=user_id)
+    elif by in ADMIN_BUCKETS:
+        raise Forbidden(f"Totals by {by} are for administrators; use by=day or by=model.")
+    items = await usage_summary(caller.rt.engine, where, by, _zone(tz))
+    if not caller.is_admin:
+        items = [item | {"cost": None, "margin": None} for item in items]
+    return {"by": by, "items": items}
 
 
 def _zone(name: str | None) -> ZoneInfo | None:

@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, status
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from relaygate.accounts.password_reset import reset_password
 from relaygate.api.caller import AdminDep, Caller
 from relaygate.api.numbers import INT32_MAX, INT64_MAX, IdPath
 from relaygate.api.pages import Page, PagingDep
@@ -147,6 +148,21 @@ async def update_user(user_id: IdPath, body: UserPatch, caller: AdminDep) -> dic
         user = await service.update_user(conn, user_id, changes)
         await caller.audit(conn, "user.update", f"user:{user_id}", **changes)
     return user
+
+
+class PasswordSet(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    password: str = Field(min_length=8, max_length=1024)
+
+
+@router.post("/users/{user_id}/password", status_code=status.HTTP_204_NO_CONTENT)
+async def set_user_password(user_id: int, body: PasswordSet, caller: AdminDep) -> None:
+    """Set a user's password (root: an administrator's too); every session of that user ends."""
+    async with caller.transaction() as conn:
+        target = await service.get_user(conn, user_id)
+        _may_manage(caller, target)
+        await reset_password(conn, user_id, body.password)
+        await caller.audit(conn, "user.password", f"user:{user_id}", name=target["name"])
 
 
 @router.delete("/users/{user_id}", status_code=status.HTTP_204_NO_CONTENT)

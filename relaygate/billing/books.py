@@ -1,17 +1,26 @@
 """The books (SPEC section 5): for every account, credits = balance + charges; for every token,
-used quota + quota cleared by periodic resets = the sum of its charges; no balance below zero and
-no token's used quota above its limit. Upstream overruns (usage a channel reported beyond the hold
-it was given, never billed) are listed per channel beside. Run against the database, after the
-ledger has flushed."""
+used quota + quota cleared by periodic resets = the sum of its charges (usage records, and the
+daily totals that retention folded older records into); no balance below zero and no token's used
+quota above its limit. Upstream overruns (usage a channel reported beyond the hold it was given,
+never billed) are listed per channel beside. Run against the database, after the ledger has flushed."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Subquery, func, select, union_all
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from relaygate.store.schema import channels, ledger_entries, tokens, usage_records, users
+from relaygate.store.schema import channels, ledger_entries, tokens, usage_daily, usage_records, users
+
+
+def _charges_by(owner: str) -> Subquery:
+    """Charges per user or token: the usage records, and the daily totals older records were folded into."""
+    both = union_all(
+        select(usage_records.c[owner].label("owner"), usage_records.c.quota),
+        select(usage_daily.c[owner].label("owner"), usage_daily.c.quota),
+    ).subquery()
+    return select(both.c.owner, func.sum(both.c.quota).label("charges")).group_by(both.c.owner).subquery()
 
 
 async def check_books(conn: AsyncConnection) -> dict[str, Any]:
@@ -21,11 +30,7 @@ async def check_books(conn: AsyncConnection) -> dict[str, Any]:
         .group_by(ledger_entries.c.user_id)
         .subquery()
     )
-    user_charges = (
-        select(usage_records.c.user_id, func.sum(usage_records.c.quota).label("charges"))
-        .group_by(usage_records.c.user_id)
-        .subquery()
-    )
+    user_charges = _charges_by("user_id")
     account_rows = (
         await conn.execute(
             select(
@@ -37,14 +42,10 @@ async def check_books(conn: AsyncConnection) -> dict[str, Any]:
                 func.coalesce(user_charges.c.charges, 0).label("charges"),
             )
             .outerjoin(credits, credits.c.user_id == users.c.id)
-            .outerjoin(user_charges, user_charges.c.user_id == users.c.id)
+            .outerjoin(user_charges, user_charges.c.owner == users.c.id)
         )
     ).all()
-    token_charges = (
-        select(usage_records.c.token_id, func.sum(usage_records.c.quota).label("charges"))
-        .group_by(usage_records.c.token_id)
-        .subquery()
-    )
+    token_charges = _charges_by("token_id")
     token_rows = (
         await conn.execute(
             select(
@@ -54,7 +55,7 @@ async def check_books(conn: AsyncConnection) -> dict[str, Any]:
                 tokens.c.unlimited,
                 tokens.c.quota_limit,
                 func.coalesce(token_charges.c.charges, 0).label("charges"),
-            ).outerjoin(token_charges, token_charges.c.token_id == tokens.c.id)
+            ).outerjoin(token_charges, token_charges.c.owner == tokens.c.id)
         )
     ).all()
     accounts = [
@@ -93,19 +94,29 @@ def _over_limit(row: Any) -> bool:
 
 
 async def upstream_overruns(conn: AsyncConnection) -> list[dict[str, Any]]:
-    """Per channel: how many answers reported usage beyond their hold, and what it was worth unbilled."""
+    """Per channel: how many answers reported usage beyond their hold, and what it was worth unbilled
+    (records, and the daily totals retention folded older records into)."""
+    both = union_all(
+        select(
+            usage_records.c.channel_id, func.count().label("requests"), func.sum(usage_records.c.overrun).label("quota")
+        )
+        .where(usage_records.c.overrun > 0)
+        .group_by(usage_records.c.channel_id),
+        select(usage_daily.c.channel_id, usage_daily.c.overruns, usage_daily.c.overrun).where(
+            usage_daily.c.overrun > 0
+        ),
+    ).subquery()
     rows = (
         await conn.execute(
             select(
-                usage_records.c.channel_id,
+                both.c.channel_id,
                 channels.c.name,
-                func.count().label("requests"),
-                func.sum(usage_records.c.overrun).label("quota"),
+                func.sum(both.c.requests).label("requests"),
+                func.sum(both.c.quota).label("quota"),
             )
-            .outerjoin(channels, channels.c.id == usage_records.c.channel_id)
-            .where(usage_records.c.overrun > 0)
-            .group_by(usage_records.c.channel_id, channels.c.name)
-            .order_by(usage_records.c.channel_id)
+            .outerjoin(channels, channels.c.id == both.c.channel_id)
+            .group_by(both.c.channel_id, channels.c.name)
+            .order_by(both.c.channel_id)
         )
     ).all()
     return [

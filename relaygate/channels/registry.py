@@ -1,8 +1,13 @@
-"""The in-memory view of enabled channels, and the choice among them (SPEC section 4).
+"""The in-memory view of live channels, and the choice among them (SPEC section 4).
 
 Highest priority tier first, weighted random inside a tier; a retry moves on to channels not
 yet tried, tier by tier. Every question names the channel types that speak the caller's
 protocol, so a route only ever reaches channels it can talk to.
+
+A channel may hold many upstream keys: the view keeps one `Channel` per live key (built once per
+load, so a pick allocates nothing) and a pick spreads requests over them at random. Channel health
+takes a key or a whole channel out of the view at once (`drop_key`, `drop_channel`), before its
+new state reaches the database and comes back on the next load.
 """
 
 from __future__ import annotations
@@ -17,6 +22,8 @@ from relaygate.channels.crypto import SecretBox
 
 @dataclass(frozen=True)
 class Channel:
+    """One channel as the relay sends through it, with one of its keys (`key_id` says which)."""
+
     id: int
     name: str
     type: str
@@ -27,6 +34,8 @@ class Channel:
     groups: frozenset[str]
     priority: int
     weight: int
+    key_id: int = 0
+    key_hint: str = ""
 
     def upstream_model(self, model: str) -> str:
         return self.model_map.get(model, model)
@@ -37,10 +46,23 @@ class ChannelRegistry:
         self._by_route: dict[tuple[str, str], list[list[Channel]]] = {}
         self._models_by_group: dict[str, set[str]] = {}
         self._all: list[Channel] = []
+        self._keys: dict[int, list[Channel]] = {}  # channel id: one view per live key
 
-    def load(self, rows: Iterable[Any], box: SecretBox) -> None:
-        """Replace the view with these channel rows (all enabled)."""
-        channels = [channel_from_row(row, box) for row in rows]
+    def load(self, rows: Iterable[Any], key_rows: Iterable[Any], box: SecretBox) -> None:
+        """Replace the view with these enabled channel rows and their enabled key rows."""
+        keys_by_channel: dict[int, list[Any]] = {}
+        for key_row in key_rows:
+            keys_by_channel.setdefault(key_row["channel_id"], []).append(key_row)
+        views: dict[int, list[Channel]] = {}
+        for row in rows:
+            found = [channel_from_row(row, key_row, box) for key_row in keys_by_channel.get(row["id"], [])]
+            if found:
+                views[row["id"]] = found
+        self._keys = views
+        self._index()
+
+    def _index(self) -> None:
+        channels = [found[0] for found in self._keys.values() if found]
         by_route: dict[tuple[str, str], list[Channel]] = {}
         models_by_group: dict[str, set[str]] = {}
         for channel in channels:
@@ -54,6 +76,23 @@ class ChannelRegistry:
 
     def all(self) -> list[Channel]:
         return list(self._all)
+
+    def live_keys(self, channel_id: int) -> int:
+        """How many keys of the channel are in the view (0: the channel is out)."""
+        return len(self._keys.get(channel_id, ()))
+
+    def drop_key(self, channel_id: int, key_id: int) -> None:
+        """Take one key out of the view now; the channel goes out with its last key."""
+        left = [view for view in self._keys.get(channel_id, ()) if view.key_id != key_id]
+        if left:
+            self._keys[channel_id] = left
+            self._index()
+        else:
+            self.drop_channel(channel_id)
+
+    def drop_channel(self, channel_id: int) -> None:
+        if self._keys.pop(channel_id, None) is not None:
+            self._index()
 
     def serves(self, group: str, model: str, types: frozenset[str] | None = None) -> bool:
         """Whether a channel of one of `types` (None: any type) serves `model` to `group`."""
@@ -74,17 +113,19 @@ class ChannelRegistry:
         }
 
     def pick(self, group: str, model: str, tried: set[int], types: frozenset[str]) -> Channel | None:
-        """A channel of one of `types` for `model` in `group`, not in `tried`; None when none is left."""
+        """A channel of one of `types` for `model` in `group`, not in `tried`, with one of its live keys;
+        None when none is left."""
         for tier in self._by_route.get((group, model), ()):
             left = [channel for channel in tier if channel.id not in tried and channel.type in types]
             if not left:
                 continue
-            if len(left) == 1:
-                return left[0]
-            weights = [max(channel.weight, 0) for channel in left]
-            if sum(weights) == 0:
-                return left[0]
-            return random.choices(left, weights=weights)[0]
+            chosen = left[0]
+            if len(left) > 1:
+                weights = [max(channel.weight, 0) for channel in left]
+                if sum(weights):
+                    chosen = random.choices(left, weights=weights)[0]
+            views = self._keys[chosen.id]
+            return chosen if len(views) == 1 else random.choice(views)
         return None
 
 
@@ -93,17 +134,19 @@ def _tiers(channels: list[Channel]) -> list[list[Channel]]:
     return [[channel for channel in channels if channel.priority == p] for p in priorities]
 
 
-def channel_from_row(row: Any, box: SecretBox) -> Channel:
-    """A channel row as the relay uses it, key decrypted."""
+def channel_from_row(row: Any, key_row: Any, box: SecretBox) -> Channel:
+    """A channel row as the relay uses it, sending with the key of `key_row` (decrypted)."""
     return Channel(
         id=row["id"],
         name=row["name"],
         type=row["type"],
         base_url=row["base_url"],
-        key=box.decrypt(row["key_encrypted"]),
+        key=box.decrypt(key_row["key_encrypted"]),
         models=frozenset(row["models"]),
         model_map=dict(row["model_map"]),
         groups=frozenset(row["groups"]),
         priority=row["priority"],
         weight=row["weight"],
+        key_id=key_row["id"],
+        key_hint=key_row["key_hint"],
     )

@@ -3,20 +3,25 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import Any
 
 import click
 
 from relaygate.channels.crypto import SecretBox
-from relaygate.channels.registry import ChannelRegistry
 from relaygate.channels.service import (
     CHANNEL_TYPES,
     NewChannel,
     add_channel,
+    delete_channel,
+    get_channel,
     list_channels,
-    load_channel_rows,
+    load_channel,
+    set_channel_status,
 )
-from relaygate.cli.context import emit, json_option, run, settings, transaction
+from relaygate.cli.context import emit, iso_time, json_option, run, settings, transaction
+from relaygate.errors import GatewayError, NotFoundError
+from relaygate.relay.model_discovery import discover_models
 from relaygate.relay.probe import probe_channel
 
 COLUMNS = (
@@ -24,25 +29,30 @@ COLUMNS = (
     "name",
     "type",
     "base_url",
-    "key_hint",
+    "keys",
     "models",
     "model_map",
     "groups",
     "priority",
     "weight",
     "status",
+    "disabled_reason",
+    "last_probe_at",
 )
 
 
 @click.group("channel")
 def channel_group() -> None:
-    """Upstream providers: add, list, test."""
+    """Upstream providers: add, list, test, enable, disable, delete, fetch models."""
 
 
 @channel_group.command("add")
 @click.option("--type", "type_", type=click.Choice(CHANNEL_TYPES), required=True)
 @click.option("--base-url", required=True, help="e.g. https://api.openai.com")
-@click.option("--key", required=True, help="The upstream API key (stored encrypted, never shown again).")
+@click.option("--key", "keys", multiple=True, help="An upstream API key (repeatable; stored encrypted, never shown).")
+@click.option(
+    "--keys-file", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Upstream keys, one a line."
+)
 @click.option("--name", default="")
 @click.option("--models", required=True, help="Models served, comma-separated.")
 @click.option("--map", "mappings", multiple=True, help="Model-name mapping FROM=TO (client name to upstream name).")
@@ -53,7 +63,8 @@ def channel_group() -> None:
 def add(
     type_: str,
     base_url: str,
-    key: str,
+    keys: tuple[str, ...],
+    keys_file: Path | None,
     name: str,
     models: str,
     mappings: tuple[str, ...],
@@ -68,10 +79,13 @@ def add(
         if not sep or not source or not target:
             raise click.BadParameter(f"--map {mapping!r} must have the form FROM=TO")
         model_map[source] = target
+    all_keys = [*keys, *(keys_file.read_text().splitlines() if keys_file else [])]
+    if not any(key.strip() for key in all_keys):
+        raise click.UsageError("give the channel's upstream key with --key (repeatable) or --keys-file FILE")
     spec = NewChannel(
         type=type_,
         base_url=base_url,
-        key=key,
+        keys=tuple(all_keys),
         name=name,
         models=tuple(m.strip() for m in models.split(",") if m.strip()),
         model_map=model_map,
@@ -80,13 +94,45 @@ def add(
         weight=weight,
     )
     config = settings()
-    emit([run(lambda conn: add_channel(conn, spec, SecretBox(config.secret_key)))], as_json, COLUMNS)
+    _emit([run(lambda conn: add_channel(conn, spec, SecretBox(config.secret_key)))], as_json)
 
 
 @channel_group.command("list")
 @json_option
 def list_(as_json: bool) -> None:
-    emit(run(list_channels), as_json, COLUMNS)
+    _emit(run(list_channels), as_json)
+
+
+@channel_group.command("enable")
+@click.argument("channel_id", type=int)
+@json_option
+def enable(channel_id: int, as_json: bool) -> None:
+    """Put the channel back in service (also one an automatic check took out)."""
+    _set_status(channel_id, "enabled", as_json)
+
+
+@channel_group.command("disable")
+@click.argument("channel_id", type=int)
+@json_option
+def disable(channel_id: int, as_json: bool) -> None:
+    """Take the channel out of service until it is enabled again (probes never undo this)."""
+    _set_status(channel_id, "disabled", as_json)
+
+
+@channel_group.command("delete")
+@click.argument("channel_id", type=int)
+@json_option
+def delete(channel_id: int, as_json: bool) -> None:
+    run(lambda conn: delete_channel(conn, channel_id))
+    emit([{"id": channel_id, "deleted": True}], as_json, ("id", "deleted"))
+
+
+def _set_status(channel_id: int, status: str, as_json: bool) -> None:
+    async def work(conn: Any) -> dict[str, Any]:
+        await set_channel_status(conn, channel_id, status)
+        return await get_channel(conn, channel_id)
+
+    _emit([run(work)], as_json)
 
 
 @channel_group.command("test")
@@ -96,18 +142,41 @@ def list_(as_json: bool) -> None:
 def test(channel_id: int, model: str | None, as_json: bool) -> None:
     """Send one tiny real request through the channel and report status and latency."""
     config = settings()
-
-    async def main() -> dict[str, Any]:
-        async with transaction(config) as conn:
-            rows = [row for row in await load_channel_rows(conn) if row["id"] == channel_id]
-        if not rows:
-            raise click.ClickException(f"no enabled channel with id {channel_id}")
-        registry = ChannelRegistry()
-        registry.load(rows, SecretBox(config.secret_key))
-        channel = next(iter(registry.all()))
-        return await probe_channel(channel, config, model)
-
-    result = asyncio.run(main())
+    channel = run(lambda conn: load_channel(conn, channel_id, SecretBox(config.secret_key)))  # enabled or not
+    result = asyncio.run(probe_channel(channel, config, model))
     emit([result], as_json, ("channel_id", "model", "ok", "status", "latency_ms", "error"))
     if not result["ok"]:
         raise SystemExit(1)
+
+
+@channel_group.command("fetch-models")
+@click.argument("channel_id", type=int)
+@json_option
+def fetch_models(channel_id: int, as_json: bool) -> None:
+    """The models the upstream lists (in the channel's protocol), and which of them the channel does not serve yet."""
+    config = settings()
+
+    async def main() -> dict[str, Any]:
+        async with transaction(config) as conn:
+            channel = await load_channel(conn, channel_id, SecretBox(config.secret_key))
+        return await discover_models(channel, config)
+
+    try:
+        found = asyncio.run(main())
+    except GatewayError as exc:
+        raise click.ClickException(exc.message) from exc
+    except (ValueError, NotFoundError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    emit([found], as_json, ("channel_id", "models", "new"))
+
+
+def _emit(channels: list[dict[str, Any]], as_json: bool) -> None:
+    """Channels as the API shows them in JSON; in the table each key as `hint(status)`, times in ISO-8601."""
+    if not as_json:
+        channels = [
+            channel
+            | {"keys": [f"{key['hint']}({key['status']})" for key in channel["keys"]]}
+            | {"last_probe_at": iso_time(channel["last_probe_at"])}
+            for channel in channels
+        ]
+    emit(channels, as_json, COLUMNS)

@@ -8,6 +8,7 @@ from typing import Any, TypeVar
 import click
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from relaygate.accounts.password_reset import reset_password
 from relaygate.billing.money import usd_to_units
 from relaygate.cli.context import emit, json_option, run
 from relaygate.users import service
@@ -53,7 +54,7 @@ def parse_limits(given: dict[str, str | None]) -> dict[str, int | None]:
 
 @click.group("user")
 def user_group() -> None:
-    """Accounts: create, top up, disable, list."""
+    """Accounts: create, top up, disable, set a password, list."""
 
 
 @user_group.command("create")
@@ -146,6 +147,25 @@ async def _set_status(conn: AsyncConnection, name: str, status: str) -> dict[str
     user_id = await service.find_user_id(conn, name)
     await service.set_user_status(conn, user_id, status)
     return await service.get_user(conn, user_id)
+
+
+@user_group.command("passwd")
+@click.argument("name")
+@click.option("--password", help="The new password (at least 8 characters); generated and printed when omitted.")
+@json_option
+def passwd(name: str, password: str | None, as_json: bool) -> None:
+    """Set a user's password (root's included) and end that user's sessions."""
+    generated = None if password else generate_password()
+
+    async def work(conn: AsyncConnection) -> dict[str, Any]:
+        user_id = await service.find_user_id(conn, name)
+        await reset_password(conn, user_id, password or str(generated))
+        return await service.get_user(conn, user_id)
+
+    user = run(work)
+    if generated and not as_json:
+        click.echo(f"new password for {name}: {generated}  (shown once)")
+    emit([user | ({"password": generated} if generated and as_json else {})], as_json, COLUMNS)
 
 
 @user_group.command("list")

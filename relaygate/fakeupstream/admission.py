@@ -54,6 +54,7 @@ class FakeUpstream:
         self.latency_ms = latency_ms
         self.request_log: deque[JSONObject] = deque(maxlen=REQUEST_LOG_SIZE)
         self._failures_by_key: dict[str, int] = {}
+        self.switches: dict[str, FakeUpstreamError] = {}  # `switch=NAME` keys fail so while set
         self._reply_ids = itertools.count(1)
 
     def next_id(self, prefix: str) -> str:
@@ -99,7 +100,18 @@ class FakeUpstream:
             raise invalid_request("you must provide a model parameter", param="model", code="missing_model")
         return (without_limits(body) if behaviour.ignore_limit else body), behaviour
 
+    def set_switch(self, name: str, status: int | None, code: str | None = None) -> None:
+        """Make the keys with `switch=NAME` fail with `status` (None: answer normally again)."""
+        if status is None:
+            self.switches.pop(name, None)
+        else:
+            failure = configured_failure(status)
+            kind = "insufficient_quota" if code == "insufficient_quota" else failure.kind
+            self.switches[name] = FakeUpstreamError(status, failure.message, code=code or failure.code, kind=kind)
+
     def _fail_if_configured(self, key: str, behaviour: UpstreamBehaviour) -> None:
+        if behaviour.switch is not None and (switched := self.switches.get(behaviour.switch)) is not None:
+            raise switched
         if behaviour.fail_status is not None:
             raise configured_failure(behaviour.fail_status, key if behaviour.echo_key else None)
         if behaviour.fail_first:

@@ -24,6 +24,7 @@ from aiohttp import web
 from relaygate.fakeupstream.admission import (
     Dialect,
     FakeUpstream,
+    Handler,
     JSONObject,
     error_headers,
     json_answer,
@@ -197,6 +198,22 @@ ANTHROPIC = Dialect(
     logged_headers=("x-api-key", ANTHROPIC_VERSION_HEADER, "anthropic-beta"),
     check=_require_version,
 )
+
+
+ANTHROPIC_MODEL_IDS = ("claude-sonnet-4-5", "claude-haiku-4-5", "claude-opus-4-1")
+
+
+def anthropic_models_handler(upstream: FakeUpstream) -> Handler:
+    """`GET /v1/models` in the Anthropic shape (an `x-api-key`)."""
+
+    async def list_models(request: web.Request, body: JSONObject, behaviour: UpstreamBehaviour) -> web.StreamResponse:
+        data = [
+            {"type": "model", "id": model, "display_name": model, "created_at": "2025-01-01T00:00:00Z"}
+            for model in ANTHROPIC_MODEL_IDS
+        ]
+        return json_answer({"data": data, "has_more": False, "first_id": data[0]["id"], "last_id": data[-1]["id"]})
+
+    return upstream.endpoint(list_models, ANTHROPIC, with_body=False)
 
 
 def add_anthropic_routes(app: web.Application, upstream: FakeUpstream) -> None:

@@ -86,6 +86,11 @@ class UpstreamBehaviour:
     OpenAI chat protocol reports N completion tokens, whatever it wrote); `break-after=N` resets the
     connection after N events of a stream, with no terminator. An unknown or malformed flag is a 400,
     so that a typo in a test's channel key cannot silently configure nothing.
+
+    `switch=NAME` lets a test change the key's answers while it runs: after
+    `PUT /_fake/switches/NAME` with `{"fail": STATUS, "code": CODE}` (code optional; e.g. 401, 402,
+    or 429 with `insufficient_quota`), every request with the key fails so; `DELETE` of the same
+    path (or `{"fail": null}`) makes it answer normally again. Switches are shared by every key naming them.
     """
 
     fail_status: int | None = None
@@ -102,6 +107,7 @@ class UpstreamBehaviour:
     report_completion: int | None = None
     break_after: int | None = None
     echo_key: bool = False
+    switch: str | None = None
 
 
 def parse_bearer(authorization: str | None) -> str | None:
@@ -120,9 +126,12 @@ def parse_behaviour(key: str) -> UpstreamBehaviour:
     """The behaviour flags of an API key such as `fake;no-usage;chunk-delay-ms=50`."""
     numbers: dict[str, int] = {}
     no_usage = reject = ignore_limit = echo_key = False
+    switch = None
     for flag in key.split(";")[1:]:
         name, has_value, value = flag.strip().partition("=")
-        if name == "no-usage" and not has_value:
+        if name == "switch" and value:
+            switch = value
+        elif name == "no-usage" and not has_value:
             no_usage = True
         elif name == "reject" and not has_value:
             reject = True
@@ -154,6 +163,7 @@ def parse_behaviour(key: str) -> UpstreamBehaviour:
         report_completion=numbers.get("report-completion"),
         break_after=numbers.get("break-after"),
         echo_key=echo_key,
+        switch=switch,
     )
 
 

@@ -1,8 +1,8 @@
 """The Gemini protocol of the fake upstream: `POST /v1beta/models/{model}:{method}` (and under `/v1`).
 
 Methods: `generateContent`, `streamGenerateContent` (`?alt=sse` for server-sent events, else one
-JSON array), `countTokens`, `embedContent`, `batchEmbedContents`. The key comes in
-`x-goog-api-key` or `?key=`. Counting rules (a contract tests compute bills from):
+JSON array), `countTokens`, `embedContent`, `batchEmbedContents`; and `GET /v1beta/models` lists
+`GEMINI_MODEL_IDS`. The key comes in `x-goog-api-key` or `?key=`. Counting rules (a contract tests compute bills from):
 
 - The prompt is the words of every text part of `systemInstruction` and `contents`
   (`gemini_prompt_tokens`); `countTokens` answers that number as `totalTokens`.
@@ -127,9 +127,21 @@ def embedding_texts(request: Mapping[str, Any], method: str) -> list[str]:
     return texts
 
 
+GEMINI_MODEL_IDS = ("gemini-2.5-flash", "gemini-2.5-pro", "text-embedding-004")
+
+
 class GeminiAnswers:
     def __init__(self, upstream: FakeUpstream) -> None:
         self.upstream = upstream
+
+    async def list_models(
+        self, request: web.Request, body: JSONObject, behaviour: UpstreamBehaviour
+    ) -> web.StreamResponse:
+        models = [
+            {"name": f"models/{model}", "displayName": model, "supportedGenerationMethods": ["generateContent"]}
+            for model in GEMINI_MODEL_IDS
+        ]
+        return json_answer({"models": models})
 
     async def answer(self, request: web.Request, body: JSONObject, behaviour: UpstreamBehaviour) -> web.StreamResponse:
         model, _, method = request.match_info["target"].partition(":")
@@ -221,3 +233,4 @@ def add_gemini_routes(app: web.Application, upstream: FakeUpstream) -> None:
     answers = GeminiAnswers(upstream)
     for version in ("v1beta", "v1"):
         app.router.add_post(f"/{version}/models/{{target}}", upstream.endpoint(answers.answer, GEMINI))
+    app.router.add_get("/v1beta/models", upstream.endpoint(answers.list_models, GEMINI, with_body=False))

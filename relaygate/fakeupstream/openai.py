@@ -11,6 +11,7 @@ from relaygate.fakeupstream.admission import (
     JSON_HEADERS,
     Dialect,
     FakeUpstream,
+    Handler,
     JSONObject,
     error_headers,
     json_answer,
@@ -108,7 +109,12 @@ def add_openai_routes(app: web.Application, upstream: FakeUpstream) -> None:
     app.router.add_post("/v1/chat/completions", upstream.endpoint(answers.answer_chat, OPENAI))
     app.router.add_post("/v1/completions", upstream.endpoint(answers.answer_completion, OPENAI))
     app.router.add_post("/v1/embeddings", upstream.endpoint(answers.answer_embeddings, OPENAI))
-    app.router.add_get("/v1/models", upstream.endpoint(answers.answer_models, OPENAI, with_body=False))
+    # GET /v1/models is shared with the Anthropic protocol: `server` routes it to `models_handler`.
+
+
+def models_handler(upstream: FakeUpstream) -> Handler:
+    """`GET /v1/models` in the OpenAI shape (a Bearer key)."""
+    return upstream.endpoint(OpenAIAnswers(upstream).answer_models, OPENAI, with_body=False)
 
 
 def error_response(error: FakeUpstreamError) -> web.Response:

@@ -1,9 +1,10 @@
 """The fake upstream over HTTP: an aiohttp app that speaks every protocol deterministically.
 
-Routes: OpenAI (`openai`, `openai_responses`, `openai_media`, `openai_realtime`), Anthropic (`anthropic`),
+Routes: OpenAI (`openai`, `openai_responses`, `openai_media`, `openai_realtime`), Anthropic (`anthropic`;
+`GET /v1/models` answers in Anthropic's shape to an `x-api-key` caller, in OpenAI's otherwise),
 Gemini (`gemini`), the Midjourney and Suno task APIs (`midjourney`, `suno`), and for tests
-`GET /_fake/requests` (the last `REQUEST_LOG_SIZE` requests) and `DELETE /_fake/requests` (clears
-them). What each answer contains is decided in `behaviour`.
+`GET /_fake/requests` (the last `REQUEST_LOG_SIZE` requests), `DELETE /_fake/requests` (clears
+them), and `PUT`/`DELETE /_fake/switches/{name}` (failures of `switch=NAME` keys, see `behaviour`). What each answer contains is decided in `behaviour`.
 """
 
 from __future__ import annotations
@@ -17,10 +18,10 @@ import orjson
 from aiohttp import web
 
 from relaygate.fakeupstream.admission import JSON_HEADERS, FakeUpstream
-from relaygate.fakeupstream.anthropic import add_anthropic_routes
+from relaygate.fakeupstream.anthropic import add_anthropic_routes, anthropic_models_handler
 from relaygate.fakeupstream.gemini import add_gemini_routes
 from relaygate.fakeupstream.midjourney import add_midjourney_routes
-from relaygate.fakeupstream.openai import add_openai_routes
+from relaygate.fakeupstream.openai import add_openai_routes, models_handler
 from relaygate.fakeupstream.openai_media import add_media_routes
 from relaygate.fakeupstream.openai_realtime import add_realtime_routes
 from relaygate.fakeupstream.openai_responses import add_responses_routes
@@ -44,6 +45,15 @@ def create_fake_upstream_app(latency_ms: int = 0) -> web.Application:
     add_gemini_routes(app, upstream)
     add_midjourney_routes(app, upstream)
     add_suno_routes(app, upstream)
+    openai_models, anthropic_models = models_handler(upstream), anthropic_models_handler(upstream)
+
+    async def list_models(request: web.Request) -> web.StreamResponse:
+        """`GET /v1/models`: Anthropic's list for an `x-api-key` caller, else OpenAI's."""
+        if "x-api-key" in request.headers and "authorization" not in request.headers:
+            return await anthropic_models(request)
+        return await openai_models(request)
+
+    app.router.add_get("/v1/models", list_models)
 
     async def list_requests(request: web.Request) -> web.StreamResponse:
         return web.Response(body=orjson.dumps(list(upstream.request_log)), headers=JSON_HEADERS)
@@ -52,6 +62,20 @@ def create_fake_upstream_app(latency_ms: int = 0) -> web.Application:
         upstream.request_log.clear()
         return web.Response(status=204)
 
+    async def put_switch(request: web.Request) -> web.StreamResponse:
+        body = orjson.loads(await request.read() or b"{}")
+        status = body.get("fail") if isinstance(body, dict) else None
+        if status is not None and (not isinstance(status, int) or not 400 <= status <= 599):
+            return web.Response(status=400, text="fail must be an error status (400-599) or null")
+        upstream.set_switch(request.match_info["name"], status, body.get("code"))
+        return web.Response(status=204)
+
+    async def delete_switch(request: web.Request) -> web.StreamResponse:
+        upstream.set_switch(request.match_info["name"], None)
+        return web.Response(status=204)
+
+    app.router.add_put("/_fake/switches/{name}", put_switch)
+    app.router.add_delete("/_fake/switches/{name}", delete_switch)
     app.router.add_get("/_fake/requests", list_requests)
     app.router.add_delete("/_fake/requests", clear_requests)
     return app

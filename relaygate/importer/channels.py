@@ -39,13 +39,12 @@ class ChannelFields:
 
 async def create_channel(
     conn: AsyncConnection, fields: ChannelFields, keys: list[str], box: SecretBox
-) -> tuple[dict[str, Any], list[str]]:
-    """The one place that decides how a channel with these keys is created. Returns the channel and
-    the keys it could not take: relaygate channels hold one key on this version, so the first one."""
+) -> dict[str, Any]:
+    """The one place that decides how a channel with these keys is created: one channel holding them all."""
     spec = NewChannel(
         type=fields.type,
         base_url=fields.base_url,
-        key=keys[0],
+        keys=tuple(keys),
         name=fields.name,
         models=fields.models,
         model_map=fields.model_map,
@@ -53,7 +52,7 @@ async def create_channel(
         priority=fields.priority,
         weight=fields.weight,
     )
-    return await add_channel(conn, spec, box), keys[1:]
+    return await add_channel(conn, spec, box)
 
 
 async def import_channels(conn: AsyncConnection, ctx: ImportContext) -> None:
@@ -92,7 +91,7 @@ async def import_channels(conn: AsyncConnection, ctx: ImportContext) -> None:
             weight=_weight(ctx, row),
         )
         try:
-            channel, left_out = await create_channel(conn, fields, keys, ctx.box)
+            channel = await create_channel(conn, fields, keys, ctx.box)
         except InvalidValue as exc:
             part.skip(source_id, str(exc))
             continue
@@ -111,11 +110,6 @@ async def import_channels(conn: AsyncConnection, ctx: ImportContext) -> None:
             enabled = False
         if not enabled:
             await set_channel_status(conn, channel["id"], "disabled")
-        if left_out:
-            part.notes.append(
-                f"channel {source_id} {name!r}: {len(left_out)} more key(s) not imported (a relaygate channel "
-                "holds one key on this version): add them as channels of their own if you need them"
-            )
         await ctx.map.remember(conn, "channel", source_id, channel["id"])
         part.imported += 1
 

@@ -23,6 +23,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
 from relaygate.auth.credentials import Family
+from relaygate.channels.health import judge, unreachable
 from relaygate.channels.registry import Channel
 from relaygate.errors import BadRequest, GatewayError, UpstreamError, UpstreamUnreachable
 from relaygate.redact import redact_upstream_text
@@ -129,16 +130,19 @@ async def _connect_upstream(rt: Runtime, group: str, model: str) -> tuple[Channe
         except InvalidStatus as exc:
             status = exc.response.status_code
             log.warning("upstream %s refused a realtime session: %d", channel.name, status)
+            await rt.upstream.judged(channel, judge(status, bytes(exc.response.body or b"")), tried)
             failure = UpstreamError(
                 502 if status in (401, 403) else status, f"The upstream provider answered {status}."
             )
             continue
         except (OSError, TimeoutError, InvalidHandshake) as exc:
             log.warning("upstream %s unreachable for realtime: %s", channel.name, type(exc).__name__)
+            await rt.upstream.judged(channel, unreachable(type(exc).__name__), tried)
             failure = UpstreamUnreachable(
                 f"The upstream provider could not be reached ({type(exc).__name__}); try again later."
             )
             continue
+        await rt.upstream.judged(channel, None, tried)
         return channel, upstream
     raise failure
 

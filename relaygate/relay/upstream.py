@@ -1,7 +1,9 @@
 """Calls to upstream providers: pooled keep-alive connections, channel choice with retries.
 
-A retryable failure (connect error, timeout, 401/403 from the upstream's own auth, 429, 5xx) moves
-to another channel, up to `RELAYGATE_RETRIES` times, always before anything reached the client.
+A retryable failure (connect error, timeout, 401/402/403 from the upstream's own auth or billing, 429,
+5xx) moves to another channel, up to `RELAYGATE_RETRIES` times, always before anything reached the
+client. Every answer is shown to channel health (`channels/health.py`): a bad key leaves at once and
+the retry may take another key of the same channel; failures in a row open the channel's circuit.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from dataclasses import dataclass
 
 import orjson
 
+from relaygate.channels.health import HealthMonitor, Verdict, judge, unreachable
 from relaygate.channels.registry import Channel
 from relaygate.errors import GatewayError, UpstreamError, UpstreamUnreachable
 from relaygate.redact import redact_upstream_text
@@ -20,7 +23,7 @@ from relaygate.settings import Settings
 
 log = logging.getLogger(__name__)
 
-RETRYABLE_STATUSES = frozenset({401, 403, 408, 429}) | frozenset(range(500, 600))
+RETRYABLE_STATUSES = frozenset({401, 402, 403, 408, 429}) | frozenset(range(500, 600))
 
 
 @dataclass
@@ -49,6 +52,7 @@ class UpstreamClient:
     def __init__(self, settings: Settings):
         self._retries = settings.retries
         self._pool = ConnectionPool(settings.connect_timeout, settings.upstream_timeout)
+        self.health: HealthMonitor | None = None  # set by the runtime; a one-off client (a test) has none
 
     async def close(self) -> None:
         self._pool.close()
@@ -70,14 +74,26 @@ class UpstreamClient:
                 failure = UpstreamUnreachable(
                     f"The upstream provider could not be reached ({type(exc).__name__}); try again later."
                 )
+                await self.judged(channel, unreachable(type(exc).__name__), tried)
                 continue
             if response.status not in RETRYABLE_STATUSES:
+                if self.health is not None:
+                    self.health.served(channel)
                 return channel, response
-            failure = await _failure_from(channel, response)
+            failure, verdict = await _failure_from(channel, response)
+            await self.judged(channel, verdict, tried)
         raise failure or UpstreamUnreachable("No upstream channel is available for this model; try again later.")
 
+    async def judged(self, channel: Channel, verdict: Verdict | None, tried: set[int]) -> None:
+        """Tell channel health what an attempt on `channel` showed (None: it was served)."""
+        if self.health is None:
+            return
+        await self.health.failed(channel, verdict)
+        if verdict is not None and verdict.kind == "key" and self.health.has_keys(channel.id):
+            tried.discard(channel.id)  # the bad key is out: another key of the same channel may serve
 
-async def _failure_from(channel: Channel, response: UpstreamResponse) -> GatewayError:
+
+async def _failure_from(channel: Channel, response: UpstreamResponse) -> tuple[GatewayError, Verdict | None]:
     try:
         body = await response.read()
     except (TimeoutError, HttpClientError):
@@ -85,14 +101,15 @@ async def _failure_from(channel: Channel, response: UpstreamResponse) -> Gateway
     finally:
         response.release()
     log.warning("upstream %s answered %d", channel.name, response.status)
-    if response.status in (401, 403):
-        # The upstream refused the gateway's own key: the client can do nothing about it.
+    verdict = judge(response.status, body, redact_upstream_text(upstream_message(body), (channel.key,)))
+    if verdict is not None and verdict.kind == "key":
+        # The upstream refused the gateway's own key or account: the client can do nothing about it.
         return UpstreamError(
             502,
-            "The upstream provider refused the gateway's credentials; the operator must fix the channel key.",
-        )
+            "The upstream provider refused the gateway's credentials or quota; the operator must fix the channel key.",
+        ), verdict
     message = redact_upstream_text(upstream_message(body), (channel.key,))
-    return UpstreamError(response.status, message or f"The upstream provider answered {response.status}.")
+    return UpstreamError(response.status, message or f"The upstream provider answered {response.status}."), verdict
 
 
 def upstream_message(body: bytes) -> str:

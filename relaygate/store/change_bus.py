@@ -1,7 +1,9 @@
 """Redis pub/sub for the change feed: writes reach every instance at once instead of at its next poll.
 
 A publisher attached to an engine notes each row `record_change` inserts into the feed on its
-connection; when that transaction commits, it sends them on one Redis channel, and every running instance's
+connection; once that transaction has committed (when the connection goes back to the pool: the
+commit event fires before the commit is done, and an instance told then may read the old rows),
+it sends them on one Redis channel, and every running instance's
 subscriber hands them to the same listener the poller calls. The poller keeps running as the
 safety net for a message lost while an instance was disconnected, so a change is never missed,
 only delivered twice (listeners only drop caches, so twice is harmless).
@@ -29,6 +31,7 @@ from relaygate.store.schema import changes as changes_table
 log = logging.getLogger(__name__)
 
 _NOTED = "relaygate_changes"  # where the publisher notes a transaction's changes, on its connection
+_COMMITTED = "relaygate_committed_changes"  # those of committed transactions, sent at checkin
 
 
 def channel(settings: Settings) -> str:
@@ -45,6 +48,7 @@ class ChangePublisher:
         event.listen(engine.sync_engine, "after_execute", self._executed)
         event.listen(engine.sync_engine, "commit", self._committed)
         event.listen(engine.sync_engine, "rollback", self._rolled_back)
+        event.listen(engine.sync_engine.pool, "checkin", self._checked_in)
 
     async def drain(self) -> None:
         """Wait for the messages still being sent (a CLI command before it exits)."""
@@ -59,9 +63,19 @@ class ChangePublisher:
     def _committed(self, conn: Connection) -> None:
         changes = conn.info.pop(_NOTED, None)
         if changes:
-            task = asyncio.get_running_loop().create_task(self._send(changes))
-            self._sends.add(task)
-            task.add_done_callback(self._sends.discard)
+            conn.info.setdefault(_COMMITTED, []).extend(changes)
+
+    def _checked_in(self, dbapi_connection: object, record: Any) -> None:
+        changes = record.info.pop(_COMMITTED, None) if record is not None else None
+        if not changes:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # a connection collected outside the event loop: the poller delivers these
+            return
+        task = loop.create_task(self._send(changes))
+        self._sends.add(task)
+        task.add_done_callback(self._sends.discard)
 
     def _rolled_back(self, conn: Connection) -> None:
         conn.info.pop(_NOTED, None)

@@ -87,6 +87,8 @@ channels = Table(
     Column("name", String(128), nullable=False),
     Column("type", String(32), nullable=False),
     Column("base_url", String(512), nullable=False),
+    # The first key, as the previous version reads it (the keys are in `channel_keys`): kept filled so
+    # that a rolling upgrade runs both versions on one database. A later release drops these two.
     Column("key_encrypted", Text, nullable=False),
     Column("key_hint", String(32), nullable=False),
     Column("models", JSON, nullable=False),
@@ -94,7 +96,29 @@ channels = Table(
     Column("groups", JSON, nullable=False),
     Column("priority", Integer, nullable=False, server_default="0"),
     Column("weight", Integer, nullable=False, server_default="1"),
+    # enabled | disabled (by an admin, never undone automatically) | auto_disabled (by channel health).
     Column("status", String(16), nullable=False, server_default="enabled"),
+    Column("disabled_reason", String(255), nullable=True),
+    Column("disabled_at", BigInteger, nullable=True),
+    Column("last_probe_at", BigInteger, nullable=True),
+    Column("last_probe_error", String(255), nullable=True),
+    # What the upstream charges the operator, {model: {input, cached_input, output, per_call}} in USD
+    # decimal strings per 1M tokens (or per call): the cost beside the charge in analytics.
+    Column("cost_prices", JSON, nullable=True),
+    Column("created_at", BigInteger, nullable=False),
+)
+
+# The upstream keys of a channel (one or many), encrypted; requests spread over its enabled ones.
+channel_keys = Table(
+    "channel_keys",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("channel_id", Id, ForeignKey("channels.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("key_encrypted", Text, nullable=False),
+    Column("key_hint", String(32), nullable=False),
+    Column("status", String(16), nullable=False, server_default="enabled"),
+    Column("disabled_reason", String(255), nullable=True),
+    Column("disabled_at", BigInteger, nullable=True),
     Column("created_at", BigInteger, nullable=False),
 )
 
@@ -152,6 +176,32 @@ usage_records = Table(
     Column("created_at", BigInteger, nullable=False),
     Index("ix_usage_records_user_created", "user_id", "created_at"),
     Index("ix_usage_records_token_created", "token_id", "created_at"),
+)
+
+# Usage records older than RELAYGATE_USAGE_RETENTION_DAYS, folded into one row per UTC day, user,
+# token, channel and model (a fold may add several rows for one key: readers sum them). Their
+# `quota` still counts as charges in the books.
+usage_daily = Table(
+    "usage_daily",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("day", BigInteger, nullable=False),  # the day's UTC midnight, Unix seconds
+    Column("user_id", Id, nullable=False),
+    Column("token_id", Id, nullable=True),
+    Column("channel_id", Id, nullable=True),
+    Column("model", String(128), nullable=False),
+    Column("group", String(64), nullable=False, server_default=""),  # the serving group, as in usage_records
+    Column("requests", BigInteger, nullable=False),
+    Column("errors", BigInteger, nullable=False),
+    Column("prompt_tokens", BigInteger, nullable=False),
+    Column("cached_tokens", BigInteger, nullable=False),
+    Column("completion_tokens", BigInteger, nullable=False),
+    Column("quota", BigInteger, nullable=False),
+    Column("overrun", BigInteger, nullable=False, server_default="0"),  # as in usage_records, summed
+    Column("overruns", BigInteger, nullable=False, server_default="0"),  # records with an overrun
+    Column("latency_ms_total", BigInteger, nullable=False),
+    Index("ix_usage_daily_user_day", "user_id", "day"),
+    Index("ix_usage_daily_token_id", "token_id"),
 )
 
 # Every credit to a balance (initial, top-up, redemption, adjustment); charges are the usage records.

@@ -87,3 +87,54 @@ def test_a_new_channel_serves_the_relay_and_a_disabled_one_stops(
     gateway.runtime_poll()
     response = httpx.post(gateway.url + "/v1/chat/completions", json=chat, headers=headers)
     assert (response.status_code, response.json()["error"]["code"]) == (503, "model_not_available")
+
+
+def test_a_channel_holds_many_write_only_keys_each_with_its_hint_and_status(
+    gateway: Deployment, root: httpx.Client, fake_upstream: str
+) -> None:
+    body = {
+        "type": "openai",
+        "base_url": fake_upstream,
+        "keys": ["sk-first-secret-aaaa1111", "sk-second-secret-bbbb2222"],
+        "models": ["gpt-4o-mini"],
+    }
+    created = root.post("/api/channels", json=body)
+    assert created.status_code == 201, created.text
+    channel = created.json()
+    assert [(key["hint"], key["status"]) for key in channel["keys"]] == [
+        ("sk-...1111", "enabled"),
+        ("sk-...2222", "enabled"),
+    ]
+    first, second = (key["id"] for key in channel["keys"])
+    added = root.post(
+        f"/api/channels/{channel['id']}/keys", json={"keys": ["sk-third-secret-cccc3333\nsk-first-secret-aaaa1111\n"]}
+    )  # one key a line, as new-api stores them; a key the channel has already is not added twice
+    assert [key["hint"] for key in added.json()["keys"]] == ["sk-...1111", "sk-...2222", "sk-...3333"]
+    disabled = root.patch(f"/api/channels/{channel['id']}/keys/{first}", json={"status": "disabled"}).json()
+    assert (disabled["keys"][0]["status"], disabled["keys"][0]["disabled_reason"]) == (
+        "disabled",
+        "disabled by an administrator",
+    )
+    removed = root.delete(f"/api/channels/{channel['id']}/keys/{second}").json()
+    assert [key["hint"] for key in removed["keys"]] == ["sk-...1111", "sk-...3333"]
+    assert error_of(root.delete(f"/api/channels/{channel['id']}/keys/{second}")) == (404, "not_found")
+    for response in (created, added, root.get("/api/channels"), root.get(f"/api/channels/{channel['id']}")):
+        assert "secret" not in response.text
+    no_key = root.post("/api/channels", json=body | {"keys": []})
+    assert error_of(no_key) == (422, "invalid_value")
+
+
+def test_fetch_models_reads_the_upstream_list_and_unpriced_models_are_flagged(
+    root: httpx.Client, fake_upstream: str
+) -> None:
+    channel = new_channel(root, fake_upstream, models=["gpt-4o-mini", "not-priced-yet"])
+    assert channel["unpriced_models"] == ["not-priced-yet"]
+    assert "not-priced-yet" in root.get("/api/prices").json()["unpriced_models"]
+    fetched = root.post(f"/api/channels/{channel['id']}/fetch-models")
+    assert fetched.status_code == 200, fetched.text
+    listed = httpx.get(f"{fake_upstream}/v1/models", headers={"Authorization": "Bearer fake"}).json()["data"]
+    assert fetched.json()["models"] == sorted(model["id"] for model in listed)
+    assert "gpt-4o-mini" not in fetched.json()["new"]
+    assert fetched.json()["new"]
+    refused = new_channel(root, fake_upstream, key="fake;fail=401")
+    assert error_of(root.post(f"/api/channels/{refused['id']}/fetch-models"))[0] == 502

@@ -10,7 +10,9 @@ from tests.api.conftest import ROOT_PASSWORD
 from tests.console.conftest import DESKTOP, Context, create_user
 from tests.support.deployment import Deployment
 
-ADMIN_ROUTES = ["/admin/users", "/admin/channels", "/admin/prices", "/admin/groups", "/admin/codes", "/admin/audit"]
+ADMIN_ROUTES = [
+    "/admin/users", "/admin/channels", "/admin/prices", "/admin/groups", "/admin/codes", "/admin/analytics", "/admin/audit",
+]  # fmt: skip
 
 
 def test_an_admin_adds_a_channel_and_tests_it(browse: Context, console: Deployment, fake_upstream: str) -> None:

@@ -78,6 +78,8 @@ def test_an_imported_install_keeps_serving_its_customers(source: Source, tmp_pat
         "enabled", "disabled", "disabled",
     ]  # fmt: skip
     assert served[f"wenxin ({source.kind} type Baidu)"]["status"] == "disabled"
+    pool_hints = [key["hint"] for key in served["pool"]["keys"]]  # a new-api multi-key channel keeps every key
+    assert pool_hints == (["ups...ey-1", "ups...ey-2", "ups...ey-3"] if source.kind == "new-api" else ["ups...pool"])
     assert gw.books()["balanced"], gw.books()
 
     gw.start()

@@ -217,6 +217,24 @@ def test_upstream_refusing_the_session_is_a_502_and_costs_nothing(
     assert used(realtime_gateway, token_id) == 0
 
 
+def test_an_upstream_refusing_the_sessions_key_takes_the_key_out_and_the_next_key_serves(
+    realtime_gateway: Deployment, fake_upstream: str
+) -> None:
+    [channel] = realtime_gateway.cli(
+        "channel", "add", "--type", "openai", "--base-url", fake_upstream, "--key", "fake;fail=401",
+        "--key", "fake", "--models", "two-key-realtime",
+    )  # fmt: skip
+    realtime_gateway.cli("price", "set", "two-key-realtime", "--input", "5", "--output", "20")
+    realtime_gateway.runtime_poll()
+    key, _ = new_key(realtime_gateway)
+    for _ in range(20):  # every session opens (a refused key is retried on the other); 2**-20 to miss the bad key
+        with open_session(realtime_gateway, key, "two-key-realtime") as ws:
+            until(ws, "session.created")
+    bad, good = next(c for c in realtime_gateway.cli("channel", "list") if c["id"] == channel["id"])["keys"]
+    assert (bad["status"], good["status"]) == ("auto_disabled", "enabled")
+    assert "401" in bad["disabled_reason"]
+
+
 def test_a_session_counts_against_the_concurrency_limit_while_it_lasts(realtime_gateway: Deployment) -> None:
     key, _ = new_key(realtime_gateway, "alice", "10", "--max-concurrent", "1")
     with open_session(realtime_gateway, key) as ws:

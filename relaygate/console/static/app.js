@@ -6,6 +6,7 @@ import { loginPage, registerPage } from "./pages/auth.js";
 import { dashboardPage } from "./pages/dashboard.js";
 import { tokensPage } from "./pages/tokens.js";
 import { usagePage } from "./pages/usage.js";
+import { pricingPage } from "./pages/pricing.js";
 import { topUpPage } from "./pages/topup.js";
 import { accessKeysPage } from "./pages/access_keys.js";
 import { accountPage } from "./pages/account.js";
@@ -14,6 +15,7 @@ import { channelsPage } from "./pages/channels.js";
 import { pricesPage, groupsPage } from "./pages/prices.js";
 import { codesPage } from "./pages/codes.js";
 import { auditPage } from "./pages/audit.js";
+import { analyticsPage } from "./pages/analytics.js";
 
 const ADMIN_ROLES = new Set(["admin", "root"]);
 
@@ -21,6 +23,7 @@ const PAGES = [
   { path: "/dashboard", title: "Dashboard", draw: dashboardPage },
   { path: "/tokens", title: "Tokens", draw: tokensPage },
   { path: "/usage", title: "Usage", draw: usagePage },
+  { path: "/pricing", title: "Pricing", draw: pricingPage },
   { path: "/topup", title: "Top up", draw: topUpPage },
   { path: "/access-keys", title: "Access keys", draw: accessKeysPage },
   { path: "/account", title: "Account", draw: accountPage },
@@ -29,6 +32,7 @@ const PAGES = [
   { path: "/admin/prices", title: "Prices", draw: pricesPage, admin: true },
   { path: "/admin/groups", title: "Groups", draw: groupsPage, admin: true },
   { path: "/admin/codes", title: "Redemption codes", draw: codesPage, admin: true },
+  { path: "/admin/analytics", title: "Analytics", draw: analyticsPage, admin: true },
   { path: "/admin/audit", title: "Audit log", draw: auditPage, admin: true },
 ];
 

@@ -1,4 +1,5 @@
-// Admin · Channels: upstreams with create, edit, Test (status and latency), enable/disable, priority, weight.
+// Admin · Channels: upstreams with create, edit, Test (status and latency), enable/disable, priority, weight,
+// their keys (hint and status), health (status, reason, last probe), fetch models, and unpriced models.
 
 import { del, get, patch, post } from "../api.js";
 import { confirmAction, formDialog } from "../dialogs.js";
@@ -16,10 +17,12 @@ function channelFields(channel) {
     ),
     field("Base URL", "base_url", input({ type: "url", required: !channel, value: channel?.base_url ?? "", placeholder: "https://api.openai.com" })),
     field(
-      "Key",
-      "key",
-      input({ type: "password", autocomplete: "off", required: !channel }),
-      channel ? `Now ${channel.key_hint}; blank keeps it.` : "Stored encrypted; only its start and end are shown again.",
+      "Keys",
+      "keys",
+      h("textarea", { rows: 2, autocomplete: "off", spellcheck: "false", required: !channel, class: "secret" }),
+      channel
+        ? `Now ${channel.keys.map((key) => key.hint).join(", ")}; blank keeps them, anything here replaces them all.`
+        : "One per line. Stored encrypted; only their start and end are shown again.",
     ),
     field("Models", "models", h("textarea", { rows: 2, required: true }, channel ? channel.models.join(", ") : ""), "Comma or space separated."),
     field("Groups", "groups", input({ value: channel ? channel.groups.join(", ") : "default" }), "Which user groups may use it."),
@@ -42,9 +45,9 @@ function channelBody(data, editing) {
     weight: Number(data.get("weight") || 0),
   };
   const baseUrl = String(data.get("base_url") || "").trim();
-  const key = String(data.get("key") || "");
+  const keys = String(data.get("keys") || "").split(/\r?\n/).map((key) => key.trim()).filter(Boolean);
   if (baseUrl || !editing) body.base_url = baseUrl;
-  if (key || !editing) body.key = key;
+  if (keys.length || !editing) body.keys = keys;
   return body;
 }
 
@@ -75,6 +78,68 @@ function testButton(channel) {
   return [button, result];
 }
 
+function fetchModelsButton(channel, refresh) {
+  const result = h("span", { class: "fetch-result", role: "status" });
+  const button = h(
+    "button",
+    {
+      type: "button",
+      class: "secondary small",
+      onclick: async () => {
+        button.disabled = true;
+        result.textContent = "Fetching…";
+        try {
+          const found = await post(`/channels/${channel.id}/fetch-models`);
+          result.className = "fetch-result ok";
+          result.replaceChildren(`${found.models.length} listed, ${found.new.length} new${found.new.length ? ": " + found.new.join(", ") : ""} `);
+          if (found.new.length) {
+            const add = async () => {
+              await patch(`/channels/${channel.id}`, { models: [...channel.models, ...found.new] });
+              refresh();
+            };
+            result.append(h("button", { type: "button", class: "small", onclick: add }, "Add new models"));
+          }
+        } catch (error) {
+          result.className = "fetch-result bad";
+          result.textContent = error.message;
+        } finally {
+          button.disabled = false;
+        }
+      },
+    },
+    "Fetch models",
+  );
+  return [button, result];
+}
+
+function health(channel) {
+  const when = (iso) => new Date(iso).toLocaleString();
+  return h(
+    "div",
+    {},
+    h("span", { class: `badge ${channel.status}` }, channel.status),
+    channel.disabled_reason ? h("div", { class: "muted note" }, `${channel.disabled_reason} · ${when(channel.disabled_at)}`) : null,
+    channel.last_probe_at ? h("div", { class: "muted note" }, `probed ${when(channel.last_probe_at)}${channel.last_probe_error ? ": " + channel.last_probe_error : ""}`) : null,
+  );
+}
+
+function keyList(channel) {
+  return h(
+    "ul",
+    { class: "plain" },
+    channel.keys.map((key) =>
+      h("li", { title: key.disabled_reason || "" }, h("code", {}, key.hint), " ", h("span", { class: `badge ${key.status}` }, key.status)),
+    ),
+  );
+}
+
+function modelsCell(channel) {
+  const unpriced = channel.unpriced_models.length
+    ? h("div", { class: "warning note" }, `No price: ${channel.unpriced_models.join(", ")} (requests for these are refused)`)
+    : null;
+  return h("div", {}, channel.models.join(", "), unpriced);
+}
+
 function editDialog(channel, refresh) {
   return formDialog(`Edit ${channel.name || "channel " + channel.id}`, (close) => {
     const form = h(
@@ -100,14 +165,16 @@ export async function channelsPage() {
       h("span", {}, channel.name || h("span", { class: "muted" }, `#${channel.id}`)),
       channel.type,
       h("code", { class: "wrap" }, channel.base_url),
-      channel.models.join(", "),
+      modelsCell(channel),
+      keyList(channel),
       channel.priority,
       channel.weight,
-      h("span", { class: `badge ${channel.status}` }, channel.status),
+      health(channel),
       h(
         "div",
         { class: "row-actions" },
         testButton(channel),
+        fetchModelsButton(channel, refresh),
         h("button", { type: "button", class: "secondary small", onclick: () => editDialog(channel, refresh) }, "Edit"),
         h(
           "button",
@@ -136,7 +203,7 @@ export async function channelsPage() {
         ),
       ),
     ]);
-    holder.replaceChildren(table(["Name", "Type", "Base URL", "Models", "Priority", "Weight", "Status", "Actions"], rows, "No channels yet: add one below."));
+    holder.replaceChildren(table(["Name", "Type", "Base URL", "Models", "Keys", "Priority", "Weight", "Status", "Actions"], rows, "No channels yet: add one below."));
   };
   const form = h(
     "form",

@@ -43,12 +43,13 @@ function charts(title, per, rows) {
 
 export async function dashboardPage() {
   const since = new Date(Date.now() - 30 * 86400000).toISOString();
-  const [me, today, month, byDay, byModel] = await Promise.all([
-    session.refresh(),
+  const me = await session.refresh();
+  // The dashboard is the caller's own: an admin's summaries would cover everyone without user_id.
+  const [today, month, byDay, byModel] = await Promise.all([
     get("/usage/totals" + query({ from: startOfToday().toISOString() })),
     get("/usage/totals" + query({ from: startOfMonth().toISOString() })),
-    get("/usage/summary" + query({ by: "day", from: since, tz: Intl.DateTimeFormat().resolvedOptions().timeZone })),
-    get("/usage/summary" + query({ by: "model", from: since })),
+    get("/usage/summary" + query({ by: "day", from: since, user_id: me.id, tz: Intl.DateTimeFormat().resolvedOptions().timeZone })),
+    get("/usage/summary" + query({ by: "model", from: since, user_id: me.id })),
   ]);
   return h(
     "section",

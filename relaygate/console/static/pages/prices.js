@@ -18,7 +18,8 @@ const dash = (value) => (value === null || value === undefined ? h("span", { cla
 export async function pricesPage() {
   const holder = h("div", {});
   const refresh = async () => {
-    const prices = (await get("/prices")).items;
+    const listing = await get("/prices");
+    const prices = listing.items;
     const rows = prices.map((price) => [
       h("code", {}, price.model),
       ...PRICE_FIELDS.map(([name]) => dash(price[name])),
@@ -36,7 +37,10 @@ export async function pricesPage() {
         "Delete",
       ),
     ]);
-    holder.replaceChildren(table(["Model", ...PRICE_FIELDS.map(([, label]) => label), "Actions"], rows, "No prices yet: set one below."));
+    const unpriced = listing.unpriced_models.length
+      ? h("p", { class: "warning", id: "unpriced-models" }, `Served by a channel but not priced (requests for these are refused): ${listing.unpriced_models.join(", ")}`)
+      : null;
+    holder.replaceChildren(unpriced ?? "", table(["Model", ...PRICE_FIELDS.map(([, label]) => label), "Actions"], rows, "No prices yet: set one below."));
   };
   const form = h(
     "form",

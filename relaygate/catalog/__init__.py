@@ -1,0 +1,1 @@
+"""What customers can buy: the models their groups reach, at their prices."""

@@ -1,0 +1,1 @@
+"""Usage records over time: how long they are kept."""
