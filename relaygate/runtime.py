@@ -18,7 +18,7 @@ from relaygate.billing.ledgers import build_ledger
 from relaygate.billing.prices import PriceBook, list_groups, list_prices
 from relaygate.channels.crypto import SecretBox
 from relaygate.channels.registry import ChannelRegistry
-from relaygate.channels.service import load_channel_rows
+from relaygate.channels.service import load_channel_rows, load_disabled_channel_routes
 from relaygate.limits.rate import MemoryRateLimiter, RateLimiter
 from relaygate.metrics import RelayMetrics
 from relaygate.relay.upstream import UpstreamClient
@@ -117,7 +117,8 @@ class Runtime:
     async def reload_channels(self) -> None:
         async with self.engine.connect() as conn:
             rows = await load_channel_rows(conn)
-        self.channels.load(rows, self.box)
+            disabled = await load_disabled_channel_routes(conn)
+        self.channels.load(rows, self.box, disabled)
 
     async def reload_prices(self) -> None:
         async with self.engine.connect() as conn:

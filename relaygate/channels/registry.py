@@ -37,9 +37,14 @@ class ChannelRegistry:
         self._by_route: dict[tuple[str, str], list[list[Channel]]] = {}
         self._models_by_group: dict[str, set[str]] = {}
         self._all: list[Channel] = []
+        self._groups_by_model: dict[str, set[str]] = {}
 
-    def load(self, rows: Iterable[Any], box: SecretBox) -> None:
-        """Replace the view with these channel rows (all enabled)."""
+    def load(self, rows: Iterable[Any], box: SecretBox, disabled: Iterable[Any] = ()) -> None:
+        """Replace the view with these channel rows (all enabled).
+
+        `disabled`: the models and groups of the channels not enabled, only so that a model they
+        serve is told apart from one nothing serves (`listed_in`).
+        """
         channels = [channel_from_row(row, box) for row in rows]
         by_route: dict[tuple[str, str], list[Channel]] = {}
         models_by_group: dict[str, set[str]] = {}
@@ -51,6 +56,12 @@ class ChannelRegistry:
         self._by_route = {route: _tiers(found) for route, found in by_route.items()}
         self._models_by_group = models_by_group
         self._all = channels
+        groups_by_model: dict[str, set[str]] = {}
+        for row in [*channels, *disabled]:
+            groups = row.groups if isinstance(row, Channel) else row["groups"]
+            for model in row.models if isinstance(row, Channel) else row["models"]:
+                groups_by_model.setdefault(model, set()).update(groups)
+        self._groups_by_model = groups_by_model
 
     def all(self) -> list[Channel]:
         return list(self._all)
@@ -59,6 +70,10 @@ class ChannelRegistry:
         """Whether a channel of one of `types` (None: any type) serves `model` to `group`."""
         tiers = self._by_route.get((group, model), ())
         return any(types is None or channel.type in types for tier in tiers for channel in tier)
+
+    def listed_in(self, groups: frozenset[str], model: str) -> bool:
+        """Whether any channel, enabled or not, lists `model` for one of `groups`."""
+        return not self._groups_by_model.get(model, set()).isdisjoint(groups)
 
     def types_serving(self, group: str, model: str) -> set[str]:
         return {channel.type for tier in self._by_route.get((group, model), ()) for channel in tier}

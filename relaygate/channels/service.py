@@ -147,6 +147,12 @@ async def load_channel_rows(conn: AsyncConnection) -> list[Any]:
     return list((await conn.execute(select(channels).where(channels.c.status == "enabled"))).mappings().all())
 
 
+async def load_disabled_channel_routes(conn: AsyncConnection) -> list[Any]:
+    """The models and groups of every channel not enabled (no key: the relay never calls them)."""
+    query = select(channels.c.models, channels.c.groups).where(channels.c.status != "enabled")
+    return list((await conn.execute(query)).mappings().all())
+
+
 def public_channel(row: Any) -> dict[str, Any]:
     return {
         "id": row["id"],

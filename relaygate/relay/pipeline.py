@@ -15,7 +15,7 @@ from relaygate.auth.check import Principal
 from relaygate.billing.charge import Usage
 from relaygate.billing.estimate import prompt_token_bound, requested_output_tokens
 from relaygate.billing.prices import Price
-from relaygate.errors import ModelNotAvailable, UpstreamUnreachable
+from relaygate.errors import UpstreamUnreachable
 from relaygate.relay.asgi import Receive, Send, send_bytes
 from relaygate.relay.call import Adapter, RelayCall
 from relaygate.relay.client_watch import ClientWatch
@@ -23,6 +23,7 @@ from relaygate.relay.convert.adapter import choose_adapter
 from relaygate.relay.http_client import HttpClientError, UpstreamResponse
 from relaygate.relay.lifecycle import Hold, admitted, holding
 from relaygate.relay.streaming import stream_events
+from relaygate.relay.unserved import unserved, usable_groups
 from relaygate.runtime import Runtime
 from relaygate.settings import Settings
 
@@ -32,7 +33,8 @@ CAPPED_HEADER = b"x-relaygate-output-capped"
 async def relay(
     rt: Runtime, principal: Principal, call: RelayCall, adapter: Adapter, receive: Receive, send: Send
 ) -> None:
-    route = lambda: choose_adapter(rt.channels, principal.group, call, adapter)  # noqa: E731
+    usable = usable_groups(rt, principal)
+    route = lambda: choose_adapter(rt.channels, principal.group, call, adapter, usable)  # noqa: E731
     watch = ClientWatch(receive)
     async with admitted(rt, principal, call.model, route, free=call.free) as (admission, adapter):
         prompt, output, calls = exchange_bounds(call, admission.price, rt.settings)
@@ -97,10 +99,7 @@ def exchange_bounds(call: RelayCall, price: Price, settings: Settings) -> tuple[
 def require_channel(rt: Runtime, principal: Principal, model: str, types: frozenset[str]) -> None:
     """For routes that never convert between protocols: a channel of `types` must serve the model."""
     if not rt.channels.serves(principal.group, model, types):
-        raise ModelNotAvailable(
-            f"No {'/'.join(sorted(types))} channel serves the model {model!r} for the group {principal.group!r}: "
-            "check the model name, or ask the operator to add a channel for it."
-        )
+        raise unserved(rt.channels, principal.group, usable_groups(rt, principal), model, types)
 
 
 async def read_whole(response: UpstreamResponse, call: RelayCall, adapter: Adapter) -> tuple[bytes, Usage]:

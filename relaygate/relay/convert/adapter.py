@@ -16,7 +16,7 @@ import orjson
 from relaygate.auth.credentials import Family
 from relaygate.billing.charge import Usage
 from relaygate.channels.registry import Channel, ChannelRegistry
-from relaygate.errors import GatewayError, ModelNotAvailable, UpstreamError
+from relaygate.errors import GatewayError, UpstreamError
 from relaygate.relay.anthropic_adapter import AnthropicAdapter
 from relaygate.relay.call import Adapter, RelayCall, StreamTap
 from relaygate.relay.convert.codecs import ANTHROPIC, GEMINI, OPENAI, Codec, StreamParser, StreamRenderer
@@ -24,6 +24,7 @@ from relaygate.relay.convert.ir import ChatRequest, Finish, UsageReport
 from relaygate.relay.error_bodies import stream_error_event
 from relaygate.relay.gemini_adapter import MODEL_PLACEHOLDER, GeminiAdapter
 from relaygate.relay.openai_adapter import OpenAIAdapter
+from relaygate.relay.unserved import unserved
 from relaygate.relay.upstream import UpstreamRequest, upstream_message
 
 
@@ -143,8 +144,13 @@ class ConvertingTap:
         return self._upstream.usage()
 
 
-def choose_adapter(channels: ChannelRegistry, group: str, call: RelayCall, native: Adapter) -> Adapter:
-    """The route's own adapter when a channel of its protocol serves the model, else a converting one."""
+def choose_adapter(
+    channels: ChannelRegistry, group: str, call: RelayCall, native: Adapter, usable: frozenset[str]
+) -> Adapter:
+    """The route's own adapter when a channel of its protocol serves the model, else a converting one.
+
+    `usable`: the groups the caller may use, to tell an unknown model from one not available now.
+    """
     if channels.serves(group, call.model, native.channel_types):
         return native
     codec = client_codec(call)
@@ -152,13 +158,4 @@ def choose_adapter(channels: ChannelRegistry, group: str, call: RelayCall, nativ
         for target in TARGETS:
             if channels.serves(group, call.model, target.adapter.channel_types):
                 return ConvertingAdapter(codec, target, call)
-    if channels.serves(group, call.model):
-        raise ModelNotAvailable(
-            f"The model {call.model!r} is served here only through another API protocol (channel type "
-            f"{', '.join(sorted(channels.types_serving(group, call.model)))}), and this endpoint does not convert "
-            "between protocols (only chat requests do): call it with that protocol's API."
-        )
-    raise ModelNotAvailable(
-        f"No channel serves the model {call.model!r} for the group {group!r}: "
-        "check the model name, or ask the operator to add a channel for it."
-    )
+    raise unserved(channels, group, usable, call.model, native.channel_types)
