@@ -81,7 +81,10 @@ class UpstreamBehaviour:
     cache), `cache-write=N` (Anthropic: written to the cache) and `thoughts=N` (Gemini: thinking
     tokens). Two flags make a dishonest upstream, for the gateway's spend bounds: `ignore-limit`
     (the reply has its `words` whatever output limit the request set) and `report-completion=N` (the
-    OpenAI chat protocol reports N completion tokens, whatever it wrote). An unknown or malformed flag
+    OpenAI chat protocol reports N completion tokens, whatever it wrote). For OpenAI chat, `call-tools`
+    answers every request that has tools with a call of the first (a forced tool is always called),
+    and `finish-stop` reports such an answer's finish reason as "stop", as some OpenAI-compatible
+    servers do. An unknown or malformed flag
     is a 400, so that a typo in a test's channel key cannot silently configure nothing.
     """
 
@@ -97,6 +100,8 @@ class UpstreamBehaviour:
     reject: bool = False
     ignore_limit: bool = False
     report_completion: int | None = None
+    call_tools: bool = False
+    finish_stop: bool = False
 
 
 def parse_bearer(authorization: str | None) -> str | None:
@@ -114,7 +119,7 @@ def parse_bearer(authorization: str | None) -> str | None:
 def parse_behaviour(key: str) -> UpstreamBehaviour:
     """The behaviour flags of an API key such as `fake;no-usage;chunk-delay-ms=50`."""
     numbers: dict[str, int] = {}
-    no_usage = reject = ignore_limit = False
+    no_usage = reject = ignore_limit = call_tools = finish_stop = False
     for flag in key.split(";")[1:]:
         name, has_value, value = flag.strip().partition("=")
         if name == "no-usage" and not has_value:
@@ -123,6 +128,10 @@ def parse_behaviour(key: str) -> UpstreamBehaviour:
             reject = True
         elif name == "ignore-limit" and not has_value:
             ignore_limit = True
+        elif name == "call-tools" and not has_value:
+            call_tools = True
+        elif name == "finish-stop" and not has_value:
+            finish_stop = True
         elif name == "require" and has_value:
             continue
         elif name in _FLAGS_WITH_NUMBERS and value.isdigit():
@@ -145,6 +154,8 @@ def parse_behaviour(key: str) -> UpstreamBehaviour:
         reject=reject,
         ignore_limit=ignore_limit,
         report_completion=numbers.get("report-completion"),
+        call_tools=call_tools,
+        finish_stop=finish_stop,
     )
 
 

@@ -1,4 +1,10 @@
-"""The OpenAI protocol of the fake upstream: chat and legacy completions, embeddings, models."""
+"""The OpenAI protocol of the fake upstream: chat and legacy completions, embeddings, models.
+
+A chat request that forces a tool (`tool_choice` "required" or a named function), or has tools
+under the `call-tools` flag, is answered with one call of that tool (the first one unless named),
+arguments `{}`, costing `TOOL_CALL_TOKENS` completion tokens and finish reason "tool_calls" ("stop"
+under `finish-stop`).
+"""
 
 from __future__ import annotations
 
@@ -43,6 +49,7 @@ _MODELS_BODY = orjson.dumps(
     }
 )
 _SSE_DONE = b"data: [DONE]\n\n"
+TOOL_CALL_TOKENS = 5
 
 
 class OpenAIAnswers:
@@ -60,13 +67,23 @@ class OpenAIAnswers:
     ) -> web.StreamResponse:
         prompt_tokens = chat_prompt_tokens(body)
         words, finish_reason = reply_length(body, behaviour.words)
+        tool = called_tool(body, behaviour)
+        if tool is not None:
+            words, finish_reason = TOOL_CALL_TOKENS, "stop" if behaviour.finish_stop else "tool_calls"
         reported = words if behaviour.report_completion is None else behaviour.report_completion
         usage = None if behaviour.no_usage else usage_object(prompt_tokens, reported)
+        call = {
+            "id": self.upstream.next_id("call_fake"),
+            "type": "function",
+            "function": {"name": tool, "arguments": "{}"},
+        }
         if body.get("stream") is True:
             head = self.head("chatcmpl", "chat.completion.chunk", body)
-            choices = chat_stream_choices(words, finish_reason)
+            choices = tool_stream_choices(call, finish_reason) if tool else chat_stream_choices(words, finish_reason)
             return await stream_events(request, sse_events(head, choices, body, usage), behaviour)
-        message = {"role": "assistant", "content": reply_text(words), "refusal": None}
+        message: JSONObject = {"role": "assistant", "content": reply_text(words), "refusal": None}
+        if tool is not None:
+            message |= {"content": None, "tool_calls": [call]}
         choice = {"index": 0, "message": message, "logprobs": None, "finish_reason": finish_reason}
         return json_response(self.head("chatcmpl", "chat.completion", body) | {"choices": [choice]}, usage)
 
@@ -128,6 +145,35 @@ def chat_stream_choices(words: int, finish_reason: str) -> list[JSONObject]:
     """The choice of each chat chunk: the role, one per word, then the finish reason."""
     deltas: list[JSONObject] = [{"role": "assistant", "content": ""}]
     deltas += [{"content": piece} for piece in stream_pieces(words)]
+    choices = [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": None} for delta in deltas]
+    return [*choices, {"index": 0, "delta": {}, "logprobs": None, "finish_reason": finish_reason}]
+
+
+def called_tool(body: JSONObject, behaviour: UpstreamBehaviour) -> str | None:
+    """The function a chat request's answer calls: the forced one, or the first under `call-tools`."""
+    functions = [tool.get("function") for tool in body.get("tools") or () if isinstance(tool, dict)]
+    names = [str(function["name"]) for function in functions if isinstance(function, dict) and function.get("name")]
+    choice = body.get("tool_choice")
+    if not names or choice == "none":
+        return None
+    named = choice.get("function") if isinstance(choice, dict) else None
+    if isinstance(named, dict) and isinstance(named.get("name"), str):
+        return str(named["name"])
+    return names[0] if choice == "required" or behaviour.call_tools else None
+
+
+def tool_stream_choices(call: JSONObject, finish_reason: str) -> list[JSONObject]:
+    """The choice of each chat chunk of a tool call: the call's name, its arguments, the finish reason."""
+    start = {
+        "index": 0,
+        "id": call["id"],
+        "type": "function",
+        "function": {"name": call["function"]["name"], "arguments": ""},
+    }
+    deltas: list[JSONObject] = [
+        {"role": "assistant", "content": None, "tool_calls": [start]},
+        {"tool_calls": [{"index": 0, "function": {"arguments": call["function"]["arguments"]}}]},
+    ]
     choices = [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": None} for delta in deltas]
     return [*choices, {"index": 0, "delta": {}, "logprobs": None, "finish_reason": finish_reason}]
 

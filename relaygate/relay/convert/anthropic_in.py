@@ -70,6 +70,8 @@ def parse_request(body: dict[str, Any]) -> ChatRequest:
         top_p=_number(body.get("top_p")),
         stop=[s for s in stop if isinstance(s, str)] if isinstance(stop, list) else [],
         stream=body.get("stream") is True,
+        parallel_tool_calls=False if as_object(body.get("tool_choice")).get("disable_parallel_tool_use") else None,
+        user=str(user) if isinstance(user := as_object(body.get("metadata")).get("user_id"), str) else "",
     )
 
 

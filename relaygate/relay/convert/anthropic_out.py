@@ -48,10 +48,17 @@ def render_request(request: ChatRequest, model: str) -> dict[str, Any]:
             {"name": tool.name, "description": tool.description, "input_schema": tool.parameters}
             for tool in request.tools
         ]
+        choice: dict[str, Any] | None = None
         if request.tool_choice in ("auto", "required", "none"):
-            body["tool_choice"] = {"type": {"required": "any"}.get(request.tool_choice, request.tool_choice)}
+            choice = {"type": {"required": "any"}.get(request.tool_choice, request.tool_choice)}
         elif request.tool_choice is not None:
-            body["tool_choice"] = {"type": "tool", "name": request.tool_choice}
+            choice = {"type": "tool", "name": request.tool_choice}
+        if request.parallel_tool_calls is False and (choice or {}).get("type") != "none":
+            choice = (choice or {"type": "auto"}) | {"disable_parallel_tool_use": True}
+        if choice is not None:
+            body["tool_choice"] = choice
+    if request.user:
+        body["metadata"] = {"user_id": request.user}
     optional = {"temperature": request.temperature, "top_p": request.top_p, "stop_sequences": request.stop or None}
     body |= {name: value for name, value in optional.items() if value is not None}
     if request.stream:

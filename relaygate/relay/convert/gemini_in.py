@@ -28,6 +28,7 @@ from relaygate.relay.convert.ir import (
     ToolResult,
     UsageReport,
     as_object,
+    stop_with_calls,
 )
 from relaygate.relay.sse import event_json
 
@@ -172,8 +173,7 @@ def parse_usage(metadata: Any) -> Usage | None:
 
 
 def _stop(reason: Any, calls: bool) -> StopReason:
-    stop = FINISH_REASONS.get(str(reason), "content_filter")
-    return "tool_calls" if calls and stop == "stop" else stop
+    return stop_with_calls(FINISH_REASONS.get(str(reason), "content_filter"), calls)
 
 
 def parse_response(data: Any) -> ChatResponse:

@@ -76,6 +76,8 @@ class ChatRequest:
     stop: list[str] = field(default_factory=list)
     stream: bool = False
     include_usage: bool = False  # an OpenAI client asked for the usage chunk of a stream
+    parallel_tool_calls: bool | None = None  # False: at most one tool call per answer
+    user: str = ""  # the client's id of its end user, passed on for the provider's abuse checks
 
 
 @dataclass
@@ -125,6 +127,12 @@ class UsageReport:
 
 
 StreamDelta = Start | TextDelta | ToolCallStart | ToolArgumentsDelta | Finish | UsageReport
+
+
+def stop_with_calls(stop: StopReason, calls: bool) -> StopReason:
+    """An answer that calls a tool stops for the call, whatever the upstream said ("stop" from some
+    OpenAI-compatible servers): an agent loop runs the tool only when the stop says so."""
+    return "tool_calls" if calls and stop == "stop" else stop
 
 
 def tool_names_by_id(messages: list[Message]) -> dict[str, str]:

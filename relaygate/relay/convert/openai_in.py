@@ -26,6 +26,7 @@ from relaygate.relay.convert.ir import (
     UsageReport,
     as_object,
     parse_data_url,
+    stop_with_calls,
 )
 from relaygate.relay.sse import event_json
 
@@ -75,6 +76,8 @@ def parse_request(body: dict[str, Any]) -> ChatRequest:
         stop=[stop] if isinstance(stop, str) else [s for s in stop or () if isinstance(s, str)],
         stream=body.get("stream") is True,
         include_usage=isinstance(options, dict) and options.get("include_usage") is True,
+        parallel_tool_calls=parallel if isinstance(parallel := body.get("parallel_tool_calls"), bool) else None,
+        user=str(body["user"]) if isinstance(body.get("user"), str) else "",
     )
 
 
@@ -161,7 +164,9 @@ def parse_response(data: dict[str, Any]) -> ChatResponse:
     return ChatResponse(
         id=str(data.get("id") or ""),
         parts=parts,
-        stop=STOP_REASONS.get(str(choice.get("finish_reason")), "stop"),
+        stop=stop_with_calls(
+            STOP_REASONS.get(str(choice.get("finish_reason")), "stop"), any(isinstance(p, ToolCall) for p in parts)
+        ),
         usage=parse_usage(data.get("usage")) or Usage(),
     )
 
@@ -207,7 +212,8 @@ class StreamParser:
             if function.get("arguments"):
                 deltas.append(ToolArgumentsDelta(index, str(function["arguments"])))
         if choice.get("finish_reason"):
-            deltas.append(Finish(STOP_REASONS.get(str(choice["finish_reason"]), "stop")))
+            stop = STOP_REASONS.get(str(choice["finish_reason"]), "stop")
+            deltas.append(Finish(stop_with_calls(stop, bool(self._calls))))
         return deltas
 
 

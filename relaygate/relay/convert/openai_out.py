@@ -51,6 +51,8 @@ def render_request(request: ChatRequest, model: str) -> dict[str, Any]:
         "temperature": request.temperature,
         "top_p": request.top_p,
         "stop": request.stop or None,
+        "parallel_tool_calls": request.parallel_tool_calls if request.tools else None,
+        "user": request.user or None,
     }
     body |= {name: value for name, value in optional.items() if value is not None}
     if request.stream:
