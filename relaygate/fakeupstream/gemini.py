@@ -6,6 +6,7 @@ JSON array), `countTokens`, `embedContent`, `batchEmbedContents`. The key comes 
 
 - The prompt is the words of every text part of `systemInstruction` and `contents`
   (`gemini_prompt_tokens`); `countTokens` answers that number as `totalTokens`.
+- Fields are read in either spelling (`generation_config.max_output_tokens` too), as Gemini does.
 - The reply is `words` words cut to `generationConfig.maxOutputTokens` (finish reason
   `MAX_TOKENS`, else `STOP`). `usageMetadata` reports the prompt, the reply's words as
   `candidatesTokenCount`, `thoughts=N` as `thoughtsTokenCount` and `cached=N` (at most the
@@ -44,6 +45,7 @@ from relaygate.fakeupstream.behaviour import (
     reply_text,
     stream_pieces,
 )
+from relaygate.relay.gemini_json import field
 
 _STATUSES = {
     400: "INVALID_ARGUMENT",
@@ -69,7 +71,7 @@ def gemini_prompt_tokens(request: Mapping[str, Any]) -> int:
     contents = request.get("contents")
     if not isinstance(contents, list) or not contents:
         raise invalid_request("* GenerateContentRequest.contents: contents is not specified", param="contents")
-    texts = content_texts(request.get("systemInstruction"))
+    texts = content_texts(field(request, "systemInstruction"))
     for content in contents:
         texts += content_texts(content)
     return sum(count_words(text) for text in texts)
@@ -77,26 +79,26 @@ def gemini_prompt_tokens(request: Mapping[str, Any]) -> int:
 
 def forced_function(request: Mapping[str, Any]) -> str | None:
     """The name of the function the request forces the model to call, if it forces one."""
-    config = request.get("toolConfig")
-    calling = config.get("functionCallingConfig") if isinstance(config, Mapping) else None
+    config = field(request, "toolConfig")
+    calling = field(config, "functionCallingConfig")
     if not isinstance(calling, Mapping) or calling.get("mode") != "ANY":
         return None
-    allowed = calling.get("allowedFunctionNames")
+    allowed = field(calling, "allowedFunctionNames")
     if isinstance(allowed, list) and allowed:
         return str(allowed[0])
     names = [
         str(declaration.get("name"))
         for tool in request.get("tools") or ()
         if isinstance(tool, Mapping)
-        for declaration in tool.get("functionDeclarations") or ()
+        for declaration in field(tool, "functionDeclarations") or ()
         if isinstance(declaration, Mapping)
     ]
     return names[0] if names else None
 
 
 def reply_words_for(request: Mapping[str, Any], words: int) -> tuple[int, str]:
-    config = request.get("generationConfig")
-    limit = config.get("maxOutputTokens") if isinstance(config, Mapping) else None
+    config = field(request, "generationConfig")
+    limit = field(config, "maxOutputTokens")
     count, finish = reply_length({} if limit is None else {"max_tokens": limit}, words)
     return count, _FINISH[finish]
 
@@ -136,7 +138,7 @@ class GeminiAnswers:
         if method in ("generateContent", "streamGenerateContent"):
             return await self.generate(request, model, method, body, behaviour)
         if method == "countTokens":
-            inner = body.get("generateContentRequest")
+            inner = field(body, "generateContentRequest")
             return json_answer({"totalTokens": gemini_prompt_tokens(inner if isinstance(inner, Mapping) else body)})
         if method in ("embedContent", "batchEmbedContents"):
             return self.embed(method, body, behaviour)
