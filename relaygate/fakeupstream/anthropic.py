@@ -137,7 +137,7 @@ class AnthropicAnswers:
             "name": tool,
             "input": {},
         }
-        if body.get("stream") is True:
+        if body.get("stream") is True and not behaviour.no_stream:
             events = message_events(message, tool_block if tool else None, words, stop_reason, usage)
             return await stream_events(request, events, behaviour)
         content = [tool_block] if tool else [{"type": "text", "text": reply_text(words)}]

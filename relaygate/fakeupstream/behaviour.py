@@ -84,7 +84,10 @@ class UpstreamBehaviour:
     OpenAI chat protocol reports N completion tokens, whatever it wrote). For OpenAI chat, `call-tools`
     answers every request that has tools with a call of the first (a forced tool is always called),
     and `finish-stop` reports such an answer's finish reason as "stop", as some OpenAI-compatible
-    servers do. An unknown or malformed flag
+    servers do. Two flags make a LiteLLM-like upstream: `usage-on-choices` (an OpenAI chat stream
+    carries its usage on the last chunk with choices, not on a chunk of its own) and `no-stream`
+    (OpenAI chat and Anthropic messages answer a stream request with the whole JSON body). An
+    unknown or malformed flag
     is a 400, so that a typo in a test's channel key cannot silently configure nothing.
     """
 
@@ -102,6 +105,8 @@ class UpstreamBehaviour:
     report_completion: int | None = None
     call_tools: bool = False
     finish_stop: bool = False
+    usage_on_choices: bool = False
+    no_stream: bool = False
 
 
 def parse_bearer(authorization: str | None) -> str | None:
@@ -119,7 +124,7 @@ def parse_bearer(authorization: str | None) -> str | None:
 def parse_behaviour(key: str) -> UpstreamBehaviour:
     """The behaviour flags of an API key such as `fake;no-usage;chunk-delay-ms=50`."""
     numbers: dict[str, int] = {}
-    no_usage = reject = ignore_limit = call_tools = finish_stop = False
+    no_usage = reject = ignore_limit = call_tools = finish_stop = usage_on_choices = no_stream = False
     for flag in key.split(";")[1:]:
         name, has_value, value = flag.strip().partition("=")
         if name == "no-usage" and not has_value:
@@ -132,6 +137,10 @@ def parse_behaviour(key: str) -> UpstreamBehaviour:
             call_tools = True
         elif name == "finish-stop" and not has_value:
             finish_stop = True
+        elif name == "usage-on-choices" and not has_value:
+            usage_on_choices = True
+        elif name == "no-stream" and not has_value:
+            no_stream = True
         elif name == "require" and has_value:
             continue
         elif name in _FLAGS_WITH_NUMBERS and value.isdigit():
@@ -156,6 +165,8 @@ def parse_behaviour(key: str) -> UpstreamBehaviour:
         report_completion=numbers.get("report-completion"),
         call_tools=call_tools,
         finish_stop=finish_stop,
+        usage_on_choices=usage_on_choices,
+        no_stream=no_stream,
     )
 
 

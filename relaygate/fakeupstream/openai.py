@@ -77,9 +77,11 @@ class OpenAIAnswers:
             "type": "function",
             "function": {"name": tool, "arguments": "{}"},
         }
-        if body.get("stream") is True:
+        if body.get("stream") is True and not behaviour.no_stream:
             head = self.head("chatcmpl", "chat.completion.chunk", body)
             choices = tool_stream_choices(call, finish_reason) if tool else chat_stream_choices(words, finish_reason)
+            if behaviour.usage_on_choices:
+                return await stream_events(request, usage_on_last_choices(head, choices, usage), behaviour)
             return await stream_events(request, sse_events(head, choices, body, usage), behaviour)
         message: JSONObject = {"role": "assistant", "content": reply_text(words), "refusal": None}
         if tool is not None:
@@ -186,6 +188,13 @@ def completion_stream_choices(words: int, finish_reason: str) -> list[JSONObject
         {"text": piece, "index": 0, "logprobs": None, "finish_reason": finish}
         for piece, finish in zip(pieces, finishes, strict=True)
     ]
+
+
+def usage_on_last_choices(head: JSONObject, choices: list[JSONObject], usage: JSONObject | None) -> list[bytes]:
+    """A stream as LiteLLM sends it: the usage on the finish chunk, whether or not the client asked."""
+    chunks = [head | {"choices": [choice]} for choice in choices]
+    chunks[-1] |= {"usage": usage}
+    return [b"data: " + orjson.dumps(chunk) + b"\n\n" for chunk in chunks] + [_SSE_DONE]
 
 
 def sse_events(head: JSONObject, choices: list[JSONObject], body: JSONObject, usage: JSONObject | None) -> list[bytes]:

@@ -20,6 +20,7 @@ from relaygate.relay.asgi import Receive, Send, send_bytes
 from relaygate.relay.call import Adapter, RelayCall
 from relaygate.relay.client_watch import ClientWatch
 from relaygate.relay.convert.adapter import choose_adapter
+from relaygate.relay.convert.whole_answer import answer_as_stream, is_whole_answer
 from relaygate.relay.http_client import HttpClientError, UpstreamResponse
 from relaygate.relay.lifecycle import Hold, admitted, holding
 from relaygate.relay.streaming import stream_events
@@ -66,6 +67,14 @@ async def exchange(
     headers = hold.admission.permit.headers()  # x-request-id is added for every response by the app
     if hold.capped and call.output_limit is not None:
         headers.append((CAPPED_HEADER, str(call.output_limit).encode()))
+    if call.stream and response.status == 200 and is_whole_answer(response.headers.get("content-type", "")):
+        body, hold.usage = await read_whole(response, call, adapter)
+        events = answer_as_stream(call, adapter, body, hold.usage)
+        if events is None:
+            await send_bytes(send, 200, body, b"application/json", headers)
+        else:
+            await send_bytes(send, 200, events, b"text/event-stream", headers)
+        return
     if call.stream and response.status == 200:
         await stream_events(response, tap := adapter.stream_tap(call), watch, send, headers)
         hold.usage = tap.usage()

@@ -92,6 +92,10 @@ class ConvertingAdapter:
     def response_usage(self, call: RelayCall, data: Any) -> Usage:
         return self._target.adapter.response_usage(self._upstream, data)
 
+    def codecs(self) -> tuple[Codec, Codec, ChatRequest]:
+        """(the upstream's codec, the client's, the client's request) for answers rendered elsewhere."""
+        return self._target.codec, self._client, self._request
+
     def client_body(self, call: RelayCall, status: int, body: bytes, usage: Usage) -> bytes:
         """The upstream's answer in the client's protocol, with the usage billed; an error in the client's shape."""
         if not 200 <= status < 300:
