@@ -10,7 +10,8 @@ rules (a contract tests compute bills from):
   as `cache_creation_input_tokens`; `input_tokens` is the rest, as Anthropic reports it.
 - The reply is `words` words cut to `max_tokens` (stop reason `max_tokens`, else `end_turn`). A
   request that forces a tool (`tool_choice` `any` or `tool`) gets one `tool_use` block instead,
-  costing `TOOL_USE_TOKENS`.
+  costing `TOOL_USE_TOKENS`, its input following the tool's `input_schema` (`sample_json`).
+- A stream's last `message_delta` repeats the input token counts, as Anthropic's does.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from relaygate.fakeupstream.behaviour import (
     invalid_request,
     reply_length,
     reply_text,
+    sample_json,
     stream_pieces,
 )
 
@@ -97,6 +99,11 @@ def forced_tool(request: Mapping[str, Any]) -> str | None:
     return str(tools[0]["name"]) if choice.get("type") == "any" else None
 
 
+def tool_schema(request: Mapping[str, Any], name: str | None) -> Any:
+    tools = [tool for tool in request.get("tools") or () if isinstance(tool, Mapping) and tool.get("name") == name]
+    return tools[0].get("input_schema") if tools else None
+
+
 def anthropic_usage(prompt: int, output: int, behaviour: UpstreamBehaviour) -> JSONObject:
     read = min(behaviour.cached, prompt)
     written = min(behaviour.cache_write, prompt - read)
@@ -135,7 +142,7 @@ class AnthropicAnswers:
             "type": "tool_use",
             "id": self.upstream.next_id("toolu_fake"),
             "name": tool,
-            "input": {},
+            "input": sample_json(tool_schema(body, tool)),
         }
         if body.get("stream") is True and not behaviour.no_stream:
             events = message_events(message, tool_block if tool else None, words, stop_reason, usage)
@@ -160,9 +167,14 @@ def message_events(
     start = message if usage is None else message | {"usage": usage | {"output_tokens": 1}}
     events: list[JSONObject] = [{"type": "message_start", "message": start}]
     if tool_block is not None:
-        events.append({"type": "content_block_start", "index": 0, "content_block": tool_block})
+        events.append({"type": "content_block_start", "index": 0, "content_block": tool_block | {"input": {}}})
+        arguments = orjson.dumps(tool_block["input"]).decode()
         events.append(
-            {"type": "content_block_delta", "index": 0, "delta": {"type": "input_json_delta", "partial_json": "{}"}}
+            {
+                "type": "content_block_delta",
+                "index": 0,
+                "delta": {"type": "input_json_delta", "partial_json": arguments},
+            }
         )
     else:
         events.append({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}})
@@ -174,7 +186,7 @@ def message_events(
     events.append({"type": "content_block_stop", "index": 0})
     final: JSONObject = {"type": "message_delta", "delta": {"stop_reason": stop_reason, "stop_sequence": None}}
     if usage is not None:
-        final["usage"] = {"output_tokens": usage["output_tokens"]}
+        final["usage"] = usage  # input counts too, as Anthropic's final message_delta has them
     events += [final, {"type": "message_stop"}]
     return [b"event: " + event["type"].encode() + b"\ndata: " + orjson.dumps(event) + b"\n\n" for event in events]
 

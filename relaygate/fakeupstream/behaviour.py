@@ -179,6 +179,34 @@ def without_limits(body: Mapping[str, Any]) -> dict[str, Any]:
     return answered
 
 
+def sample_json(schema: Any) -> Any:
+    """A value that follows a simple JSON Schema (or Gemini schema): every property, first enum value.
+
+    Strings are "fake", numbers 1, booleans true, arrays one item; a schema without a type is an object.
+    """
+    if not isinstance(schema, Mapping):
+        return {}
+    if isinstance(schema.get("enum"), list) and schema["enum"]:
+        return schema["enum"][0]
+    for union in ("anyOf", "any_of", "oneOf"):
+        if isinstance(schema.get(union), list) and schema[union]:
+            return sample_json(schema[union][0])
+    kind = str(schema.get("type") or "object").lower()
+    if kind == "string":
+        return "fake"
+    if kind in ("integer", "number"):
+        return 1
+    if kind == "boolean":
+        return True
+    if kind == "array":
+        return [sample_json(schema.get("items"))]
+    if kind == "null":
+        return None
+    properties = schema.get("properties")
+    fields = properties if isinstance(properties, Mapping) else {}
+    return {name: sample_json(value) for name, value in fields.items()}
+
+
 def count_words(text: str) -> int:
     """The token count of a text: its whitespace-separated words."""
     return len(text.split())

@@ -2,8 +2,9 @@
 
 A chat request that forces a tool (`tool_choice` "required" or a named function), or has tools
 under the `call-tools` flag, is answered with one call of that tool (the first one unless named),
-arguments `{}`, costing `TOOL_CALL_TOKENS` completion tokens and finish reason "tool_calls" ("stop"
-under `finish-stop`).
+arguments following its parameters (`sample_json`), costing `TOOL_CALL_TOKENS` completion tokens
+and finish reason "tool_calls" ("stop" under `finish-stop`). A `response_format` of `json_object`
+or `json_schema` is answered with JSON (`sample_json` of the schema) costing its words, uncut.
 """
 
 from __future__ import annotations
@@ -27,12 +28,14 @@ from relaygate.fakeupstream.behaviour import (
     UpstreamBehaviour,
     chat_prompt_tokens,
     completion_prompt_tokens,
+    count_words,
     embedding_usage,
     embedding_vectors,
     invalid_request,
     parse_bearer,
     reply_length,
     reply_text,
+    sample_json,
     stream_pieces,
     usage_object,
 )
@@ -75,15 +78,21 @@ class OpenAIAnswers:
         call = {
             "id": self.upstream.next_id("call_fake"),
             "type": "function",
-            "function": {"name": tool, "arguments": "{}"},
+            "function": {"name": tool, "arguments": orjson.dumps(sample_json(tool_parameters(body, tool))).decode()},
         }
+        answer = json_answer_text(body)
+        if answer is not None and tool is None:
+            words, finish_reason = count_words(answer), "stop"
+            usage = None if behaviour.no_usage else usage_object(prompt_tokens, words)
         if body.get("stream") is True and not behaviour.no_stream:
             head = self.head("chatcmpl", "chat.completion.chunk", body)
-            choices = tool_stream_choices(call, finish_reason) if tool else chat_stream_choices(words, finish_reason)
+            choices = (
+                tool_stream_choices(call, finish_reason) if tool else chat_stream_choices(words, finish_reason, answer)
+            )
             if behaviour.usage_on_choices:
                 return await stream_events(request, usage_on_last_choices(head, choices, usage), behaviour)
             return await stream_events(request, sse_events(head, choices, body, usage), behaviour)
-        message: JSONObject = {"role": "assistant", "content": reply_text(words), "refusal": None}
+        message: JSONObject = {"role": "assistant", "content": answer or reply_text(words), "refusal": None}
         if tool is not None:
             message |= {"content": None, "tool_calls": [call]}
         choice = {"index": 0, "message": message, "logprobs": None, "finish_reason": finish_reason}
@@ -143,10 +152,10 @@ def json_response(payload: JSONObject, usage: JSONObject | None) -> web.Response
     return json_answer(payload)
 
 
-def chat_stream_choices(words: int, finish_reason: str) -> list[JSONObject]:
-    """The choice of each chat chunk: the role, one per word, then the finish reason."""
+def chat_stream_choices(words: int, finish_reason: str, text: str | None = None) -> list[JSONObject]:
+    """The choice of each chat chunk: the role, one per word (or `text` in one), then the finish reason."""
     deltas: list[JSONObject] = [{"role": "assistant", "content": ""}]
-    deltas += [{"content": piece} for piece in stream_pieces(words)]
+    deltas += [{"content": text}] if text is not None else [{"content": piece} for piece in stream_pieces(words)]
     choices = [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": None} for delta in deltas]
     return [*choices, {"index": 0, "delta": {}, "logprobs": None, "finish_reason": finish_reason}]
 
@@ -162,6 +171,26 @@ def called_tool(body: JSONObject, behaviour: UpstreamBehaviour) -> str | None:
     if isinstance(named, dict) and isinstance(named.get("name"), str):
         return str(named["name"])
     return names[0] if choice == "required" or behaviour.call_tools else None
+
+
+def tool_parameters(body: JSONObject, name: str | None) -> object:
+    for tool in body.get("tools") or ():
+        function = tool.get("function") if isinstance(tool, dict) else None
+        if isinstance(function, dict) and function.get("name") == name:
+            return function.get("parameters")
+    return None
+
+
+def json_answer_text(body: JSONObject) -> str | None:
+    """The JSON text a `response_format` asks for, or None for a plain answer."""
+    response_format = body.get("response_format")
+    kind = response_format.get("type") if isinstance(response_format, dict) else None
+    if kind == "json_object":
+        return orjson.dumps({"reply": reply_text(3)}).decode()
+    if kind == "json_schema":
+        spec = response_format.get("json_schema") if isinstance(response_format, dict) else None
+        return orjson.dumps(sample_json(spec.get("schema") if isinstance(spec, dict) else None)).decode()
+    return None
 
 
 def tool_stream_choices(call: JSONObject, finish_reason: str) -> list[JSONObject]:

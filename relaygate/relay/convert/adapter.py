@@ -20,7 +20,8 @@ from relaygate.errors import GatewayError, UpstreamError
 from relaygate.relay.anthropic_adapter import AnthropicAdapter
 from relaygate.relay.call import Adapter, RelayCall, StreamTap
 from relaygate.relay.convert.codecs import ANTHROPIC, GEMINI, OPENAI, Codec, StreamParser, StreamRenderer
-from relaygate.relay.convert.ir import ChatRequest, Finish, UsageReport
+from relaygate.relay.convert.ir import ChatRequest, ChatResponse, Finish, UsageReport
+from relaygate.relay.convert.structured import AnswerToolParser, as_content
 from relaygate.relay.error_bodies import stream_error_event
 from relaygate.relay.gemini_adapter import MODEL_PLACEHOLDER, GeminiAdapter
 from relaygate.relay.openai_adapter import OpenAIAdapter
@@ -68,6 +69,7 @@ class ConvertingAdapter:
         self.channel_types = target.adapter.channel_types
         self._client = client
         self._target = target
+        client.refuse_unconvertible(call.body)
         self._request: ChatRequest = client.parse_request(call.body)
         self._request.stream = call.stream
         body = target.codec.render_request(self._request, call.model)
@@ -92,9 +94,13 @@ class ConvertingAdapter:
     def response_usage(self, call: RelayCall, data: Any) -> Usage:
         return self._target.adapter.response_usage(self._upstream, data)
 
-    def codecs(self) -> tuple[Codec, Codec, ChatRequest]:
-        """(the upstream's codec, the client's, the client's request) for answers rendered elsewhere."""
-        return self._target.codec, self._client, self._request
+    def parse_answer(self, data: Any) -> ChatResponse:
+        """The upstream's whole answer in the IR, a structured answer (`convert.structured`) as text."""
+        return as_content(self._request, self._target.codec.parse_response(data))
+
+    def client_codec(self) -> tuple[Codec, ChatRequest]:
+        """The client's codec and request, for answers rendered elsewhere."""
+        return self._client, self._request
 
     def client_body(self, call: RelayCall, status: int, body: bytes, usage: Usage) -> bytes:
         """The upstream's answer in the client's protocol, with the usage billed; an error in the client's shape."""
@@ -104,7 +110,7 @@ class ConvertingAdapter:
             data = orjson.loads(body)
         except orjson.JSONDecodeError as exc:
             raise UpstreamError(502, "The upstream provider's answer is not JSON, so it cannot be converted.") from exc
-        response = self._target.codec.parse_response(data)
+        response = self.parse_answer(data)
         response.usage = usage
         rendered = self._client.render_response(response, call.model)
         if call.endpoint == "streamGenerateContent":  # without alt=sse Gemini answers a JSON array
@@ -114,7 +120,9 @@ class ConvertingAdapter:
     def stream_tap(self, call: RelayCall) -> ConvertingTap:
         return ConvertingTap(
             self._target.adapter.stream_tap(self._for_upstream(call)),
-            self._target.codec.stream_parser(),
+            AnswerToolParser(self._target.codec.stream_parser())
+            if self._request.response_format is not None
+            else self._target.codec.stream_parser(),
             self._client.stream_renderer(self._request, call.model),
             call.family,
         )

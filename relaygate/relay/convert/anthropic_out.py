@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import orjson
@@ -25,6 +26,7 @@ from relaygate.relay.convert.ir import (
     ToolResult,
     UsageReport,
 )
+from relaygate.relay.convert.structured import ANSWER_TOOL, answer_tool
 
 DEFAULT_MAX_TOKENS = 4096  # Anthropic requires max_tokens; other protocols may leave it out
 STOP_REASONS: dict[StopReason, str] = {
@@ -43,11 +45,15 @@ def render_request(request: ChatRequest, model: str) -> dict[str, Any]:
     }
     if request.system:
         body["system"] = request.system
-    if request.tools:
+    if request.tools or request.response_format is not None:
         body["tools"] = [
             {"name": tool.name, "description": tool.description, "input_schema": tool.parameters}
             for tool in request.tools
         ]
+        if request.response_format is not None:
+            body["tools"].append(answer_tool(request.response_format))
+            if not request.tools:
+                request = replace(request, tool_choice=ANSWER_TOOL)
         choice: dict[str, Any] | None = None
         if request.tool_choice in ("auto", "required", "none"):
             choice = {"type": {"required": "any"}.get(request.tool_choice, request.tool_choice)}

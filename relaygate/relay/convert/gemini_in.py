@@ -29,6 +29,7 @@ from relaygate.relay.convert.ir import (
     UsageReport,
     stop_with_calls,
 )
+from relaygate.relay.convert.openai_in import unconvertible
 from relaygate.relay.gemini_json import field, object_field, schema_keys
 from relaygate.relay.sse import event_json
 
@@ -55,6 +56,16 @@ class CallIds:
                 pending.remove(given)
             return str(given)
         return pending.pop(0) if pending else f"call_{name}"
+
+
+def refuse_unconvertible(body: dict[str, Any]) -> None:
+    """Refuse (400) what a converted request could not honour and what changes the answer's meaning."""
+    config = object_field(body, "generationConfig")
+    count = field(config, "candidateCount")
+    if isinstance(count, int) and count > 1:
+        raise unconvertible("generationConfig.candidateCount", "a Gemini")
+    if field(config, "responseLogprobs") is True:
+        raise unconvertible("generationConfig.responseLogprobs", "a Gemini")
 
 
 def parse_request(body: dict[str, Any]) -> ChatRequest:

@@ -64,6 +64,14 @@ class Tool:
 ToolChoice = Literal["auto", "none", "required"] | str  # any other string names the one tool to call
 
 
+@dataclass(frozen=True)
+class ResponseFormat:
+    """Structured output: a JSON object, following `schema` (JSON Schema) when one is given."""
+
+    schema: dict[str, Any] | None = None
+    name: str = ""
+
+
 @dataclass
 class ChatRequest:
     messages: list[Message]
@@ -78,6 +86,7 @@ class ChatRequest:
     include_usage: bool = False  # an OpenAI client asked for the usage chunk of a stream
     parallel_tool_calls: bool | None = None  # False: at most one tool call per answer
     user: str = ""  # the client's id of its end user, passed on for the provider's abuse checks
+    response_format: ResponseFormat | None = None
 
 
 @dataclass

@@ -38,18 +38,18 @@ def is_whole_answer(content_type: str) -> bool:
 
 def answer_as_stream(call: RelayCall, adapter: Adapter, body: bytes, usage: Usage) -> bytes | None:
     """The client's events for the whole answer `body`; None for a call with no chat stream to render."""
-    if isinstance(adapter, ConvertingAdapter):
-        upstream, client, request = adapter.codecs()
-    else:
-        codec = client_codec(call)
-        if codec is None:
-            return None
-        upstream, client, request = codec, codec, codec.parse_request(call.body)
+    codec = client_codec(call)
+    if codec is None:
+        return None
     try:
         data = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
         raise UpstreamError(502, "The upstream provider's answer is neither a stream nor JSON.") from exc
-    response = upstream.parse_response(data)
+    if isinstance(adapter, ConvertingAdapter):
+        client, request = adapter.client_codec()
+        response = adapter.parse_answer(data)
+    else:
+        client, request, response = codec, codec.parse_request(call.body), codec.parse_response(data)
     response.usage = usage
     return render_stream(client, request, response, call.model)
 
