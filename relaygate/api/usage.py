@@ -34,6 +34,8 @@ class UsageRecord(BaseModel):
     upstream_model: str
     prompt_tokens: int
     cached_tokens: int
+    cache_write_5m_tokens: int = 0
+    cache_write_1h_tokens: int = 0
     completion_tokens: int
     quota: int
     latency_ms: int

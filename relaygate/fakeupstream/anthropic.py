@@ -7,7 +7,8 @@ rules (a contract tests compute bills from):
   `text` blocks, `tool_result` text) and 3, plus per tool the words of its name and description
   (`anthropic_prompt_tokens`). `count_tokens` answers that number.
 - Of the prompt, `cached=N` tokens are reported as `cache_read_input_tokens` and `cache-write=N`
-  as `cache_creation_input_tokens`; `input_tokens` is the rest, as Anthropic reports it.
+  and `cache-write-1h=N` as `cache_creation_input_tokens`, split by kind in `cache_creation`
+  (`ephemeral_5m_input_tokens`, `ephemeral_1h_input_tokens`); `input_tokens` is the rest, as Anthropic reports it.
 - The reply is `words` words cut to `max_tokens` (stop reason `max_tokens`, else `end_turn`). A
   request that forces a tool (`tool_choice` `any` or `tool`) gets one `tool_use` block instead,
   costing `TOOL_USE_TOKENS`, its input following the tool's `input_schema` (`sample_json`).
@@ -106,11 +107,13 @@ def tool_schema(request: Mapping[str, Any], name: str | None) -> Any:
 
 def anthropic_usage(prompt: int, output: int, behaviour: UpstreamBehaviour) -> JSONObject:
     read = min(behaviour.cached, prompt)
-    written = min(behaviour.cache_write, prompt - read)
+    minutes = min(behaviour.cache_write, prompt - read)
+    hour = min(behaviour.cache_write_1h, prompt - read - minutes)
     return {
-        "input_tokens": prompt - read - written,
-        "cache_creation_input_tokens": written,
+        "input_tokens": prompt - read - minutes - hour,
+        "cache_creation_input_tokens": minutes + hour,
         "cache_read_input_tokens": read,
+        "cache_creation": {"ephemeral_5m_input_tokens": minutes, "ephemeral_1h_input_tokens": hour},
         "output_tokens": output,
     }
 

@@ -37,6 +37,7 @@ _FLAGS_WITH_NUMBERS = (
     "words",
     "cached",
     "cache-write",
+    "cache-write-1h",
     "thoughts",
     "report-completion",
 )
@@ -78,7 +79,7 @@ class UpstreamBehaviour:
     `require=VALUE` (accepted and ignored), `reject` (the task APIs answer a submit with a
     rejection and status 200, as midjourney-proxy and Suno relays do), and for the Anthropic and
     Gemini protocols `cached=N` (that many prompt tokens reported as read from the provider's
-    cache), `cache-write=N` (Anthropic: written to the cache) and `thoughts=N` (Gemini: thinking
+    cache), `cache-write=N` (Anthropic: written to the 5-minute cache), `cache-write-1h=N` (to the 1-hour one) and `thoughts=N` (Gemini: thinking
     tokens). Two flags make a dishonest upstream, for the gateway's spend bounds: `ignore-limit`
     (the reply has its `words` whatever output limit the request set) and `report-completion=N` (the
     OpenAI chat protocol reports N completion tokens, whatever it wrote). For OpenAI chat, `call-tools`
@@ -99,6 +100,7 @@ class UpstreamBehaviour:
     words: int = DEFAULT_REPLY_WORDS
     cached: int = 0
     cache_write: int = 0
+    cache_write_1h: int = 0
     thoughts: int = 0
     reject: bool = False
     ignore_limit: bool = False
@@ -159,6 +161,7 @@ def parse_behaviour(key: str) -> UpstreamBehaviour:
         words=numbers.get("words", DEFAULT_REPLY_WORDS),
         cached=numbers.get("cached", 0),
         cache_write=numbers.get("cache-write", 0),
+        cache_write_1h=numbers.get("cache-write-1h", 0),
         thoughts=numbers.get("thoughts", 0),
         reject=reject,
         ignore_limit=ignore_limit,

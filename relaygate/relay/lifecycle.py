@@ -145,6 +145,8 @@ def usage_record(hold: Hold, charge: int, overrun: int) -> UsageRecord:
         upstream_model=hold.upstream_model or call.model,
         prompt_tokens=usage.prompt,
         cached_tokens=usage.cached,
+        cache_write_5m_tokens=usage.cache_write_5m,
+        cache_write_1h_tokens=usage.cache_write_1h,
         completion_tokens=usage.completion,
         quota=charge,
         overrun=overrun,

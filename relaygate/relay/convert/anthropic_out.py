@@ -101,11 +101,15 @@ def _arguments(arguments: str) -> Any:
 
 
 def render_usage(usage: Usage) -> dict[str, Any]:
-    return {
-        "input_tokens": usage.prompt - usage.cached,
-        "cache_read_input_tokens": usage.cached,
-        "output_tokens": usage.completion,
-    }
+    written = usage.cache_write_5m + usage.cache_write_1h
+    rendered: dict[str, Any] = {"input_tokens": usage.prompt - usage.cached - written}
+    if written:  # only an answer from Anthropic has writes, and then by kind
+        rendered["cache_creation_input_tokens"] = written
+        rendered["cache_creation"] = {
+            "ephemeral_5m_input_tokens": usage.cache_write_5m,
+            "ephemeral_1h_input_tokens": usage.cache_write_1h,
+        }
+    return rendered | {"cache_read_input_tokens": usage.cached, "output_tokens": usage.completion}
 
 
 def render_response(response: ChatResponse, model: str) -> dict[str, Any]:
