@@ -6,6 +6,7 @@ everything else (health, the management API under /api, the console at /) is a S
 
 from __future__ import annotations
 
+import hmac
 import itertools
 import logging
 import os
@@ -23,7 +24,7 @@ from starlette.routing import Mount, Route
 from relaygate.api.app import create_api
 from relaygate.auth.credentials import Family
 from relaygate.console.web import console_routes
-from relaygate.errors import GatewayError, MethodNotAllowed, NotFound
+from relaygate.errors import GatewayError, InvalidApiKey, MethodNotAllowed, NotFound
 from relaygate.logs import configure_logging
 from relaygate.logs import request_id as request_id_var
 from relaygate.relay import (
@@ -43,6 +44,7 @@ from relaygate.relay.routing import RouteTable
 from relaygate.runtime import Runtime
 from relaygate.settings import Settings, load_settings
 from relaygate.store.redis import unreachable
+from relaygate.store.saturation import database_busy
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +52,8 @@ log = logging.getLogger(__name__)
 _REQUEST_ID_PREFIX = os.urandom(10).hex()
 _request_counter = itertools.count(1)
 _CLIENT_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
+_FAILED = "The gateway failed on this request; try again."
+API_PREFIX = "/api"
 
 
 class Gateway:
@@ -70,6 +74,7 @@ class Gateway:
                 *billing_compat_routes.ROUTES,
             ]
         )
+        self.api = create_api(lambda: self.rt)
         self.rest = _management_app(self)
 
     @property
@@ -94,19 +99,29 @@ class Gateway:
         route = self.routes.match(scope["method"], scope["path"])
         if route is None:
             family = self.routes.family_of_known_path(scope["path"])
-            if family is None:
+            if family is None and _in_api(scope["path"]):
+                # straight to the API, as its mount would, but for every path under /api: the
+                # mount's pattern does not match a path with a newline in it
+                await self.api({**scope, "root_path": scope.get("root_path", "") + API_PREFIX}, receive, sent)
+            elif family is None:
                 await self.rest(scope, receive, sent)
             else:
                 message = f"{scope['method']} is not allowed on {scope['path']}: see the API reference."
-                await _send_error(sent, family, MethodNotAllowed(message))
+                allow = {"Allow": self.routes.allowed_methods(scope["path"])}
+                await _send_error(sent, family, MethodNotAllowed(message, headers=allow))
             return
         try:
             await route.handler(self.rt, scope, receive, sent, rid)
         except GatewayError as error:
             await _send_error(sent, route.family_for(scope), error)
+        except SQLAlchemyError as exc:
+            busy = database_busy(exc)
+            if busy is None:
+                log.exception("database error in relay route %s", scope["path"])
+            await _send_error(sent, route.family_for(scope), busy or GatewayError(_FAILED))
         except Exception:
             log.exception("unhandled error in relay route %s", scope["path"])
-            failure = GatewayError("The gateway failed on this request; try again.")
+            failure = GatewayError(_FAILED)
             await _send_error(sent, route.family_for(scope), failure)
 
     async def _realtime(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -159,6 +174,10 @@ async def _send_error(send: _ResponseTracker, family: Family, error: GatewayErro
     await send_bytes(send, error.status, error_body(family, error), b"application/json", headers)
 
 
+def _in_api(path: str) -> bool:
+    return path == API_PREFIX or path.startswith(API_PREFIX + "/")
+
+
 def _request_id(scope: Scope) -> str:
     for name, value in scope["headers"]:
         if name == b"x-request-id":
@@ -184,6 +203,9 @@ def _management_app(gateway: Gateway) -> Starlette:
 
     async def metrics(request: Request) -> Response:
         rt = gateway.rt
+        if not metrics_allowed(rt.settings.metrics_token, request.headers.get("authorization", "")):
+            error = InvalidApiKey("GET /metrics needs 'Authorization: Bearer <RELAYGATE_METRICS_TOKEN>'.")
+            return JSONResponse(_plain_error(error), status_code=401, headers={"WWW-Authenticate": "Bearer"})
         gauges = {"usage_records_pending": rt.ledger.pending_records()}
         return PlainTextResponse(rt.metrics.render(gauges), media_type="text/plain; version=0.0.4")
 
@@ -197,18 +219,31 @@ def _management_app(gateway: Gateway) -> Starlette:
             else GatewayError(str(exc.detail))
         )
         error.status = exc.status_code
-        return Response(orjson.dumps(_plain_error(error)), status_code=exc.status_code, media_type="application/json")
+        return Response(
+            orjson.dumps(_plain_error(error)),
+            status_code=exc.status_code,
+            media_type="application/json",
+            headers=exc.headers,  # a 405's Allow
+        )
 
     return Starlette(
         routes=[
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Route("/metrics", metrics),
-            Mount("/api", app=create_api(lambda: gateway.rt)),
+            Mount(API_PREFIX, app=gateway.api),
             *console_routes(),
         ],
         exception_handlers={HTTPException: http_error},
     )
+
+
+def metrics_allowed(token: str, authorization: str) -> bool:
+    """Open when no RELAYGATE_METRICS_TOKEN is set; otherwise only to `Bearer <token>` (compared in constant time)."""
+    if not token:
+        return True
+    scheme, _, given = authorization.partition(" ")
+    return scheme.lower() == "bearer" and hmac.compare_digest(given.encode(), token.encode())
 
 
 def _plain_error(error: GatewayError) -> dict[str, object]:

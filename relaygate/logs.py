@@ -9,6 +9,8 @@ import time
 
 import orjson
 
+from relaygate.redact import redact_log_text
+
 request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="")
 
 _STANDARD = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime", "color_message"}
@@ -28,7 +30,8 @@ class JsonFormatter(logging.Formatter):
         entry.update({k: v for k, v in record.__dict__.items() if k not in _STANDARD})
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
-        return orjson.dumps(entry, default=str).decode()
+        # last, over the whole line: a secret is caught in the message, its arguments, extras or a traceback
+        return redact_log_text(orjson.dumps(entry, default=str).decode())
 
 
 class DenialResponseNotAnError(logging.Filter):

@@ -58,7 +58,7 @@ class Runtime:
     @classmethod
     async def start(cls, settings: Settings) -> Runtime:
         """Migrate, load what the relay reads from memory, and start the background tasks."""
-        engine = create_engine(settings.sqlalchemy_url)
+        engine = create_engine(settings.sqlalchemy_url, settings.pool)
         await upgrade_to_head(engine)
         redis = connect_redis(settings)
         rt = cls(

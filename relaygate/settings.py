@@ -16,6 +16,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from relaygate.store.database import PoolSizing
+
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
@@ -27,6 +29,10 @@ class Settings(BaseSettings):
     data_dir: Path = Path("./data")
     database_url: str = ""
     redis_url: str = ""
+    # Each process's PostgreSQL pool: instances x workers x (size + overflow) <= max_connections.
+    db_pool_size: int = Field(default=10, ge=1)
+    db_pool_overflow: int = Field(default=5, ge=0)
+    db_pool_timeout: float = Field(default=3.0, gt=0)  # a request waits this long for a connection, then 503
     redis_prefix: str = "relaygate:"  # every Redis key starts with it: several deployments can share a server
     timezone: str = "UTC"  # the operator's time zone (IANA name): when daily/weekly/monthly quota resets happen
     secret_key: str = ""
@@ -36,8 +42,17 @@ class Settings(BaseSettings):
     trusted_proxies: Annotated[list[IPNetwork], NoDecode] = Field(default_factory=list)
     flush_interval: float = Field(default=1.0, gt=0)
     max_body_bytes: int = Field(default=32 * 1024 * 1024, gt=0)
+    # The HTTP edge (docs/security.md): request line + headers (431 beyond), the time they may take
+    # to arrive, the idle time between requests on a connection, and open connections per process
+    # (0: what the open-file limit leaves after a reserve for the database, Redis and upstreams).
+    max_header_bytes: int = Field(default=32 * 1024, ge=1024)
+    header_timeout: float = Field(default=10.0, gt=0)
+    keep_alive_timeout: int = Field(default=5, gt=0)
+    max_connections: int = Field(default=0, ge=0)
     retries: int = Field(default=2, ge=0)
     root_password: str = ""
+    # When set, GET /metrics requires `Authorization: Bearer <this>` (it shows revenue per model).
+    metrics_token: str = ""
     upstream_timeout: float = Field(default=300.0, gt=0)
     connect_timeout: float = Field(default=10.0, gt=0)
     change_poll_interval: float = Field(default=0.25, gt=0)
@@ -83,6 +98,10 @@ class Settings(BaseSettings):
         return to_async_url(url)
 
     @property
+    def pool(self) -> PoolSizing:
+        return PoolSizing(self.db_pool_size, self.db_pool_overflow, self.db_pool_timeout)
+
+    @property
     def is_sqlite(self) -> bool:
         return self.sqlalchemy_url.startswith("sqlite")
 
@@ -122,10 +141,18 @@ def load_settings(**overrides: Any) -> Settings:
     env_values = Settings().model_dump(exclude_unset=True)
     merged = {**file_values, **env_values, **{k: v for k, v in overrides.items() if v is not None}}
     settings = Settings(**merged)
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    _private_directory(settings.data_dir)
     if not settings.secret_key:
         settings = settings.model_copy(update={"secret_key": _data_dir_secret(settings.data_dir)})
     return settings
+
+
+def _private_directory(data_dir: Path) -> None:
+    """The data dir holds the database and the secret key: only its owner may list or enter it
+    (one made by an older version, or by hand, is tightened too)."""
+    data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if data_dir.stat().st_uid == os.getuid():
+        data_dir.chmod(0o700)
 
 
 def _data_dir_secret(data_dir: Path) -> str:
@@ -135,4 +162,6 @@ def _data_dir_secret(data_dir: Path) -> str:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as handle:
             handle.write(secrets.token_urlsafe(32))
+    elif path.stat().st_uid == os.getuid():
+        path.chmod(0o600)
     return path.read_text().strip()

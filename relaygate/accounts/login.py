@@ -41,12 +41,11 @@ async def log_in(
     conn: AsyncConnection, throttle: LoginThrottle, username: str, password: str, ip: str
 ) -> dict[str, Any]:
     """The user behind a name and password, or 401 invalid_credentials (429 after too many failures)."""
-    throttle.check(username, ip)
+    throttle.begin(username, ip)  # counted as failed until the password proves right
     user = await check_password(conn, username, password)
     if user is None:
-        throttle.failed(username, ip)
         raise InvalidCredentials("The user name or password is wrong.")
-    throttle.succeeded(username)
+    throttle.succeeded(username, ip)
     if user["status"] != "enabled":
         raise AccountDisabled("This account is disabled: contact the administrator.")
     return user

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from relaygate.accounts import access_keys as service
 from relaygate.api.caller import CallerDep
+from relaygate.api.numbers import IdPath
 
 router = APIRouter(prefix="/access-keys", tags=["access keys"])
 
@@ -50,7 +51,7 @@ async def create_access_key(body: AccessKeyCreate, caller: CallerDep) -> dict[st
 
 
 @router.delete("/{key_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def revoke_access_key(key_id: int, caller: CallerDep) -> None:
+async def revoke_access_key(key_id: IdPath, caller: CallerDep) -> None:
     async with caller.transaction() as conn:
         await service.revoke_access_key(conn, key_id, user_id=caller.id)
         await caller.audit(conn, "access_key.revoke", f"access_key:{key_id}")

@@ -12,7 +12,9 @@ from fastapi import FastAPI
 
 from relaygate.api import access_keys, audit, auth, channels, me, prices, redemptions, tokens, usage, users
 from relaygate.api.body_limit import BodyLimit
-from relaygate.api.errors import install_error_handlers
+from relaygate.api.errors import ERROR_RESPONSES, install_error_handlers
+from relaygate.api.json_guard import JsonDepthGuard
+from relaygate.api.no_store import NoStore
 from relaygate.runtime import Runtime
 
 ROUTERS = (
@@ -40,10 +42,15 @@ def create_api(runtime: Callable[[], Runtime]) -> FastAPI:
         openapi_url="/openapi.json",
         docs_url=None,
         redoc_url=None,
+        responses=ERROR_RESPONSES,
     )
     api.state.runtime = runtime
     install_error_handlers(api)
+    api.add_middleware(JsonDepthGuard)
     api.add_middleware(BodyLimit)
+    api.add_middleware(
+        NoStore
+    )  # added last, so it runs first: even a 413 is not cached; the guard reads a bounded body
     for router in ROUTERS:
         api.include_router(router)
     return api

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
 from relaygate.api.caller import AdminDep
+from relaygate.api.numbers import INT64_MAX
 from relaygate.api.pages import Page, PagingDep
 from relaygate.audit.service import list_actions
 
@@ -30,7 +31,7 @@ class AuditEntry(BaseModel):
 async def audit_log(
     caller: AdminDep,
     paging: PagingDep,
-    user_id: Annotated[int | None, Query(description="only this user's actions")] = None,
+    user_id: Annotated[int | None, Query(ge=1, le=INT64_MAX, description="only this user's actions")] = None,
     action: Annotated[str | None, Query(max_length=64, description="an action or its prefix, e.g. token.")] = None,
 ) -> dict[str, Any]:
     async with caller.transaction() as conn:

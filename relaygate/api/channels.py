@@ -9,6 +9,7 @@ from fastapi import APIRouter, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from relaygate.api.caller import AdminDep, Caller
+from relaygate.api.numbers import INT32_MAX, IdPath
 from relaygate.api.pages import Page, PagingDep
 from relaygate.channels import service
 from relaygate.relay.probe import probe_channel
@@ -42,8 +43,8 @@ class ChannelCreate(BaseModel):
     models: list[str] = Field(min_length=1)
     model_map: dict[str, str] = Field(default_factory=dict, description="client model name to upstream name")
     groups: list[str] = Field(default_factory=lambda: ["default"])
-    priority: int = Field(default=0, description="higher tiers are tried first")
-    weight: int = Field(default=1, ge=0, description="share of traffic inside a priority tier")
+    priority: int = Field(default=0, ge=-INT32_MAX, le=INT32_MAX, description="higher tiers are tried first")
+    weight: int = Field(default=1, ge=0, le=INT32_MAX, description="share of traffic inside a priority tier")
 
 
 class ChannelPatch(BaseModel):
@@ -55,8 +56,8 @@ class ChannelPatch(BaseModel):
     models: list[str] | None = Field(default=None, min_length=1)
     model_map: dict[str, str] | None = None
     groups: list[str] | None = None
-    priority: int | None = None
-    weight: int | None = Field(default=None, ge=0)
+    priority: int | None = Field(default=None, ge=-INT32_MAX, le=INT32_MAX)
+    weight: int | None = Field(default=None, ge=0, le=INT32_MAX)
     status: Literal["enabled", "disabled"] | None = None
 
 
@@ -93,13 +94,13 @@ async def create_channel(body: ChannelCreate, caller: AdminDep) -> dict[str, Any
 
 
 @router.get("/{channel_id}", response_model=ChannelOut)
-async def get_channel(channel_id: int, caller: AdminDep) -> dict[str, Any]:
+async def get_channel(channel_id: IdPath, caller: AdminDep) -> dict[str, Any]:
     async with caller.transaction() as conn:
         return await service.get_channel(conn, channel_id)
 
 
 @router.patch("/{channel_id}", response_model=ChannelOut)
-async def update_channel(channel_id: int, body: ChannelPatch, caller: AdminDep) -> dict[str, Any]:
+async def update_channel(channel_id: IdPath, body: ChannelPatch, caller: AdminDep) -> dict[str, Any]:
     changes = body.model_dump(exclude_none=True)
     async with caller.transaction() as conn:
         channel = await service.update_channel(conn, channel_id, changes, caller.rt.box)
@@ -108,24 +109,24 @@ async def update_channel(channel_id: int, body: ChannelPatch, caller: AdminDep) 
 
 
 @router.delete("/{channel_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def delete_channel(channel_id: int, caller: AdminDep) -> None:
+async def delete_channel(channel_id: IdPath, caller: AdminDep) -> None:
     async with caller.transaction() as conn:
         await service.delete_channel(conn, channel_id)
         await caller.audit(conn, "channel.delete", f"channel:{channel_id}")
 
 
 @router.post("/{channel_id}/enable", response_model=ChannelOut)
-async def enable_channel(channel_id: int, caller: AdminDep) -> dict[str, Any]:
+async def enable_channel(channel_id: IdPath, caller: AdminDep) -> dict[str, Any]:
     return await _set_status(caller, channel_id, "enabled")
 
 
 @router.post("/{channel_id}/disable", response_model=ChannelOut)
-async def disable_channel(channel_id: int, caller: AdminDep) -> dict[str, Any]:
+async def disable_channel(channel_id: IdPath, caller: AdminDep) -> dict[str, Any]:
     return await _set_status(caller, channel_id, "disabled")
 
 
 @router.post("/{channel_id}/test", response_model=ChannelTestResult)
-async def run_channel_test(channel_id: int, caller: AdminDep, body: ChannelTest | None = None) -> dict[str, Any]:
+async def run_channel_test(channel_id: IdPath, caller: AdminDep, body: ChannelTest | None = None) -> dict[str, Any]:
     """One tiny real request (`ping`, max_tokens 1) through the channel, enabled or not; not billed."""
     async with caller.transaction() as conn:
         channel = await service.load_channel(conn, channel_id, caller.rt.box)

@@ -12,15 +12,48 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, Field
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
+from starlette.routing import compile_path
 
 from relaygate.errors import ConflictError, GatewayError, InvalidValue, NotFoundError
+from relaygate.store.saturation import database_busy
 
 log = logging.getLogger(__name__)
 
 _LOCATIONS = ("body", "query", "path", "header", "cookie")
+
+
+class ErrorDetail(BaseModel):
+    code: str
+    message: str
+    fields: dict[str, str] = Field(description="the request fields at fault, each with what is wrong with it")
+
+
+class ErrorBody(BaseModel):
+    error: ErrorDetail
+
+
+# What any operation may answer besides its success, declared in /api/openapi.json for every one:
+# each is a possible outcome of the layers every request passes (body limits and the JSON guard,
+# authentication and CSRF, validation, the login throttle, a busy database).
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorBody, "description": description}
+    for status, description in {
+        400: "The body is not valid JSON, or nests too deep",
+        401: "No valid session or access key",
+        403: "Not allowed for this caller, or the CSRF token is missing",
+        404: "No such object (or another user's)",
+        409: "Conflicts with the current state",
+        413: "The body is larger than the management API's limit",
+        422: "A field is not valid; `fields` names it",
+        429: "Too many attempts or requests; see Retry-After",
+        503: "The database is out of connections; see Retry-After",
+    }.items()
+}
 
 
 def error_response(
@@ -38,6 +71,7 @@ def install_error_handlers(api: FastAPI) -> None:
         InvalidValue: _invalid_value,
         RequestValidationError: _validation_failed,
         HTTPException: _http_error,
+        SQLAlchemyError: _database_error,
         Exception: _internal_error,
     }
     for kind, handler in handlers.items():
@@ -76,15 +110,34 @@ async def _http_error(request: Request, exc: HTTPException) -> Response:
         message = f"There is no route {request.method} {request.url.path}: see /api/openapi.json for the routes."
         return error_response(404, "not_found", message)
     if exc.status_code == 405:
-        return error_response(405, "method_not_allowed", f"{request.method} is not allowed on {request.url.path}.")
+        message = f"{request.method} is not allowed on {request.url.path}."
+        return error_response(405, "method_not_allowed", message, headers={"Allow": _allowed_methods(request)})
     if exc.status_code == 413:
         return error_response(413, "request_too_large", str(exc.detail))
     return error_response(exc.status_code, "http_error", str(exc.detail), headers=exc.headers)
 
 
+async def _database_error(request: Request, exc: SQLAlchemyError) -> Response:
+    busy = database_busy(exc)
+    if busy is None:
+        return await _internal_error(request, exc)
+    return error_response(busy.status, busy.code, busy.message, headers=busy.headers)
+
+
 async def _internal_error(request: Request, exc: Exception) -> Response:
     log.error("unhandled error in %s %s", request.method, request.url.path, exc_info=exc)
     return error_response(500, "internal_error", "The gateway failed on this request; try again.")
+
+
+def _allowed_methods(request: Request) -> str:
+    """Every method some route serves at this path, from the OpenAPI document (the framework
+    names only those of the first route that matches the path)."""
+    path = request.scope["path"][len(request.scope.get("root_path", "")) :]
+    methods: set[str] = set()
+    for template, operations in request.app.openapi()["paths"].items():
+        if compile_path(template)[0].fullmatch(path):
+            methods |= {method.upper() for method in operations}
+    return ", ".join(sorted(methods))
 
 
 def _field_name(location: tuple[Any, ...] | list[Any]) -> str:

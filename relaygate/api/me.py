@@ -35,11 +35,12 @@ async def me(caller: CallerDep) -> dict[str, Any]:
 @router.post("/password", status_code=status.HTTP_204_NO_CONTENT)
 async def change_password(body: PasswordChange, caller: CallerDep) -> None:
     """Needs the current password; ends every other session of the account."""
-    caller.rt.login_throttle.check(str(caller.user["name"]), caller.ip)
+    name = str(caller.user["name"])
+    caller.rt.login_throttle.begin(name, caller.ip)
     async with caller.transaction() as conn:
-        if await check_password(conn, str(caller.user["name"]), body.current_password) is None:
-            caller.rt.login_throttle.failed(str(caller.user["name"]), caller.ip)
+        if await check_password(conn, name, body.current_password) is None:
             raise InvalidValue("the current password is wrong", field="current_password")
+        caller.rt.login_throttle.succeeded(name, caller.ip)
         await set_password(conn, caller.id, body.new_password)
         await close_user_sessions(conn, caller.id, keep=caller.session)
         await caller.audit(conn, "me.password", f"user:{caller.id}")

@@ -7,6 +7,8 @@ from typing import Annotated, Generic, TypeVar
 from fastapi import Depends, Query
 from pydantic import BaseModel
 
+from relaygate.api.numbers import MAX_PAGE
+
 T = TypeVar("T")
 
 
@@ -20,7 +22,7 @@ class Page(BaseModel, Generic[T]):
 class Paging:
     def __init__(
         self,
-        page: Annotated[int, Query(ge=1, description="1 for the first page")] = 1,
+        page: Annotated[int, Query(ge=1, le=MAX_PAGE, description="1 for the first page")] = 1,
         per_page: Annotated[int, Query(ge=1, le=100)] = 20,
     ):
         self.page = page

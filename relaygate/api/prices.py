@@ -9,6 +9,7 @@ from fastapi import APIRouter, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from relaygate.api.caller import AdminDep, CallerDep
+from relaygate.api.numbers import ModelName, PathName
 from relaygate.billing import groups as group_service
 from relaygate.billing.prices import delete_price, list_groups, list_prices, set_price
 
@@ -63,6 +64,8 @@ class GroupOut(BaseModel):
     name: str
     multiplier: str = Field(description="prices are multiplied by this for the group's users and tokens")
     description: str
+    selectable: bool = Field(default=False, description="any user may give a token this group (or `auto`)")
+    sort_order: int = Field(default=0, description="the order in which a token set to `auto` tries selectable groups")
 
 
 class GroupList(BaseModel):
@@ -74,12 +77,16 @@ class GroupCreate(BaseModel):
     name: str = Field(min_length=1, max_length=64)
     multiplier: Decimal = Field(default=Decimal(1), ge=0)
     description: str = Field(default="", max_length=255)
+    selectable: bool = False
+    sort_order: int = Field(default=0, ge=-1_000_000, le=1_000_000)
 
 
 class GroupPatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
     multiplier: Decimal | None = Field(default=None, ge=0)
     description: str | None = Field(default=None, max_length=255)
+    selectable: bool | None = None
+    sort_order: int | None = Field(default=None, ge=-1_000_000, le=1_000_000)
 
 
 @router.get("/prices", response_model=PriceList)
@@ -89,7 +96,7 @@ async def get_prices(caller: CallerDep) -> dict[str, Any]:
 
 
 @router.put("/prices/{model:path}", response_model=PriceOut)
-async def put_price(model: str, body: PriceSet, caller: AdminDep) -> dict[str, Any]:
+async def put_price(model: ModelName, body: PriceSet, caller: AdminDep) -> dict[str, Any]:
     values = {
         name: None if value is None else str(value)
         for name, value in body.model_dump(exclude={"max_output_tokens"}).items()
@@ -101,7 +108,7 @@ async def put_price(model: str, body: PriceSet, caller: AdminDep) -> dict[str, A
 
 
 @router.delete("/prices/{model:path}", status_code=status.HTTP_204_NO_CONTENT)
-async def remove_price(model: str, caller: AdminDep) -> None:
+async def remove_price(model: ModelName, caller: AdminDep) -> None:
     async with caller.transaction() as conn:
         await delete_price(conn, model)
         await caller.audit(conn, "price.delete", f"price:{model}"[:160])
@@ -116,13 +123,15 @@ async def get_groups(caller: CallerDep) -> dict[str, Any]:
 @router.post("/groups", response_model=GroupOut, status_code=status.HTTP_201_CREATED)
 async def create_group(body: GroupCreate, caller: AdminDep) -> dict[str, Any]:
     async with caller.transaction() as conn:
-        group = await group_service.create_group(conn, body.name, body.multiplier, body.description)
+        group = await group_service.create_group(
+            conn, body.name, body.multiplier, body.description, selectable=body.selectable, sort_order=body.sort_order
+        )
         await caller.audit(conn, "group.create", f"group:{body.name}", multiplier=group["multiplier"])
     return group
 
 
 @router.patch("/groups/{name}", response_model=GroupOut)
-async def update_group(name: str, body: GroupPatch, caller: AdminDep) -> dict[str, Any]:
+async def update_group(name: PathName, body: GroupPatch, caller: AdminDep) -> dict[str, Any]:
     changes = body.model_dump(exclude_none=True)
     async with caller.transaction() as conn:
         group = await group_service.update_group(conn, name, changes)
@@ -131,7 +140,7 @@ async def update_group(name: str, body: GroupPatch, caller: AdminDep) -> dict[st
 
 
 @router.delete("/groups/{name}", status_code=status.HTTP_204_NO_CONTENT)
-async def delete_group(name: str, caller: AdminDep) -> None:
+async def delete_group(name: PathName, caller: AdminDep) -> None:
     async with caller.transaction() as conn:
         await group_service.delete_group(conn, name)
         await caller.audit(conn, "group.delete", f"group:{name}")

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from relaygate.api.caller import AdminDep, CallerDep
+from relaygate.api.numbers import INT64_MAX
 from relaygate.api.pages import Page, PagingDep
 from relaygate.redemptions import service
 from relaygate.users.service import get_user
@@ -36,7 +37,7 @@ class NewCodes(BaseModel):
 class CodesCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     count: int = Field(default=1, ge=1, le=service.MAX_BATCH)
-    quota: int = Field(ge=0, description="quota units each code credits (1 USD = 500,000)")
+    quota: int = Field(ge=0, le=INT64_MAX, description="quota units each code credits (1 USD = 500,000)")
 
 
 class Redeem(BaseModel):

@@ -17,8 +17,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from relaygate.api.caller import Caller, CallerDep
+from relaygate.api.numbers import INT32_MAX, INT64_MAX, IdPath
 from relaygate.api.pages import Page, PagingDep
-from relaygate.billing.groups import ensure_group
+from relaygate.billing.groups import check_token_group
 from relaygate.clock import unix_seconds
 from relaygate.errors import InvalidValue
 from relaygate.tokens import service
@@ -70,14 +71,14 @@ class TokenCreate(BaseModel):
     name: str = Field(default="", max_length=128)
     count: int = Field(default=1, ge=1, le=service.MAX_BATCH, description="create this many with these settings")
     expires_at: datetime | None = Field(default=None, description="ISO-8601; never when null")
-    quota_limit: int | None = Field(default=None, ge=0, description="quota units; unlimited when null")
+    quota_limit: int | None = Field(default=None, ge=0, le=INT64_MAX, description="quota units; unlimited when null")
     unlimited: bool | None = None
     models: list[str] = Field(default_factory=list, description="allowed models; all when empty")
     allow_ips: list[str] = Field(default_factory=list, description="IPs and CIDRs; any when empty")
     group: str | None = None
-    rpm: int | None = Field(default=None, ge=1)
-    tpm: int | None = Field(default=None, ge=1)
-    max_concurrent: int | None = Field(default=None, ge=1)
+    rpm: int | None = Field(default=None, ge=1, le=INT32_MAX)
+    tpm: int | None = Field(default=None, ge=1, le=INT32_MAX)
+    max_concurrent: int | None = Field(default=None, ge=1, le=INT32_MAX)
     reset: Reset | None = Field(
         default=None,
         description="clear used_quota daily, weekly (Monday) or monthly (the 1st) at midnight in the operator's time zone",
@@ -91,14 +92,14 @@ class TokenPatch(BaseModel):
     name: str | None = Field(default=None, max_length=128)
     status: Status | None = None
     expires_at: datetime | None = None
-    quota_limit: int | None = Field(default=None, ge=0)
+    quota_limit: int | None = Field(default=None, ge=0, le=INT64_MAX)
     unlimited: bool | None = None
     models: list[str] | None = None
     allow_ips: list[str] | None = None
     group: str | None = None
-    rpm: int | None = Field(default=None, ge=1)
-    tpm: int | None = Field(default=None, ge=1)
-    max_concurrent: int | None = Field(default=None, ge=1)
+    rpm: int | None = Field(default=None, ge=1, le=INT32_MAX)
+    tpm: int | None = Field(default=None, ge=1, le=INT32_MAX)
+    max_concurrent: int | None = Field(default=None, ge=1, le=INT32_MAX)
     reset: Reset | None = None
 
 
@@ -143,13 +144,13 @@ async def create_tokens(body: TokenCreate, caller: CallerDep) -> dict[str, Any]:
 
 
 @router.get("/{token_id}", response_model=TokenOut)
-async def get_token(token_id: int, caller: CallerDep) -> dict[str, Any]:
+async def get_token(token_id: IdPath, caller: CallerDep) -> dict[str, Any]:
     async with caller.transaction() as conn:
         return _with_next_reset(await service.get_token(conn, token_id, user_id=caller.id), caller)
 
 
 @router.patch("/{token_id}", response_model=TokenOut)
-async def update_token(token_id: int, body: TokenPatch, caller: CallerDep) -> dict[str, Any]:
+async def update_token(token_id: IdPath, body: TokenPatch, caller: CallerDep) -> dict[str, Any]:
     changes = body.model_dump(exclude_unset=True)
     for name in ("name", "status", "unlimited", "models", "allow_ips"):
         if name in changes and changes[name] is None:
@@ -165,24 +166,24 @@ async def update_token(token_id: int, body: TokenPatch, caller: CallerDep) -> di
 
 
 @router.delete("/{token_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def delete_token(token_id: int, caller: CallerDep) -> None:
+async def delete_token(token_id: IdPath, caller: CallerDep) -> None:
     async with caller.transaction() as conn:
         await service.revoke_token(conn, token_id, user_id=caller.id)
         await caller.audit(conn, "token.delete", f"token:{token_id}")
 
 
 @router.post("/{token_id}/enable", response_model=TokenOut)
-async def enable_token(token_id: int, caller: CallerDep) -> dict[str, Any]:
+async def enable_token(token_id: IdPath, caller: CallerDep) -> dict[str, Any]:
     return await _set_status(caller, token_id, "enabled")
 
 
 @router.post("/{token_id}/disable", response_model=TokenOut)
-async def disable_token(token_id: int, caller: CallerDep) -> dict[str, Any]:
+async def disable_token(token_id: IdPath, caller: CallerDep) -> dict[str, Any]:
     return await _set_status(caller, token_id, "disabled")
 
 
 @router.post("/{token_id}/rotate", response_model=NewToken)
-async def rotate_token(token_id: int, caller: CallerDep) -> dict[str, Any]:
+async def rotate_token(token_id: IdPath, caller: CallerDep) -> dict[str, Any]:
     """A new key with the same settings; the old key stops working at once."""
     async with caller.transaction() as conn:
         token = await service.rotate_token(conn, token_id, user_id=caller.id)
@@ -202,9 +203,5 @@ def _with_next_reset(token: dict[str, Any], caller: Caller) -> dict[str, Any]:
 
 
 async def _check_group(conn: AsyncConnection, caller: Caller, group: str | None) -> None:
-    """A token may name an existing group; a user only their own (else they could pick a cheaper tier)."""
-    if group is None:
-        return
-    await ensure_group(conn, group)
-    if not caller.is_admin and group != caller.user["group"]:
-        raise InvalidValue(f"you may only use your own group {caller.user['group']!r}", field="group")
+    """A user's token may name their own group, a selectable one or `auto` (never a cheaper tier they were not given)."""
+    await check_token_group(conn, group, caller.user["group"], admin=caller.is_admin)

@@ -14,6 +14,8 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
 from relaygate.api.caller import CallerDep
+from relaygate.api.iso_time import IsoTime
+from relaygate.api.numbers import INT64_MAX, IdQuery
 from relaygate.api.pages import Page, PagingDep
 from relaygate.billing.usage_queries import COLUMNS, UsageFilter, usage_page, usage_rows, usage_summary
 from relaygate.clock import unix_seconds
@@ -37,7 +39,10 @@ class UsageRecord(BaseModel):
     cache_write_5m_tokens: int = 0
     cache_write_1h_tokens: int = 0
     completion_tokens: int
-    quota: int
+    quota: int = Field(description="quota units charged: never more than the request held")
+    overrun: int = Field(
+        default=0, description="what usage the upstream reported beyond the hold would have cost: not billed"
+    )
     latency_ms: int
     status_code: int
     stream: bool
@@ -66,11 +71,11 @@ class Summary(BaseModel):
 
 def usage_filter(
     caller: CallerDep,
-    token_id: int | None = None,
+    token_id: IdQuery = None,
     model: Annotated[str | None, Query(max_length=128)] = None,
-    start: Annotated[datetime | None, Query(alias="from", description="ISO-8601, inclusive")] = None,
-    end: Annotated[datetime | None, Query(alias="to", description="ISO-8601, exclusive")] = None,
-    user_id: Annotated[int | None, Query(description="admins only: another user's records")] = None,
+    start: Annotated[IsoTime | None, Query(alias="from", description="ISO-8601, inclusive")] = None,
+    end: Annotated[IsoTime | None, Query(alias="to", description="ISO-8601, exclusive")] = None,
+    user_id: Annotated[int | None, Query(ge=1, le=INT64_MAX, description="admins only: another user's records")] = None,
 ) -> UsageFilter:
     if user_id is not None and user_id != caller.id and not caller.is_admin:
         raise Forbidden("Only administrators see other users' usage.")
@@ -130,11 +135,23 @@ async def total_usage(caller: CallerDep, where: FilterDep) -> dict[str, Any]:
 async def export_usage(caller: CallerDep, where: FilterDep) -> StreamingResponse:
     """Every matching record as CSV, oldest first, streamed."""
     columns = COLUMNS if caller.is_admin else tuple(c for c in COLUMNS if c != "channel_id")
+    rows = usage_rows(caller.rt.engine, where)
+    # The first batch is read before the answer starts: a failing query is an error answer, not a
+    # CSV that stops after its header line.
+    first = await anext(rows, None)
     return StreamingResponse(
-        _csv_lines(usage_rows(caller.rt.engine, where), columns),
+        _csv_lines(_prepend(first, rows), columns),
         media_type="text/csv",
         headers={"Content-Disposition": 'attachment; filename="usage.csv"'},
     )
+
+
+async def _prepend(first: dict[str, Any] | None, rest: AsyncIterator[dict[str, Any]]) -> AsyncIterator[dict[str, Any]]:
+    if first is None:
+        return
+    yield first
+    async for row in rest:
+        yield row
 
 
 async def _csv_lines(rows: AsyncIterator[dict[str, Any]], columns: tuple[str, ...]) -> AsyncIterator[str]:

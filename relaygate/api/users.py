@@ -14,6 +14,7 @@ from fastapi import APIRouter, Query, status
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from relaygate.api.caller import AdminDep, Caller
+from relaygate.api.numbers import INT32_MAX, INT64_MAX, IdPath
 from relaygate.api.pages import Page, PagingDep
 from relaygate.billing.books import check_books
 from relaygate.billing.groups import ensure_group
@@ -48,9 +49,9 @@ class UserCreate(BaseModel):
     role: Role = "user"
     group: str = "default"
     balance_usd: Decimal = Field(default=Decimal(0), ge=0)
-    rpm: int | None = Field(default=None, ge=1)
-    tpm: int | None = Field(default=None, ge=1)
-    max_concurrent: int | None = Field(default=None, ge=1)
+    rpm: int | None = Field(default=None, ge=1, le=INT32_MAX)
+    tpm: int | None = Field(default=None, ge=1, le=INT32_MAX)
+    max_concurrent: int | None = Field(default=None, ge=1, le=INT32_MAX)
 
 
 class UserPatch(BaseModel):
@@ -60,16 +61,16 @@ class UserPatch(BaseModel):
     group: str | None = None
     role: Role | None = None
     status: Literal["enabled", "disabled"] | None = None
-    rpm: int | None = Field(default=None, ge=1)
-    tpm: int | None = Field(default=None, ge=1)
-    max_concurrent: int | None = Field(default=None, ge=1)
+    rpm: int | None = Field(default=None, ge=1, le=INT32_MAX)
+    tpm: int | None = Field(default=None, ge=1, le=INT32_MAX)
+    max_concurrent: int | None = Field(default=None, ge=1, le=INT32_MAX)
 
 
 class TopUp(BaseModel):
     """Exactly one of `quota` (units) or `usd`; negative amounts take back, never below a zero balance."""
 
     model_config = ConfigDict(extra="forbid")
-    quota: int | None = None
+    quota: int | None = Field(default=None, ge=-INT64_MAX, le=INT64_MAX)
     usd: Decimal | None = None
     reason: str = Field(default="", max_length=255)
 
@@ -125,13 +126,13 @@ async def create_user(body: UserCreate, caller: AdminDep) -> dict[str, Any]:
 
 
 @router.get("/users/{user_id}", response_model=UserOut)
-async def get_user(user_id: int, caller: AdminDep) -> dict[str, Any]:
+async def get_user(user_id: IdPath, caller: AdminDep) -> dict[str, Any]:
     async with caller.transaction() as conn:
         return await service.get_user(conn, user_id)
 
 
 @router.patch("/users/{user_id}", response_model=UserOut)
-async def update_user(user_id: int, body: UserPatch, caller: AdminDep) -> dict[str, Any]:
+async def update_user(user_id: IdPath, body: UserPatch, caller: AdminDep) -> dict[str, Any]:
     given = body.model_dump(exclude_unset=True)
     changes = {name: value for name, value in given.items() if value is not None or name in service.LIMITS}
     async with caller.transaction() as conn:
@@ -149,7 +150,7 @@ async def update_user(user_id: int, body: UserPatch, caller: AdminDep) -> dict[s
 
 
 @router.delete("/users/{user_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def delete_user(user_id: int, caller: AdminDep) -> None:
+async def delete_user(user_id: IdPath, caller: AdminDep) -> None:
     async with caller.transaction() as conn:
         target = await service.get_user(conn, user_id)
         _may_manage(caller, target)
@@ -160,9 +161,13 @@ async def delete_user(user_id: int, caller: AdminDep) -> None:
 
 
 @router.post("/users/{user_id}/topup", response_model=UserOut)
-async def top_up(user_id: int, body: TopUp, caller: AdminDep) -> dict[str, Any]:
+async def top_up(user_id: IdPath, body: TopUp, caller: AdminDep) -> dict[str, Any]:
     amount = body.quota if body.quota is not None else usd_to_units(body.usd or 0, field="usd")
     async with caller.transaction() as conn:
+        target = await service.get_user(conn, user_id)
+        if target["role"] != "user" and caller.role != "root":
+            # an administrator's balance (their own included) is root's to change, never another admin's
+            raise Forbidden("Only root tops up or takes back the balance of an administrator or of root.")
         user = await service.top_up(conn, user_id, amount, body.reason or f"top-up by {caller.user['name']}")
         await caller.audit(conn, "user.topup", f"user:{user_id}", quota=amount, reason=body.reason)
     return user

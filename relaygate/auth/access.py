@@ -1,7 +1,8 @@
 """The relay's cached view of tokens and their owners, dropped on every change-feed notice.
 
-Reads on the hot path come from memory; a key not in memory costs one database read. A load that
-raced with an invalidation is not cached, so a revoke is never undone by a stale read.
+Reads on the hot path come from memory; a key not in memory costs one database read, shared by
+every request that misses the same key at once. A load that raced with an invalidation is not
+cached, so a revoke is never undone by a stale read.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from relaygate.settings import IPNetwork
+from relaygate.single_flight import SingleFlight
 from relaygate.store.schema import tokens, users
 from relaygate.tokens.keys import hash_key
 
@@ -51,6 +53,8 @@ class AccessCache:
         self._hash_by_token_id: dict[int, str] = {}
         self._users: dict[int, UserAccess] = {}
         self._generation = 0
+        self._token_loads: SingleFlight[str, TokenAccess | None] = SingleFlight()
+        self._user_loads: SingleFlight[int, UserAccess | None] = SingleFlight()
 
     async def token_for_key(self, key: str) -> TokenAccess | None:
         """The live (not deleted) token with this key, or None."""
@@ -58,6 +62,9 @@ class AccessCache:
         cached = self._tokens.get(key_hash)
         if cached is not None:
             return cached
+        return await self._token_loads.run(key_hash, lambda: self._load_token(key_hash))
+
+    async def _load_token(self, key_hash: str) -> TokenAccess | None:
         generation = self._generation
         async with self._engine.connect() as conn:
             row = (
@@ -77,6 +84,9 @@ class AccessCache:
         cached = self._users.get(user_id)
         if cached is not None:
             return cached
+        return await self._user_loads.run(user_id, lambda: self._load_user(user_id))
+
+    async def _load_user(self, user_id: int) -> UserAccess | None:
         generation = self._generation
         async with self._engine.connect() as conn:
             row = (await conn.execute(select(users).where(users.c.id == user_id))).mappings().first()

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from relaygate.accounts.access_keys import PREFIX as ACCESS_KEY_PREFIX
 from relaygate.auth.access import AccessCache, TokenAccess, UserAccess
 from relaygate.auth.client_ip import IPAddress
+from relaygate.billing.groups import AUTO_GROUP
 from relaygate.clock import now
 from relaygate.errors import (
     AccountDisabled,
@@ -70,12 +73,26 @@ def token_group(token: TokenAccess, user: UserAccess, selectable: frozenset[str]
     Checked on every request, so a token pinned to a group its owner was moved out of is refused at
     once (403 `group_not_allowed`) rather than served, or billed, at the old group's terms.
     """
-    if token.group is None or token.group == user.group or token.group in selectable:
+    if token.group is None or token.group in (user.group, AUTO_GROUP) or token.group in selectable:
         return token.group or user.group
     raise GroupNotAllowed(
         f"This API key is set to the group {token.group!r}, which its account may no longer use: edit the key "
         f"to use the account's group {user.group!r} (or leave its group empty), or ask the operator."
     )
+
+
+def serving_group(
+    principal: Principal, model: str, auto_order: tuple[str, ...], serves: Callable[[str], bool]
+) -> Principal:
+    """The principal with the concrete group a request of `model` is served in.
+
+    A token set to `auto` takes the first of the selectable groups, in the operator's order, with a
+    channel for the model (`serves`), else its owner's group; any other principal is returned as it is.
+    """
+    if principal.group != AUTO_GROUP:
+        return principal
+    group = next((group for group in auto_order if serves(group)), principal.user.group)
+    return dataclasses.replace(principal, group=group)
 
 
 def authorise_model(principal: Principal, model: str) -> None:

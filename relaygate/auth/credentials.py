@@ -7,7 +7,7 @@ Messages say what is wrong and how to fix it, and never repeat any part of the k
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from enum import Enum
 
 from relaygate.errors import InvalidAuthorizationHeader, MissingApiKey
@@ -35,6 +35,24 @@ _ALTERNATES: dict[Family, tuple[str, ...]] = {
     Family.SUNO: (),
     Family.REALTIME: (),
 }
+
+
+_CREDENTIAL_HEADERS = frozenset({b"authorization", b"x-api-key", b"x-goog-api-key", b"mj-api-secret"})
+
+
+def refuse_repeated_credentials(header_names: Iterable[bytes]) -> None:
+    """A credential header sent twice is refused: which of two keys a request means is not a guess
+    the gateway makes (proxies and servers disagree on whether the first or the last wins)."""
+    seen: set[bytes] = set()
+    for name in header_names:
+        if name in _CREDENTIAL_HEADERS:
+            if name in seen:
+                readable = name.decode("latin-1").title()
+                raise InvalidAuthorizationHeader(
+                    f"The request has more than one {readable} header: send exactly one, "
+                    "'Authorization: Bearer YOUR_API_KEY'."
+                )
+            seen.add(name)
 
 
 def extract_key(family: Family, headers: Mapping[str, str], query: Mapping[str, str]) -> str:

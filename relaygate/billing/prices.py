@@ -144,7 +144,7 @@ async def list_prices(conn: AsyncConnection) -> list[dict[str, Any]]:
 
 
 async def list_groups(conn: AsyncConnection) -> list[dict[str, Any]]:
-    rows = (await conn.execute(select(groups).order_by(groups.c.name))).mappings().all()
+    rows = (await conn.execute(select(groups).order_by(groups.c.sort_order, groups.c.name))).mappings().all()
     return [dict(row) for row in rows]
 
 
@@ -155,16 +155,22 @@ class PriceBook:
         self._prices: dict[str, Price] = {}
         self._multipliers: dict[str, Fraction] = {}
         self._selectable: frozenset[str] = frozenset()
+        self._auto_order: tuple[str, ...] = ()
 
     def load(self, price_rows: Iterable[dict[str, Any]], group_rows: Iterable[dict[str, Any]]) -> None:
         groups = list(group_rows)
         self._prices = {row["model"]: _price_from_row(row) for row in price_rows}
         self._multipliers = {row["name"]: Fraction(Decimal(row["multiplier"])) for row in groups}
-        self._selectable = frozenset(row["name"] for row in groups if row.get("selectable"))
+        self._auto_order = tuple(row["name"] for row in groups if row.get("selectable"))  # rows come in sort order
+        self._selectable = frozenset(self._auto_order)
 
     def selectable_groups(self) -> frozenset[str]:
         """The groups any user may give their tokens, besides their own."""
         return self._selectable
+
+    def auto_order(self) -> tuple[str, ...]:
+        """The selectable groups in the operator's order: what a token set to `auto` tries."""
+        return self._auto_order
 
     def price_for(self, model: str) -> Price | None:
         return self._prices.get(model)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import secrets
 from collections import defaultdict
@@ -37,6 +38,7 @@ from relaygate.billing.usage_batch import RecordBatcher, Written
 from relaygate.billing.usage_record import UsageRecord
 from relaygate.errors import ServiceUnavailable
 from relaygate.settings import Settings
+from relaygate.single_flight import SingleFlight
 from relaygate.store.redis import key
 
 log = logging.getLogger(__name__)
@@ -97,6 +99,7 @@ class RedisLedger:
         self._generation: str | None = None
         self._dirty = True  # until the first resynchronisation
         self._reseed: set[tuple[str, int]] = set()
+        self._seeds: SingleFlight[tuple[str, int], None] = SingleFlight()
         # This process's own shares, per hash key: what it holds for requests in flight, and what it
         # charged but has not yet written (or reported). The truth that a resynchronisation restores.
         self._held: defaultdict[str, int] = defaultdict(int)
@@ -142,7 +145,9 @@ class RedisLedger:
                         return Reservation(token_id, user_id, amount)
                 if status == b"LOAD":
                     kind = reply[1].decode()
-                    await self._seed(kind, user_id if kind == "user" else token_id)
+                    ref_id = user_id if kind == "user" else token_id
+                    # one seed for every request that found this cold hash at once
+                    await self._seeds.run((kind, ref_id), functools.partial(self._seed, kind, ref_id))
                 elif status == b"TOKEN":
                     raise token_quota_exceeded(int(reply[1]), amount)
                 elif status == b"BALANCE":

@@ -32,6 +32,7 @@ COLUMNS = (
     "cache_write_1h_tokens",
     "completion_tokens",
     "quota",
+    "overrun",
     "latency_ms",
     "status_code",
     "stream",

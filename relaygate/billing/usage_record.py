@@ -20,6 +20,7 @@ class UsageRecord:
     endpoint: str
     model: str
     upstream_model: str
+    group: str  # the group that served the request: its multiplier is the one billed
     prompt_tokens: int
     cached_tokens: int
     completion_tokens: int

@@ -39,7 +39,7 @@ async def transaction(config: Settings) -> AsyncIterator[AsyncConnection]:
 async def database(config: Settings) -> AsyncIterator[AsyncEngine]:
     """The migrated database, for commands that commit several transactions; closed afterwards.
     With Redis, running servers hear of each committed change when this ends, else at their next poll."""
-    engine = create_engine(config.sqlalchemy_url)
+    engine = create_engine(config.sqlalchemy_url, config.pool)
     redis = connect_redis(config)
     publisher = None
     if redis is not None:

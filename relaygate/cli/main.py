@@ -17,6 +17,7 @@ from relaygate.cli.imports import import_group
 from relaygate.cli.prices import price_group
 from relaygate.cli.tokens import token_group
 from relaygate.cli.users import user_group
+from relaygate.edge.server import uvicorn_options
 from relaygate.logs import configure_logging
 from relaygate.settings import Settings, load_settings
 from relaygate.users.service import ensure_root
@@ -48,17 +49,7 @@ def serve(host: str | None, port: int | None, workers: int | None) -> None:
         create_app(config) if config.workers == 1 else "relaygate.app:create_app_from_environment",
         factory=config.workers > 1,
         workers=config.workers,
-        host=config.host,
-        port=config.port,
-        loop="uvloop",
-        http="httptools",
-        ws="websockets-sansio",  # /v1/realtime
-        lifespan="on",
-        access_log=False,
-        log_config=None,
-        server_header=False,
-        proxy_headers=False,  # X-Forwarded-For is judged by RELAYGATE_TRUSTED_PROXIES in auth/client_ip.py
-        timeout_graceful_shutdown=30,
+        **uvicorn_options(config),
     )
 
 

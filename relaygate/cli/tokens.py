@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 import click
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from relaygate.billing.groups import check_token_group
 from relaygate.billing.money import usd_to_units
 from relaygate.cli.context import emit, iso_time, json_option, parse_time, run, settings
 from relaygate.tokens import service
@@ -107,6 +108,7 @@ def create(
     )
 
     async def work(conn: AsyncConnection) -> list[dict[str, Any]]:
+        await check_token_group(conn, spec.group, "", admin=True)  # the CLI is the operator: any group, or auto
         return await service.create_tokens(conn, await find_user_id(conn, user_name), spec, count)
 
     created = run(work)

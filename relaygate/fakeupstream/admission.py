@@ -101,7 +101,7 @@ class FakeUpstream:
 
     def _fail_if_configured(self, key: str, behaviour: UpstreamBehaviour) -> None:
         if behaviour.fail_status is not None:
-            raise configured_failure(behaviour.fail_status)
+            raise configured_failure(behaviour.fail_status, key if behaviour.echo_key else None)
         if behaviour.fail_first:
             failures = self._failures_by_key.get(key, 0)
             if failures < behaviour.fail_first:
@@ -109,9 +109,14 @@ class FakeUpstream:
                 raise configured_failure(500)
 
 
-def configured_failure(status: int) -> FakeUpstreamError:
-    """The error a `fail=NNN` or `fail-first=N` flag answers with."""
+ECHOED_ORGANISATION = "org-FakeUpstream0rg1d2345"
+
+
+def configured_failure(status: int, echoed_key: str | None = None) -> FakeUpstreamError:
+    """The error a `fail=NNN` or `fail-first=N` flag answers with (`echo-key`: as OpenAI's, with the key)."""
     message = f"fake-upstream answers {status} as its API key asks"
+    if echoed_key is not None:
+        message += f". Incorrect API key provided: {echoed_key} (organization {ECHOED_ORGANISATION})"
     if status == 429:
         return FakeUpstreamError(status, message, code="rate_limit_exceeded", kind="requests")
     return FakeUpstreamError(status, message, code="fake_failure")
@@ -131,6 +136,12 @@ async def stream_events(request: web.Request, events: list[bytes], behaviour: Up
     response = web.StreamResponse(headers=SSE_HEADERS)
     with contextlib.suppress(ConnectionResetError):
         await response.prepare(request)
+        if behaviour.break_after is not None:
+            await response.write(b"".join(events[: behaviour.break_after]))
+            await response.drain()
+            assert request.transport is not None
+            request.transport.abort()  # a reset mid-stream: no terminator, no final chunk
+            return response
         if behaviour.chunk_delay_ms:
             for index, event in enumerate(events):
                 if index:

@@ -40,6 +40,7 @@ _FLAGS_WITH_NUMBERS = (
     "cache-write-1h",
     "thoughts",
     "report-completion",
+    "break-after",
 )
 LIMIT_FIELDS = ("max_completion_tokens", "max_tokens", "max_output_tokens", "maxOutputTokens")
 IGNORED_LIMIT = 10**9  # what an `ignore-limit` key's requests are answered as if they had asked
@@ -76,13 +77,15 @@ class UpstreamBehaviour:
 
     The key is split on `;`; the first part names the key, every later part is a flag:
     `fail=NNN`, `fail-first=N`, `no-usage`, `chunk-delay-ms=N`, `delay-ms=N`, `words=N`,
-    `require=VALUE` (accepted and ignored), `reject` (the task APIs answer a submit with a
+    `require=VALUE` (accepted and ignored), `echo-key` (a `fail=NNN` answer repeats the key and an
+    organisation id in its message, as OpenAI's "Incorrect API key provided" does), `reject` (the task APIs answer a submit with a
     rejection and status 200, as midjourney-proxy and Suno relays do), and for the Anthropic and
     Gemini protocols `cached=N` (that many prompt tokens reported as read from the provider's
     cache), `cache-write=N` (Anthropic: written to the 5-minute cache), `cache-write-1h=N` (to the 1-hour one) and `thoughts=N` (Gemini: thinking
     tokens). Two flags make a dishonest upstream, for the gateway's spend bounds: `ignore-limit`
     (the reply has its `words` whatever output limit the request set) and `report-completion=N` (the
-    OpenAI chat protocol reports N completion tokens, whatever it wrote). For OpenAI chat, `call-tools`
+    OpenAI chat protocol reports N completion tokens, whatever it wrote); `break-after=N` resets the
+    connection after N events of a stream, with no terminator. For OpenAI chat, `call-tools`
     answers every request that has tools with a call of the first (a forced tool is always called),
     and `finish-stop` reports such an answer's finish reason as "stop", as some OpenAI-compatible
     servers do. Two flags make a LiteLLM-like upstream: `usage-on-choices` (an OpenAI chat stream
@@ -109,6 +112,8 @@ class UpstreamBehaviour:
     finish_stop: bool = False
     usage_on_choices: bool = False
     no_stream: bool = False
+    break_after: int | None = None
+    echo_key: bool = False
 
 
 def parse_bearer(authorization: str | None) -> str | None:
@@ -126,7 +131,8 @@ def parse_bearer(authorization: str | None) -> str | None:
 def parse_behaviour(key: str) -> UpstreamBehaviour:
     """The behaviour flags of an API key such as `fake;no-usage;chunk-delay-ms=50`."""
     numbers: dict[str, int] = {}
-    no_usage = reject = ignore_limit = call_tools = finish_stop = usage_on_choices = no_stream = False
+    no_usage = reject = ignore_limit = echo_key = False
+    call_tools = finish_stop = usage_on_choices = no_stream = False
     for flag in key.split(";")[1:]:
         name, has_value, value = flag.strip().partition("=")
         if name == "no-usage" and not has_value:
@@ -143,6 +149,8 @@ def parse_behaviour(key: str) -> UpstreamBehaviour:
             usage_on_choices = True
         elif name == "no-stream" and not has_value:
             no_stream = True
+        elif name == "echo-key" and not has_value:
+            echo_key = True
         elif name == "require" and has_value:
             continue
         elif name in _FLAGS_WITH_NUMBERS and value.isdigit():
@@ -170,6 +178,8 @@ def parse_behaviour(key: str) -> UpstreamBehaviour:
         finish_stop=finish_stop,
         usage_on_choices=usage_on_choices,
         no_stream=no_stream,
+        break_after=numbers.get("break-after"),
+        echo_key=echo_key,
     )
 
 

@@ -27,6 +27,9 @@ from relaygate.fakeupstream.openai_responses import add_responses_routes
 from relaygate.fakeupstream.suno import add_suno_routes
 
 MAX_BODY_BYTES = 64 * 1024 * 1024
+# How long a stop waits for answers in flight (aiohttp's default is 60 s: a slow answer, say a
+# `delay-ms` one, or a handler still finishing when the signal lands, held the process that long).
+STOP_GRACE_S = 1.0
 
 
 def create_fake_upstream_app(latency_ms: int = 0) -> web.Application:
@@ -73,14 +76,18 @@ def _fast_loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
 
 
 async def _serve(app: web.Application, host: str, port: int) -> None:
-    runner = web.AppRunner(app, access_log=None)
+    # Both stop signals end the wait below, installed before the address is announced: whoever
+    # reads the address may signal at once. SIGINT is not left to asyncio.Runner, whose way is to
+    # cancel this task mid-cleanup.
+    stopped = asyncio.Event()
+    with contextlib.suppress(ValueError, NotImplementedError):  # not the main thread, or Windows
+        for stop_signal in (signal.SIGINT, signal.SIGTERM):
+            asyncio.get_running_loop().add_signal_handler(stop_signal, stopped.set)
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=STOP_GRACE_S)
     await runner.setup()
     try:
         await web.TCPSite(runner, host, port).start()
         print(f"fake-upstream listening on http://{host}:{runner.addresses[0][1]}", flush=True)
-        stopped = asyncio.Event()
-        with contextlib.suppress(ValueError, NotImplementedError):  # not the main thread, or Windows
-            asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stopped.set)
         await stopped.wait()
     finally:
         await runner.cleanup()

@@ -51,6 +51,7 @@ def _record(user_id: int, token_id: int | None, quota: int, ref: str, at: int | 
         endpoint=ENDPOINT,
         model=MODEL,
         upstream_model="",
+        group="",
         prompt_tokens=0,
         cached_tokens=0,
         completion_tokens=0,

@@ -17,6 +17,7 @@ from relaygate.billing.charge import Usage, implausible
 from relaygate.billing.tokencount import count_content, count_messages, count_text
 from relaygate.channels.registry import Channel
 from relaygate.errors import GatewayError
+from relaygate.redact import redact_upstream_body
 from relaygate.relay.call import RelayCall
 from relaygate.relay.error_bodies import stream_error_event
 from relaygate.relay.json_body import with_fields
@@ -54,7 +55,8 @@ class AnthropicAdapter:
         return AnthropicStreamTap(call)
 
     def client_body(self, call: RelayCall, status: int, body: bytes, usage: Usage) -> bytes:
-        return body
+        # An error answer is passed on in the client's own protocol, without what looks like a credential.
+        return body if 200 <= status < 300 else redact_upstream_body(body)
 
 
 class AnthropicStreamTap:

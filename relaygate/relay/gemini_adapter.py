@@ -19,6 +19,7 @@ from relaygate.billing.estimate import GENERATION_CONFIGS
 from relaygate.billing.tokencount import count_text
 from relaygate.channels.registry import Channel
 from relaygate.errors import GatewayError
+from relaygate.redact import redact_upstream_body
 from relaygate.relay.call import RelayCall
 from relaygate.relay.error_bodies import stream_error_event
 from relaygate.relay.gemini_json import field
@@ -62,7 +63,8 @@ class GeminiAdapter:
         return GeminiStreamTap(call)
 
     def client_body(self, call: RelayCall, status: int, body: bytes, usage: Usage) -> bytes:
-        return body
+        # An error answer is passed on in the client's own protocol, without what looks like a credential.
+        return body if 200 <= status < 300 else redact_upstream_body(body)
 
 
 class GeminiStreamTap:

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import TypeVar
 
-from relaygate.auth.check import Principal, authorise_model
+from relaygate.auth.check import Principal, authorise_model, serving_group
 from relaygate.billing.charge import Usage, charge_for
 from relaygate.billing.hold import affordable_output, hold_for
 from relaygate.billing.ledger import Reservation, insufficient_balance, token_quota_exceeded
@@ -143,6 +143,7 @@ def usage_record(hold: Hold, charge: int, overrun: int) -> UsageRecord:
         endpoint=call.endpoint,
         model=call.model,
         upstream_model=hold.upstream_model or call.model,
+        group=principal.group,
         prompt_tokens=usage.prompt,
         cached_tokens=usage.cached,
         cache_write_5m_tokens=usage.cache_write_5m,
@@ -160,12 +161,15 @@ def usage_record(hold: Hold, charge: int, overrun: int) -> UsageRecord:
 
 @contextlib.asynccontextmanager
 async def admitted(
-    rt: Runtime, principal: Principal, model: str, route: Callable[[], T], *, free: bool = False
+    rt: Runtime, principal: Principal, model: str, route: Callable[[Principal], T], *, free: bool = False
 ) -> AsyncIterator[tuple[Admission, T]]:
-    """Authorise the model, `route` it (find what serves it, or raise), quote it, then hold a
-    rate-limit permit until the block ends. Yields the admission and what `route` returned."""
+    """Authorise the model, settle the group that serves it (a token set to `auto` picks one), `route`
+    it (find what serves it, or raise), quote it at that group's multiplier, then hold a rate-limit
+    permit until the block ends. Yields the admission (with the serving principal) and what `route`
+    returned."""
     authorise_model(principal, model)
-    routed = route()
+    principal = serving_group(principal, model, rt.prices.auto_order(), lambda group: rt.channels.serves(group, model))
+    routed = route(principal)
     price, multiplier = quote(rt, principal, model)
     permit = await rt.limiter.acquire(principal.token, principal.user)
     admission = Admission(rt, principal, model, FREE if free else price, multiplier, permit)

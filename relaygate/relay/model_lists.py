@@ -15,6 +15,7 @@ import orjson
 
 from relaygate.auth.check import Principal
 from relaygate.auth.credentials import Family
+from relaygate.billing.groups import AUTO_GROUP
 from relaygate.errors import NotFound
 from relaygate.relay import anthropic_routes, gemini_routes, openai_routes
 from relaygate.relay.asgi import Receive, Scope, Send, header_map, query_map, send_bytes
@@ -45,7 +46,8 @@ _OBJECTS: dict[Family, Callable[[str], dict[str, Any]]] = {
 
 def usable_models(rt: Runtime, principal: Principal, family: Family) -> list[str]:
     """Models this token may call: served for its group by the family's channels, priced, and allowed."""
-    models = rt.channels.models_for(principal.group, _CHANNEL_TYPES[family])
+    groups = (*rt.prices.auto_order(), principal.user.group) if principal.group == AUTO_GROUP else (principal.group,)
+    models = set().union(*(rt.channels.models_for(group, _CHANNEL_TYPES[family]) for group in groups))
     if principal.token.models:
         models = models & principal.token.models
     return sorted(model for model in models if rt.prices.price_for(model) is not None)

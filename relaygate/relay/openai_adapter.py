@@ -12,6 +12,7 @@ from relaygate.auth.credentials import Family
 from relaygate.billing.charge import Usage
 from relaygate.channels.registry import Channel
 from relaygate.errors import GatewayError
+from relaygate.redact import redact_upstream_body
 from relaygate.relay.call import RelayCall, StreamTap
 from relaygate.relay.error_bodies import stream_error_event
 from relaygate.relay.json_body import with_fields
@@ -96,7 +97,8 @@ class OpenAIAdapter:
         return OpenAIStreamTap(call, client_wants_usage(call.body))
 
     def client_body(self, call: RelayCall, status: int, body: bytes, usage: Usage) -> bytes:
-        return body
+        # An error answer is passed on in the client's own protocol, without what looks like a credential.
+        return body if 200 <= status < 300 else redact_upstream_body(body)
 
 
 class OpenAIStreamTap:

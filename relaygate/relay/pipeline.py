@@ -16,6 +16,7 @@ from relaygate.billing.charge import Usage
 from relaygate.billing.estimate import prompt_token_bound, requested_output_tokens
 from relaygate.billing.prices import Price
 from relaygate.errors import UpstreamUnreachable
+from relaygate.redact import redact_upstream_body
 from relaygate.relay.asgi import Receive, Send, send_bytes
 from relaygate.relay.call import Adapter, RelayCall
 from relaygate.relay.client_watch import ClientWatch
@@ -34,15 +35,16 @@ CAPPED_HEADER = b"x-relaygate-output-capped"
 async def relay(
     rt: Runtime, principal: Principal, call: RelayCall, adapter: Adapter, receive: Receive, send: Send
 ) -> None:
-    usable = usable_groups(rt, principal)
-    route = lambda: choose_adapter(rt.channels, principal.group, call, adapter, usable)  # noqa: E731
+    route = lambda serving: choose_adapter(  # noqa: E731
+        rt.channels, serving.group, call, adapter, usable_groups(rt, serving)
+    )
     watch = ClientWatch(receive)
     async with admitted(rt, principal, call.model, route, free=call.free) as (admission, adapter):
         prompt, output, calls = exchange_bounds(call, admission.price, rt.settings)
         async with holding(admission, call, prompt, output, calls) as hold:
             call.output_limit = hold.output_limit
             try:
-                await exchange(rt, principal, call, adapter, hold, watch, send)
+                await exchange(rt, admission.principal, call, adapter, hold, watch, send)
             finally:
                 watch.stop()
 
@@ -75,12 +77,15 @@ async def exchange(
         else:
             await send_bytes(send, 200, events, b"text/event-stream", headers)
         return
+    secrets = (channel.key,)
     if call.stream and response.status == 200:
-        await stream_events(response, tap := adapter.stream_tap(call), watch, send, headers)
+        await stream_events(response, tap := adapter.stream_tap(call), watch, send, headers, secrets)
         hold.usage = tap.usage()
         return
     body, hold.usage = await read_whole(response, call, adapter)
     body = adapter.client_body(call, response.status, body, hold.usage)
+    if not 200 <= response.status < 300:
+        body = redact_upstream_body(body, secrets)  # an upstream's error text may echo its key
     content_type = response.headers.get("content-type", "application/json").encode("latin-1")
     await send_bytes(send, response.status, body, content_type, headers)
 

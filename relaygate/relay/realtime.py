@@ -25,6 +25,7 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidSta
 from relaygate.auth.credentials import Family
 from relaygate.channels.registry import Channel
 from relaygate.errors import BadRequest, GatewayError, UpstreamError, UpstreamUnreachable
+from relaygate.redact import redact_upstream_text
 from relaygate.relay.asgi import Receive, Scope, Send, header_map, query_map
 from relaygate.relay.error_bodies import error_body
 from relaygate.relay.lifecycle import Admission, admitted
@@ -98,13 +99,13 @@ async def _open(
             raise BadRequest(
                 "The Realtime URL has no model: connect to /v1/realtime?model=MODEL_NAME.", code="missing_model"
             )
-        route = lambda: require_channel(rt, principal, model, CHANNEL_TYPES)  # noqa: E731
+        route = lambda serving: require_channel(rt, serving, model, CHANNEL_TYPES)  # noqa: E731
         admission, _ = await stack.enter_async_context(admitted(rt, principal, model, route))
-        channel, upstream = await _connect_upstream(rt, principal.group, model)
+        channel, upstream = await _connect_upstream(rt, admission.principal.group, model)
     except GatewayError as error:
         raise _Denied(error) from error
     bound = min(admission.price.max_output_tokens or rt.settings.default_max_output_tokens, MAX_RESPONSE_OUTPUT)
-    meter = RealtimeMeter(admission, channel.upstream_model(model), channel.id, request_id, bound)
+    meter = RealtimeMeter(admission, channel.upstream_model(model), channel.id, request_id, bound, (channel.key,))
     return admission, meter, upstream
 
 
@@ -198,6 +199,8 @@ async def _upstream_to_client(meter: RealtimeMeter, upstream: ClientConnection, 
                     await _hold(meter.hold_for_start(event))
                 elif event.get("type") == "response.done":
                     await _hold(meter.settle_done(event))
+            elif '"error"' in message:  # an upstream's error text may echo its key
+                message = redact_upstream_text(message, meter.upstream_secrets)
             await send({"type": "websocket.send", "text": message})
         else:
             await send({"type": "websocket.send", "bytes": bytes(message)})

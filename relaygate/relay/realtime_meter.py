@@ -38,6 +38,7 @@ class RealtimeMeter:
     channel_id: int
     request_id: str
     output_bound: int  # the most output any response of the session may have: the model's, or the default
+    upstream_secrets: tuple[str, ...]  # the channel's key: never relayed back in an upstream error event
     _unclaimed: deque[Hold] = field(default_factory=deque)  # held for a response.create not yet started
     _running: dict[str, Hold] = field(default_factory=dict)  # by response id
     _context_tokens: int = 0  # input tokens of the last response: the next one reads at least as many

@@ -31,12 +31,14 @@ class RouteTable:
         self._exact: dict[tuple[str, str], RelayRoute] = {}
         self._prefixes: list[RelayRoute] = []
         self._paths: dict[str, Family] = {}
+        self._methods: dict[str, set[str]] = {}
         for route in routes:
             if route.prefix:
                 self._prefixes.append(route)
             else:
                 self._exact[(route.method, route.path)] = route
                 self._paths[route.path] = route.family
+                self._methods.setdefault(route.path, set()).add(route.method)
 
     def match(self, method: str, path: str) -> RelayRoute | None:
         route = self._exact.get((method, path))
@@ -50,3 +52,7 @@ class RouteTable:
     def family_of_known_path(self, path: str) -> Family | None:
         """The family of a path served under another method (for a 405 in the right shape)."""
         return self._paths.get(path)
+
+    def allowed_methods(self, path: str) -> str:
+        """The `Allow` header of a 405 on an exact path."""
+        return ", ".join(sorted(self._methods.get(path, ())))

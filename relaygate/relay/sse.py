@@ -11,9 +11,11 @@ class EventFramer:
 
     def feed(self, chunk: bytes) -> list[bytes]:
         """The complete events (each with its blank-line terminator) now available."""
-        if b"\r" in chunk:
-            chunk = chunk.replace(b"\r\n", b"\n")
         buffer = self._buffer + chunk if self._buffer else chunk
+        if b"\r" in buffer:
+            # normalised over the buffer, not the chunk: a CRLF the network split between two
+            # chunks would otherwise leave a CR inside the event ("[DONE]\r" is not "[DONE]")
+            buffer = buffer.replace(b"\r\n", b"\n")
         events = []
         start = 0
         while True:
@@ -33,7 +35,7 @@ class EventFramer:
 
 def event_data(event: bytes) -> bytes:
     """The joined `data:` lines of one event."""
-    lines = [line[5:].lstrip(b" ") for line in event.split(b"\n") if line.startswith(b"data:")]
+    lines = [line[5:].removeprefix(b" ") for line in event.split(b"\n") if line.startswith(b"data:")]
     return b"\n".join(lines)
 
 

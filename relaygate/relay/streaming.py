@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 
 from relaygate.errors import UpstreamBrokeOff
+from relaygate.redact import redact_upstream_body
 from relaygate.relay.asgi import Send
 from relaygate.relay.call import StreamTap
 from relaygate.relay.client_watch import ClientWatch
@@ -32,6 +33,7 @@ async def stream_events(
     watch: ClientWatch,
     send: Send,
     headers: list[tuple[bytes, bytes]],
+    secrets: tuple[str, ...] = (),
 ) -> bool:
     """Forward the upstream's events with no buffering; returns False if the client left early.
 
@@ -43,7 +45,7 @@ async def stream_events(
     try:
         await send({"type": "http.response.start", "status": 200, "headers": SSE_HEADERS + headers})
         async for chunk in response.iter_chunks():
-            out, cut = _forward(framer.feed(chunk), tap)
+            out, cut = _forward(framer.feed(chunk), tap, secrets)
             if cut:
                 log.warning("an upstream stream ran past its output limit: ended there")
                 await send({"type": "http.response.body", "body": out + tap.cut(), "more_body": False})
@@ -51,7 +53,7 @@ async def stream_events(
             if out:
                 await send({"type": "http.response.body", "body": out, "more_body": True})
         rest = framer.rest()
-        out, cut = _forward([rest] if rest.strip() else [], tap)
+        out, cut = _forward([rest] if rest.strip() else [], tap, secrets)
         await send(
             {"type": "http.response.body", "body": out + (tap.cut() if cut else tap.close()), "more_body": False}
         )
@@ -70,12 +72,16 @@ async def stream_events(
     return not watch.left
 
 
-def _forward(events: list[bytes], tap: StreamTap) -> tuple[bytes, bool]:
-    """What the client gets for these events, and whether the stream is now past its limit."""
+def _forward(events: list[bytes], tap: StreamTap, secrets: tuple[str, ...]) -> tuple[bytes, bool]:
+    """What the client gets for these events, and whether the stream is now past its limit.
+
+    An error event of the upstream's own is scrubbed of the channel's key and credential shapes.
+    """
     out = []
     for event in events:
         over = tap.meter.feed(event)
-        out.append(tap.forward(event))
+        forwarded = tap.forward(event)
+        out.append(redact_upstream_body(forwarded, secrets) if b'"error"' in forwarded else forwarded)
         if over:
             return b"".join(out), True
     return b"".join(out), False

@@ -25,6 +25,7 @@ from relaygate.errors import (
     UpstreamError,
     UpstreamUnreachable,
 )
+from relaygate.redact import redact_upstream_body, redact_upstream_text
 from relaygate.relay.asgi import Receive, Scope, Send, header_map, read_body, send_bytes
 from relaygate.relay.call import RelayCall
 from relaygate.relay.http_client import HttpClientError, UpstreamResponse
@@ -90,11 +91,11 @@ async def submit_task(
     rt: Runtime, principal: Principal, call: RelayCall, protocol: TaskProtocol, kind: str, send: Send
 ) -> None:
     """Relay one task submission; the charge is the model's per-call price, or 0 when the upstream rejects."""
-    route = lambda: require_channel(rt, principal, call.model, protocol.channel_types)  # noqa: E731
+    route = lambda serving: require_channel(rt, serving, call.model, protocol.channel_types)  # noqa: E731
     async with admitted(rt, principal, call.model, route) as (admission, _):
         origin = await origin_channel(rt, principal, protocol, call)
         async with holding(admission, call, 0, None) as hold:
-            await submit(rt, principal, call, protocol, kind, origin, hold, send)
+            await submit(rt, admission.principal, call, protocol, kind, origin, hold, send)
 
 
 async def submit(
@@ -126,6 +127,8 @@ async def submit(
         await record_task(rt.engine, owner)
     hold.usage = Usage() if accepted else Usage(calls=0)
     content_type = response.headers.get("content-type", "application/json").encode("latin-1")
+    if not accepted:  # a rejection's text may echo the channel's key
+        body = redact_upstream_body(body, (channel.key,))
     await send_bytes(send, response.status, body, content_type, hold.admission.permit.headers())
 
 
@@ -173,7 +176,9 @@ async def _fetch_from(rt: Runtime, channel: Channel, protocol: TaskProtocol, ids
     body = await read_answer(response)
     if not 200 <= response.status < 300:
         raise UpstreamError(
-            response.status, upstream_message(body) or f"The upstream provider answered {response.status}."
+            response.status,
+            redact_upstream_text(upstream_message(body), (channel.key,))
+            or f"The upstream provider answered {response.status}.",
         )
     return protocol.fetched_tasks(_json_or_none(body))
 

@@ -14,6 +14,7 @@ import orjson
 
 from relaygate.channels.registry import Channel
 from relaygate.errors import GatewayError, UpstreamError, UpstreamUnreachable
+from relaygate.redact import redact_upstream_text
 from relaygate.relay.http_client import ConnectionPool, HttpClientError, UpstreamResponse
 from relaygate.settings import Settings
 
@@ -90,13 +91,17 @@ async def _failure_from(channel: Channel, response: UpstreamResponse) -> Gateway
             502,
             "The upstream provider refused the gateway's credentials; the operator must fix the channel key.",
         )
-    return UpstreamError(
-        response.status, upstream_message(body) or f"The upstream provider answered {response.status}."
-    )
+    message = redact_upstream_text(upstream_message(body), (channel.key,))
+    return UpstreamError(response.status, message or f"The upstream provider answered {response.status}.")
 
 
 def upstream_message(body: bytes) -> str:
-    """The message of an upstream error body, whatever its protocol's shape."""
+    """The message of an upstream error body, whatever its protocol's shape, without anything shaped
+    like a credential (callers that know the channel also take out its keys)."""
+    return redact_upstream_text(_raw_upstream_message(body))
+
+
+def _raw_upstream_message(body: bytes) -> str:
     try:
         data = orjson.loads(body)
     except orjson.JSONDecodeError:

@@ -14,6 +14,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    false,
 )
 
 metadata = MetaData(
@@ -121,6 +122,9 @@ groups = Table(
     Column("name", String(64), primary_key=True),
     Column("multiplier", String(32), nullable=False, server_default="1"),
     Column("description", String(255), nullable=False, server_default=""),
+    # Any user may give a token a selectable group (besides their own); `auto` tries them by sort_order.
+    Column("selectable", Boolean, nullable=False, server_default=false()),
+    Column("sort_order", Integer, nullable=False, server_default="0"),
 )
 
 usage_records = Table(
@@ -134,6 +138,9 @@ usage_records = Table(
     Column("endpoint", String(64), nullable=False),
     Column("model", String(128), nullable=False),
     Column("upstream_model", String(128), nullable=False),
+    Column(
+        "group", String(64), nullable=False, server_default=""
+    ),  # the group that served it, whose multiplier billed it
     Column("prompt_tokens", Integer, nullable=False, server_default="0"),
     Column("cached_tokens", Integer, nullable=False, server_default="0"),
     Column("cache_write_5m_tokens", Integer, nullable=False, server_default="0"),

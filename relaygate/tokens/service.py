@@ -142,7 +142,8 @@ async def update_token(
             tpm=merged["tpm"],
             max_concurrent=merged["max_concurrent"],
             reset_period=merged["reset"],
-        )
+        ),
+        expiry_given="expires_at" in changes,
     )
     columns = _settings_columns(spec)
     if spec.reset_period is not None and spec.reset_period != current["reset"]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass
 
+from relaygate.clock import now
 from relaygate.errors import InvalidValue
 
 RESET_PERIODS = ("daily", "weekly", "monthly")
@@ -25,8 +26,16 @@ class TokenSpec:
     reset_period: str | None = None
 
 
-def validate_spec(spec: TokenSpec) -> TokenSpec:
-    """Check every field; returns the spec with allowlist entries in canonical form."""
+def validate_spec(spec: TokenSpec, *, expiry_given: bool = True) -> TokenSpec:
+    """Check every field; returns the spec with allowlist entries in canonical form.
+
+    An expiry given now (on create, or changed by an update) must lie in the future: a token born
+    expired would be listed as enabled and refuse every request."""
+    if expiry_given and spec.expires_at is not None and spec.expires_at <= now():
+        raise InvalidValue(
+            "expires_at is in the past: give a future time (ISO-8601), or none for a token that never expires",
+            field="expires_at",
+        )
     if len(spec.name) > 128:
         raise InvalidValue("name must be at most 128 characters", field="name")
     if spec.quota_limit < 0:

@@ -214,23 +214,33 @@ async def delete_user(conn: AsyncConnection, user_id: int) -> None:
     await record_change(conn, "user", user_id)
 
 
+MAX_BALANCE = 2**63 - 1  # BIGINT
+
+
 async def credit(
     conn: AsyncConnection, user_id: int, amount: int, *, kind: str, reason: str, floor: int | None = None
 ) -> None:
     """Add `amount` units (negative for an adjustment down) with its ledger entry.
 
-    With `floor`, refuse (ConflictError) a change that would leave the balance below it.
+    With `floor`, refuse (ConflictError) a change that would leave the balance below it. A balance
+    never passes the largest integer the database stores (SQLite would silently turn it into a float).
     """
+    if abs(amount) > MAX_BALANCE:
+        raise InvalidValue(f"the amount must be between -{MAX_BALANCE} and {MAX_BALANCE} quota units", field="quota")
     query = (
         update(users)
         .where(users.c.id == user_id)
         .values(balance=users.c.balance + amount, ledger_seq=users.c.ledger_seq + 1)
     )
+    if amount > 0:  # the bound is computed here, so the database never adds past it
+        query = query.where(users.c.balance <= MAX_BALANCE - amount)
     if floor is not None:
-        query = query.where(users.c.balance + amount >= floor)
+        query = query.where(users.c.balance >= floor - amount)
     result = await conn.execute(query)
     if result.rowcount == 0:
         await get_user(conn, user_id)  # raises NotFoundError for an unknown user
+        if amount > 0:
+            raise ConflictError(f"the balance would pass the largest balance, {MAX_BALANCE} quota units")
         raise ConflictError(f"the balance would fall below {floor} quota units")
     await conn.execute(
         insert(ledger_entries).values(user_id=user_id, kind=kind, amount=amount, reason=reason, created_at=now())

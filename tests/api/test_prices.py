@@ -47,7 +47,13 @@ def test_groups_crud(gateway: Deployment, root: httpx.Client, login_as: Callable
     alice = login_as("alice")
     created = root.post("/api/groups", json={"name": "vip", "multiplier": "0.5", "description": "friends"})
     assert created.status_code == 201
-    assert created.json() == {"name": "vip", "multiplier": "0.5", "description": "friends"}
+    assert created.json() == {
+        "name": "vip",
+        "multiplier": "0.5",
+        "description": "friends",
+        "selectable": False,
+        "sort_order": 0,
+    }
     assert error_of(root.post("/api/groups", json={"name": "vip"})) == (409, "conflict")
     assert root.patch("/api/groups/vip", json={"multiplier": "0.75"}).json()["multiplier"] == "0.75"
     names = [group["name"] for group in alice.get("/api/groups").json()["items"]]

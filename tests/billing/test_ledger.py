@@ -26,7 +26,7 @@ from relaygate.users.service import NewUser, create_user, credit, get_user
 def record(user_id: int, token_id: int, quota: int = 0, **changes: Any) -> UsageRecord:
     fields: dict[str, Any] = {
         "request_id": "r", "user_id": user_id, "token_id": token_id, "channel_id": None, "endpoint": "chat.completions",
-        "model": "m", "upstream_model": "m", "prompt_tokens": 1, "cached_tokens": 0, "completion_tokens": 1,
+        "model": "m", "upstream_model": "m", "group": "default", "prompt_tokens": 1, "cached_tokens": 0, "completion_tokens": 1,
         "quota": quota, "latency_ms": 1, "status_code": 200, "stream": False, "client_ip": "127.0.0.1", "created_at": 1,
     }  # fmt: skip
     return UsageRecord(**{**fields, **changes})

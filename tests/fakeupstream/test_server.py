@@ -295,3 +295,33 @@ def test_run_fake_upstream_prints_its_address_and_stops_cleanly(stop_signal: sig
             process.kill()
             process.communicate()
     assert process.returncode == 0, stderr
+
+
+@pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT])
+def test_run_fake_upstream_stops_promptly_with_an_answer_in_flight(stop_signal: signal.Signals) -> None:
+    # What a loaded machine turns any request into: still being handled when the signal lands.
+    code = "from relaygate.fakeupstream import run_fake_upstream; run_fake_upstream('127.0.0.1', 0, 0)"
+    process = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        url = process.stdout.readline().split()[-1]
+        connection = http.client.HTTPConnection(urlsplit(url).netloc, timeout=30)
+        connection.request("GET", "/v1/models", headers={"Authorization": "Bearer fake;delay-ms=60000"})
+        _wait_for_logged_request(url)
+        process.send_signal(stop_signal)
+        _, stderr = process.communicate(timeout=20)
+        connection.close()
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    assert process.returncode == 0, stderr
+
+
+def _wait_for_logged_request(url: str) -> None:
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        if json.loads(call(url, "GET", "/_fake/requests")[2]):
+            return
+        time.sleep(0.05)
+    raise AssertionError("the slow request never reached the fake upstream")

@@ -49,3 +49,21 @@ async def _admin(statement: str) -> None:
         await conn.execute(statement)
     finally:
         await conn.close()
+
+
+@contextmanager
+def database_of_limited_role(connection_limit: int) -> Iterator[str]:
+    """A new database owned by a new role that may hold at most `connection_limit` connections
+    (PostgreSQL's CONNECTION LIMIT); yields its URL, drops both afterwards."""
+    require_postgres()
+    name = f"relaygate_limited_{uuid.uuid4().hex[:12]}"
+    asyncio.run(_admin(f'CREATE ROLE "{name}" LOGIN CONNECTION LIMIT {int(connection_limit)}'))
+    try:
+        asyncio.run(_admin(f'CREATE DATABASE "{name}" OWNER "{name}"'))
+        try:
+            server = SERVER.split("://", 1)[1].split("@", 1)[-1].rsplit("/", 1)[0]
+            yield f"postgresql://{name}@{server}/{name}"
+        finally:
+            asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    finally:
+        asyncio.run(_admin(f'DROP ROLE IF EXISTS "{name}"'))
