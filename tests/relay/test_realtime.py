@@ -264,7 +264,9 @@ def test_a_response_past_its_limit_is_charged_at_most_its_hold(
         send(ws, {"type": "response.create", "response": {"max_output_tokens": 20}})
         done = until(ws, "response.done")[-1]
     assert done["response"]["usage"]["output_tokens"] == 3000
-    held = expected_charge("5", "20", len("max_output_tokens") + 1, 20)  # the response's bound: its options, 20 out
+    # The response's bound: its options, 20 out; a prompt token is held at the dearest prompt rate, the
+    # default 1-hour cache write (2 x the input price of 5).
+    held = expected_charge("10", "20", len("max_output_tokens") + 1, 20)
     assert used(realtime_gateway, token_id) <= held
     [overrun] = realtime_gateway.books()["overruns"]
     assert overrun["channel"] == "ignores-limits"
