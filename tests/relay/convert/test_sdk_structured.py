@@ -12,6 +12,8 @@ from typing import Any
 import httpx
 import openai
 import pytest
+from google import genai
+from google.genai import errors, types
 from pydantic import BaseModel
 
 from relaygate.fakeupstream import TOOL_USE_TOKENS, anthropic_prompt_tokens, count_words, gemini_prompt_tokens
@@ -131,3 +133,17 @@ def test_what_a_conversion_cannot_honour_is_refused_naming_the_field(
     assert f"'{field}'" in refused.value.message
     assert upstream_bodies(fake_upstream) == []
     assert used(gw, key[1]) == 0
+
+
+def test_a_gemini_client_asking_for_two_candidates_of_a_claude_model_is_refused(
+    gw: Deployment, key: tuple[str, int], fake_upstream: str
+) -> None:
+    config = types.GenerateContentConfig(candidate_count=2)
+    with (
+        genai.Client(api_key=key[0], http_options=types.HttpOptions(base_url=gw.url)) as sdk,
+        pytest.raises(errors.ClientError) as refused,
+    ):
+        sdk.models.generate_content(model="claude-x", contents="hi", config=config)
+    assert refused.value.code == 400
+    assert "candidateCount" in (refused.value.message or "")
+    assert upstream_bodies(fake_upstream) == []
