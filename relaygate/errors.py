@@ -106,6 +106,10 @@ class RateLimitExceeded(GatewayError, status=429, code="rate_limit_exceeded", ki
     pass
 
 
+class ModelNotFound(GatewayError, status=404, code="model_not_found", kind="invalid_request_error"):
+    """No channel of any group the caller may use serves the model (a client should not retry)."""
+
+
 class ModelNotAvailable(GatewayError, status=503, code="model_not_available", kind="server_error"):
     pass
 

@@ -20,7 +20,7 @@ from relaygate.channels.alerts import AlertWebhook
 from relaygate.channels.crypto import SecretBox
 from relaygate.channels.health import HealthMonitor
 from relaygate.channels.registry import ChannelRegistry
-from relaygate.channels.service import load_channel_rows
+from relaygate.channels.service import load_channel_rows, load_disabled_channel_routes
 from relaygate.limits.rate import MemoryRateLimiter, RateLimiter
 from relaygate.metrics import RelayMetrics
 from relaygate.relay.prober import ChannelProber
@@ -141,7 +141,8 @@ class Runtime:
     async def reload_channels(self) -> None:
         async with self.engine.connect() as conn:
             rows, key_rows = await load_channel_rows(conn)
-        self.channels.load(rows, key_rows, self.box)
+            disabled = await load_disabled_channel_routes(conn)
+        self.channels.load(rows, key_rows, self.box, disabled)
         if self.health is not None:
             self.health.reloaded()
 

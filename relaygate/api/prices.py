@@ -30,6 +30,12 @@ class PriceOut(BaseModel):
     audio_output: str | None = Field(
         default=None, description="USD per 1M audio output tokens (null: the output price)"
     )
+    cache_write_5m: str | None = Field(
+        default=None, description="USD per 1M prompt tokens written to a 5-minute cache (null: 1.25 x input)"
+    )
+    cache_write_1h: str | None = Field(
+        default=None, description="USD per 1M prompt tokens written to a 1-hour cache (null: 2 x input)"
+    )
     max_output_tokens: int | None = Field(
         default=None, description="the most output tokens the model writes in one answer (null: not known)"
     )
@@ -53,6 +59,8 @@ class PriceSet(BaseModel):
     per_call: Usd = Field(default=None, ge=0)
     audio_input: Usd = Field(default=None, ge=0)
     audio_output: Usd = Field(default=None, ge=0)
+    cache_write_5m: Usd = Field(default=None, ge=0)
+    cache_write_1h: Usd = Field(default=None, ge=0)
     max_output_tokens: int | None = Field(
         default=None, ge=1, le=10_000_000, description="requests go upstream with no larger output limit"
     )

@@ -37,6 +37,8 @@ class UsageRecord(BaseModel):
     upstream_model: str
     prompt_tokens: int
     cached_tokens: int
+    cache_write_5m_tokens: int = 0
+    cache_write_1h_tokens: int = 0
     completion_tokens: int
     quota: int = Field(description="quota units charged: never more than the request held")
     overrun: int = Field(

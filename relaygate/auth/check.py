@@ -47,8 +47,9 @@ async def authenticate(
     token = await cache.token_for_key(key)
     if token is None:
         raise InvalidApiKey(
-            "The API key is not valid: it may be mistyped, deleted or rotated. "
-            "Copy it again from Token Management, or create a new one."
+            # Worded as OpenAI words it: some clients (litellm) tell a 401 apart by this text.
+            "Incorrect API key provided. The key may be mistyped, deleted or rotated: "
+            "copy it again from Token Management, or create a new one."
         )
     if token.status != "enabled":
         raise TokenDisabled("This API key is disabled: enable it in Token Management or use another key.")

@@ -24,6 +24,8 @@ class Usage:
     calls: int = 1
     audio_prompt: int = 0  # the audio part of `prompt` (Realtime, audio chat models)
     audio_completion: int = 0  # the audio part of `completion`
+    cache_write_5m: int = 0  # the part of `prompt` written to a prompt cache kept 5 minutes (Anthropic)
+    cache_write_1h: int = 0  # ... and to one kept an hour
 
 
 def implausible(*counts: object) -> bool:
@@ -36,7 +38,8 @@ def implausible(*counts: object) -> bool:
 def charge_for(price: Price, usage: Usage, multiplier: Fraction) -> int:
     """ceil((input x in + cached x cached_in + output x out) x multiplier), in quota units.
 
-    Audio tokens are charged at the audio prices when the price has them, else as text.
+    Audio tokens are charged at the audio prices when the price has them, else as text; prompt-cache
+    writes at the write price of their kind.
 
     A per-call price, when set, replaces the token prices: ceil(per_call x calls x multiplier).
 
@@ -47,11 +50,15 @@ def charge_for(price: Price, usage: Usage, multiplier: Fraction) -> int:
         return math.ceil(price.per_call * UNITS_PER_USD * multiplier * max(usage.calls, 0))
     rates = price.rates
     cached = min(max(usage.cached, 0), usage.prompt)
-    audio_in = min(max(usage.audio_prompt, 0), usage.prompt - cached)
+    write_5m = min(max(usage.cache_write_5m, 0), usage.prompt - cached)
+    write_1h = min(max(usage.cache_write_1h, 0), usage.prompt - cached - write_5m)
+    audio_in = min(max(usage.audio_prompt, 0), usage.prompt - cached - write_5m - write_1h)
     audio_out = min(max(usage.audio_completion, 0), usage.completion)
     numerator = (
-        (usage.prompt - cached - audio_in) * rates.input
+        (usage.prompt - cached - write_5m - write_1h - audio_in) * rates.input
         + cached * rates.cached_input
+        + write_5m * rates.cache_write_5m
+        + write_1h * rates.cache_write_1h
         + audio_in * rates.audio_input
         + (usage.completion - audio_out) * rates.output
         + audio_out * rates.audio_output

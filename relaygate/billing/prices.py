@@ -20,7 +20,19 @@ from relaygate.store.changes import record_change
 from relaygate.store.schema import groups, prices
 
 UNITS_PER_MILLION_TOKEN_USD = Fraction(UNITS_PER_USD, 1_000_000)
-PRICE_FIELDS = ("input", "cached_input", "output", "per_call", "audio_input", "audio_output")
+PRICE_FIELDS = (
+    "input",
+    "cached_input",
+    "output",
+    "per_call",
+    "audio_input",
+    "audio_output",
+    "cache_write_5m",
+    "cache_write_1h",
+)
+# Anthropic's published prompt-cache write prices, as multiples of the input price.
+CACHE_WRITE_5M_FACTOR = Fraction(5, 4)
+CACHE_WRITE_1H_FACTOR = Fraction(2)
 MAX_OUTPUT_TOKENS_LIMIT = 10_000_000
 
 
@@ -34,6 +46,8 @@ class Price:
     per_call: Fraction | None = None
     audio_input: Fraction | None = None  # None: audio tokens cost what text tokens cost
     audio_output: Fraction | None = None
+    cache_write_5m: Fraction | None = None  # None: 1.25 x the input price
+    cache_write_1h: Fraction | None = None  # None: 2 x the input price
     max_output_tokens: int | None = None  # the most the model writes in one answer (None: not known)
 
     @functools.cached_property
@@ -42,11 +56,22 @@ class Price:
         cached_price = self.cached_input if self.cached_input is not None else self.input
         audio_in = self.audio_input if self.audio_input is not None else self.input
         audio_out = self.audio_output if self.audio_output is not None else self.output
-        prices = (self.input, cached_price, self.output, audio_in, audio_out)
+        write_5m = self.cache_write_5m if self.cache_write_5m is not None else self.input * CACHE_WRITE_5M_FACTOR
+        write_1h = self.cache_write_1h if self.cache_write_1h is not None else self.input * CACHE_WRITE_1H_FACTOR
+        prices = (self.input, cached_price, self.output, audio_in, audio_out, write_5m, write_1h)
         per_token = [p * UNITS_PER_MILLION_TOKEN_USD for p in prices]
         denominator = math.lcm(*(rate.denominator for rate in per_token))
         numerators = [int(rate * denominator) for rate in per_token]
-        return IntegerRates(numerators[0], numerators[1], numerators[2], numerators[3], numerators[4], denominator)
+        return IntegerRates(
+            input=numerators[0],
+            cached_input=numerators[1],
+            output=numerators[2],
+            audio_input=numerators[3],
+            audio_output=numerators[4],
+            cache_write_5m=numerators[5],
+            cache_write_1h=numerators[6],
+            denominator=denominator,
+        )
 
 
 @dataclass(frozen=True)
@@ -56,12 +81,22 @@ class IntegerRates:
     output: int
     audio_input: int
     audio_output: int
+    cache_write_5m: int
+    cache_write_1h: int
     denominator: int
 
     @functools.cached_property
     def prompt_bound(self) -> int:
-        """The dearest rate a prompt token can be charged at: what a hold prices every prompt token at."""
+        """The dearest rate a prompt token can be charged at when nothing is written to a cache."""
         return max(self.input, self.cached_input, self.audio_input)
+
+    @functools.cached_property
+    def prompt_bound_writing(self) -> int:
+        """The dearest prompt rate for a request that may write a prompt cache (cache write prices too)."""
+        return max(self.prompt_bound, self.cache_write_5m, self.cache_write_1h)
+
+    def prompt_rate(self, writes_cache: bool) -> int:
+        return self.prompt_bound_writing if writes_cache else self.prompt_bound
 
     @functools.cached_property
     def output_bound(self) -> int:
@@ -164,5 +199,7 @@ def _price_from_row(row: dict[str, Any]) -> Price:
         per_call=_fraction(row["per_call"]),
         audio_input=_fraction(row.get("audio_input")),
         audio_output=_fraction(row.get("audio_output")),
+        cache_write_5m=_fraction(row.get("cache_write_5m")),
+        cache_write_1h=_fraction(row.get("cache_write_1h")),
         max_output_tokens=row.get("max_output_tokens"),
     )

@@ -33,6 +33,8 @@ COLUMNS = (
     "upstream_model",
     "prompt_tokens",
     "cached_tokens",
+    "cache_write_5m_tokens",
+    "cache_write_1h_tokens",
     "completion_tokens",
     "quota",
     "overrun",

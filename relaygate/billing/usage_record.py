@@ -31,6 +31,8 @@ class UsageRecord:
     client_ip: str
     created_at: int
     overrun: int = 0
+    cache_write_5m_tokens: int = 0  # parts of prompt_tokens written to a prompt cache, by kind
+    cache_write_1h_tokens: int = 0
 
     def row(self) -> dict[str, Any]:
         """The record as the usage_records table's columns."""

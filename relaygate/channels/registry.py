@@ -47,9 +47,16 @@ class ChannelRegistry:
         self._models_by_group: dict[str, set[str]] = {}
         self._all: list[Channel] = []
         self._keys: dict[int, list[Channel]] = {}  # channel id: one view per live key
+        self._groups_by_model: dict[str, set[str]] = {}
 
-    def load(self, rows: Iterable[Any], key_rows: Iterable[Any], box: SecretBox) -> None:
-        """Replace the view with these enabled channel rows and their enabled key rows."""
+    def load(self, rows: Iterable[Any], key_rows: Iterable[Any], box: SecretBox, disabled: Iterable[Any] = ()) -> None:
+        """Replace the view with these enabled channel rows and their enabled key rows.
+
+        `disabled`: the models and groups of the channels not enabled, only so that a model they
+        serve is told apart from one nothing serves (`listed_in`); a channel taken out later (its
+        last key refused) stays listed too.
+        """
+        rows = list(rows)
         keys_by_channel: dict[int, list[Any]] = {}
         for key_row in key_rows:
             keys_by_channel.setdefault(key_row["channel_id"], []).append(key_row)
@@ -58,6 +65,11 @@ class ChannelRegistry:
             found = [channel_from_row(row, key_row, box) for key_row in keys_by_channel.get(row["id"], [])]
             if found:
                 views[row["id"]] = found
+        groups_by_model: dict[str, set[str]] = {}
+        for row in [*rows, *disabled]:
+            for model in row["models"]:
+                groups_by_model.setdefault(model, set()).update(row["groups"])
+        self._groups_by_model = groups_by_model
         self._keys = views
         self._index()
 
@@ -98,6 +110,10 @@ class ChannelRegistry:
         """Whether a channel of one of `types` (None: any type) serves `model` to `group`."""
         tiers = self._by_route.get((group, model), ())
         return any(types is None or channel.type in types for tier in tiers for channel in tier)
+
+    def listed_in(self, groups: frozenset[str], model: str) -> bool:
+        """Whether any channel, enabled or not, lists `model` for one of `groups`."""
+        return not self._groups_by_model.get(model, set()).isdisjoint(groups)
 
     def types_serving(self, group: str, model: str) -> set[str]:
         return {channel.type for tier in self._by_route.get((group, model), ()) for channel in tier}

@@ -256,6 +256,12 @@ async def load_channel_rows(conn: AsyncConnection) -> tuple[list[Any], list[Any]
     return list(rows), list(keys)
 
 
+async def load_disabled_channel_routes(conn: AsyncConnection) -> list[Any]:
+    """The models and groups of every channel not enabled (no key: the relay never calls them)."""
+    query = select(channels.c.models, channels.c.groups).where(channels.c.status != "enabled")
+    return list((await conn.execute(query)).mappings().all())
+
+
 def public_channel(row: Any, key_rows: list[Any]) -> dict[str, Any]:
     keys = [public_key(key) for key in key_rows if key["channel_id"] == row["id"]]
     return {

@@ -8,7 +8,18 @@ from relaygate.billing.default_prices import default_price_table, load_default_p
 from relaygate.billing.prices import list_prices, set_price
 from relaygate.cli.context import emit, json_option, run
 
-COLUMNS = ("model", "input", "cached_input", "output", "per_call", "audio_input", "audio_output", "max_output_tokens")
+COLUMNS = (
+    "model",
+    "input",
+    "cached_input",
+    "output",
+    "per_call",
+    "audio_input",
+    "audio_output",
+    "cache_write_5m",
+    "cache_write_1h",
+    "max_output_tokens",
+)
 
 
 @click.group("price")
@@ -24,6 +35,8 @@ def price_group() -> None:
 @click.option("--per-call", help="USD per call (images, tasks).")
 @click.option("--audio-input", help="USD per 1M audio input tokens (default: the input price).")
 @click.option("--audio-output", help="USD per 1M audio output tokens (default: the output price).")
+@click.option("--cache-write-5m", help="USD per 1M prompt tokens written to a 5-minute cache (default: 1.25 x input).")
+@click.option("--cache-write-1h", help="USD per 1M prompt tokens written to a 1-hour cache (default: 2 x input).")
 @click.option(
     "--max-output-tokens",
     type=click.IntRange(1, 10_000_000),
@@ -38,6 +51,8 @@ def set_(
     per_call: str | None,
     audio_input: str | None,
     audio_output: str | None,
+    cache_write_5m: str | None,
+    cache_write_1h: str | None,
     max_output_tokens: int | None,
     as_json: bool,
 ) -> None:
@@ -48,6 +63,8 @@ def set_(
         "per_call": per_call,
         "audio_input": audio_input,
         "audio_output": audio_output,
+        "cache_write_5m": cache_write_5m,
+        "cache_write_1h": cache_write_1h,
     }
     emit([run(lambda conn: set_price(conn, model, values, max_output_tokens))], as_json, COLUMNS)
 

@@ -26,7 +26,7 @@ from relaygate.fakeupstream.behaviour import (
     stream_pieces,
 )
 from relaygate.fakeupstream.gemini import gemini_prompt_tokens
-from relaygate.fakeupstream.openai import MODEL_IDS
+from relaygate.fakeupstream.openai import MODEL_IDS, TOOL_CALL_TOKENS
 from relaygate.fakeupstream.openai_responses import responses_usage
 from relaygate.fakeupstream.server import create_fake_upstream_app, run_fake_upstream
 
@@ -35,6 +35,7 @@ __all__ = [
     "EMBEDDING_DIMENSIONS",
     "MODEL_IDS",
     "REQUEST_LOG_SIZE",
+    "TOOL_CALL_TOKENS",
     "TOOL_USE_TOKENS",
     "FakeUpstreamError",
     "UpstreamBehaviour",

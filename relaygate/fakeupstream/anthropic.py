@@ -7,10 +7,12 @@ rules (a contract tests compute bills from):
   `text` blocks, `tool_result` text) and 3, plus per tool the words of its name and description
   (`anthropic_prompt_tokens`). `count_tokens` answers that number.
 - Of the prompt, `cached=N` tokens are reported as `cache_read_input_tokens` and `cache-write=N`
-  as `cache_creation_input_tokens`; `input_tokens` is the rest, as Anthropic reports it.
+  and `cache-write-1h=N` as `cache_creation_input_tokens`, split by kind in `cache_creation`
+  (`ephemeral_5m_input_tokens`, `ephemeral_1h_input_tokens`); `input_tokens` is the rest, as Anthropic reports it.
 - The reply is `words` words cut to `max_tokens` (stop reason `max_tokens`, else `end_turn`). A
   request that forces a tool (`tool_choice` `any` or `tool`) gets one `tool_use` block instead,
-  costing `TOOL_USE_TOKENS`.
+  costing `TOOL_USE_TOKENS`, its input following the tool's `input_schema` (`sample_json`).
+- A stream's last `message_delta` repeats the input token counts, as Anthropic's does.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from relaygate.fakeupstream.behaviour import (
     invalid_request,
     reply_length,
     reply_text,
+    sample_json,
     stream_pieces,
 )
 
@@ -98,13 +101,20 @@ def forced_tool(request: Mapping[str, Any]) -> str | None:
     return str(tools[0]["name"]) if choice.get("type") == "any" else None
 
 
+def tool_schema(request: Mapping[str, Any], name: str | None) -> Any:
+    tools = [tool for tool in request.get("tools") or () if isinstance(tool, Mapping) and tool.get("name") == name]
+    return tools[0].get("input_schema") if tools else None
+
+
 def anthropic_usage(prompt: int, output: int, behaviour: UpstreamBehaviour) -> JSONObject:
     read = min(behaviour.cached, prompt)
-    written = min(behaviour.cache_write, prompt - read)
+    minutes = min(behaviour.cache_write, prompt - read)
+    hour = min(behaviour.cache_write_1h, prompt - read - minutes)
     return {
-        "input_tokens": prompt - read - written,
-        "cache_creation_input_tokens": written,
+        "input_tokens": prompt - read - minutes - hour,
+        "cache_creation_input_tokens": minutes + hour,
         "cache_read_input_tokens": read,
+        "cache_creation": {"ephemeral_5m_input_tokens": minutes, "ephemeral_1h_input_tokens": hour},
         "output_tokens": output,
     }
 
@@ -136,9 +146,9 @@ class AnthropicAnswers:
             "type": "tool_use",
             "id": self.upstream.next_id("toolu_fake"),
             "name": tool,
-            "input": {},
+            "input": sample_json(tool_schema(body, tool)),
         }
-        if body.get("stream") is True:
+        if body.get("stream") is True and not behaviour.no_stream:
             events = message_events(message, tool_block if tool else None, words, stop_reason, usage)
             return await stream_events(request, events, behaviour)
         content = [tool_block] if tool else [{"type": "text", "text": reply_text(words)}]
@@ -161,9 +171,14 @@ def message_events(
     start = message if usage is None else message | {"usage": usage | {"output_tokens": 1}}
     events: list[JSONObject] = [{"type": "message_start", "message": start}]
     if tool_block is not None:
-        events.append({"type": "content_block_start", "index": 0, "content_block": tool_block})
+        events.append({"type": "content_block_start", "index": 0, "content_block": tool_block | {"input": {}}})
+        arguments = orjson.dumps(tool_block["input"]).decode()
         events.append(
-            {"type": "content_block_delta", "index": 0, "delta": {"type": "input_json_delta", "partial_json": "{}"}}
+            {
+                "type": "content_block_delta",
+                "index": 0,
+                "delta": {"type": "input_json_delta", "partial_json": arguments},
+            }
         )
     else:
         events.append({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}})
@@ -175,7 +190,7 @@ def message_events(
     events.append({"type": "content_block_stop", "index": 0})
     final: JSONObject = {"type": "message_delta", "delta": {"stop_reason": stop_reason, "stop_sequence": None}}
     if usage is not None:
-        final["usage"] = {"output_tokens": usage["output_tokens"]}
+        final["usage"] = usage  # input counts too, as Anthropic's final message_delta has them
     events += [final, {"type": "message_stop"}]
     return [b"event: " + event["type"].encode() + b"\ndata: " + orjson.dumps(event) + b"\n\n" for event in events]
 

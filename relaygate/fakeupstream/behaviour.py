@@ -37,6 +37,7 @@ _FLAGS_WITH_NUMBERS = (
     "words",
     "cached",
     "cache-write",
+    "cache-write-1h",
     "thoughts",
     "report-completion",
     "break-after",
@@ -80,12 +81,18 @@ class UpstreamBehaviour:
     organisation id in its message, as OpenAI's "Incorrect API key provided" does), `reject` (the task APIs answer a submit with a
     rejection and status 200, as midjourney-proxy and Suno relays do), and for the Anthropic and
     Gemini protocols `cached=N` (that many prompt tokens reported as read from the provider's
-    cache), `cache-write=N` (Anthropic: written to the cache) and `thoughts=N` (Gemini: thinking
+    cache), `cache-write=N` (Anthropic: written to the 5-minute cache), `cache-write-1h=N` (to the 1-hour one) and `thoughts=N` (Gemini: thinking
     tokens). Two flags make a dishonest upstream, for the gateway's spend bounds: `ignore-limit`
     (the reply has its `words` whatever output limit the request set) and `report-completion=N` (the
     OpenAI chat protocol reports N completion tokens, whatever it wrote); `break-after=N` resets the
-    connection after N events of a stream, with no terminator. An unknown or malformed flag is a 400,
-    so that a typo in a test's channel key cannot silently configure nothing.
+    connection after N events of a stream, with no terminator. For OpenAI chat, `call-tools`
+    answers every request that has tools with a call of the first (a forced tool is always called),
+    and `finish-stop` reports such an answer's finish reason as "stop", as some OpenAI-compatible
+    servers do. Two flags make a LiteLLM-like upstream: `usage-on-choices` (an OpenAI chat stream
+    carries its usage on the last chunk with choices, not on a chunk of its own) and `no-stream`
+    (OpenAI chat and Anthropic messages answer a stream request with the whole JSON body). An
+    unknown or malformed flag is a 400, so that a typo in a test's channel key cannot silently
+    configure nothing.
 
     `switch=NAME` lets a test change the key's answers while it runs: after
     `PUT /_fake/switches/NAME` with `{"fail": STATUS, "code": CODE}` (code optional; e.g. 401, 402,
@@ -101,10 +108,15 @@ class UpstreamBehaviour:
     words: int = DEFAULT_REPLY_WORDS
     cached: int = 0
     cache_write: int = 0
+    cache_write_1h: int = 0
     thoughts: int = 0
     reject: bool = False
     ignore_limit: bool = False
     report_completion: int | None = None
+    call_tools: bool = False
+    finish_stop: bool = False
+    usage_on_choices: bool = False
+    no_stream: bool = False
     break_after: int | None = None
     echo_key: bool = False
     switch: str | None = None
@@ -127,6 +139,7 @@ def parse_behaviour(key: str) -> UpstreamBehaviour:
     numbers: dict[str, int] = {}
     no_usage = reject = ignore_limit = echo_key = False
     switch = None
+    call_tools = finish_stop = usage_on_choices = no_stream = False
     for flag in key.split(";")[1:]:
         name, has_value, value = flag.strip().partition("=")
         if name == "switch" and value:
@@ -137,6 +150,14 @@ def parse_behaviour(key: str) -> UpstreamBehaviour:
             reject = True
         elif name == "ignore-limit" and not has_value:
             ignore_limit = True
+        elif name == "call-tools" and not has_value:
+            call_tools = True
+        elif name == "finish-stop" and not has_value:
+            finish_stop = True
+        elif name == "usage-on-choices" and not has_value:
+            usage_on_choices = True
+        elif name == "no-stream" and not has_value:
+            no_stream = True
         elif name == "echo-key" and not has_value:
             echo_key = True
         elif name == "require" and has_value:
@@ -157,10 +178,15 @@ def parse_behaviour(key: str) -> UpstreamBehaviour:
         words=numbers.get("words", DEFAULT_REPLY_WORDS),
         cached=numbers.get("cached", 0),
         cache_write=numbers.get("cache-write", 0),
+        cache_write_1h=numbers.get("cache-write-1h", 0),
         thoughts=numbers.get("thoughts", 0),
         reject=reject,
         ignore_limit=ignore_limit,
         report_completion=numbers.get("report-completion"),
+        call_tools=call_tools,
+        finish_stop=finish_stop,
+        usage_on_choices=usage_on_choices,
+        no_stream=no_stream,
         break_after=numbers.get("break-after"),
         echo_key=echo_key,
         switch=switch,
@@ -174,6 +200,34 @@ def without_limits(body: Mapping[str, Any]) -> dict[str, Any]:
     if isinstance(config, Mapping) and "maxOutputTokens" in config:
         answered["generationConfig"] = {**config, "maxOutputTokens": IGNORED_LIMIT}
     return answered
+
+
+def sample_json(schema: Any) -> Any:
+    """A value that follows a simple JSON Schema (or Gemini schema): every property, first enum value.
+
+    Strings are "fake", numbers 1, booleans true, arrays one item; a schema without a type is an object.
+    """
+    if not isinstance(schema, Mapping):
+        return {}
+    if isinstance(schema.get("enum"), list) and schema["enum"]:
+        return schema["enum"][0]
+    for union in ("anyOf", "any_of", "oneOf"):
+        if isinstance(schema.get(union), list) and schema[union]:
+            return sample_json(schema[union][0])
+    kind = str(schema.get("type") or "object").lower()
+    if kind == "string":
+        return "fake"
+    if kind in ("integer", "number"):
+        return 1
+    if kind == "boolean":
+        return True
+    if kind == "array":
+        return [sample_json(schema.get("items"))]
+    if kind == "null":
+        return None
+    properties = schema.get("properties")
+    fields = properties if isinstance(properties, Mapping) else {}
+    return {name: sample_json(value) for name, value in fields.items()}
 
 
 def count_words(text: str) -> int:

@@ -6,6 +6,10 @@ JSON array), `countTokens`, `embedContent`, `batchEmbedContents`; and `GET /v1be
 
 - The prompt is the words of every text part of `systemInstruction` and `contents`
   (`gemini_prompt_tokens`); `countTokens` answers that number as `totalTokens`.
+- `generationConfig.responseMimeType` "application/json" is answered with JSON following
+  `responseJsonSchema` or `responseSchema` (`sample_json`), costing its words, uncut; a forced
+  function's args follow its parameters.
+- Fields are read in either spelling (`generation_config.max_output_tokens` too), as Gemini does.
 - The reply is `words` words cut to `generationConfig.maxOutputTokens` (finish reason
   `MAX_TOKENS`, else `STOP`). `usageMetadata` reports the prompt, the reply's words as
   `candidatesTokenCount`, `thoughts=N` as `thoughtsTokenCount` and `cached=N` (at most the
@@ -42,8 +46,10 @@ from relaygate.fakeupstream.behaviour import (
     invalid_request,
     reply_length,
     reply_text,
+    sample_json,
     stream_pieces,
 )
+from relaygate.relay.gemini_json import field
 
 _STATUSES = {
     400: "INVALID_ARGUMENT",
@@ -69,7 +75,7 @@ def gemini_prompt_tokens(request: Mapping[str, Any]) -> int:
     contents = request.get("contents")
     if not isinstance(contents, list) or not contents:
         raise invalid_request("* GenerateContentRequest.contents: contents is not specified", param="contents")
-    texts = content_texts(request.get("systemInstruction"))
+    texts = content_texts(field(request, "systemInstruction"))
     for content in contents:
         texts += content_texts(content)
     return sum(count_words(text) for text in texts)
@@ -77,26 +83,43 @@ def gemini_prompt_tokens(request: Mapping[str, Any]) -> int:
 
 def forced_function(request: Mapping[str, Any]) -> str | None:
     """The name of the function the request forces the model to call, if it forces one."""
-    config = request.get("toolConfig")
-    calling = config.get("functionCallingConfig") if isinstance(config, Mapping) else None
+    config = field(request, "toolConfig")
+    calling = field(config, "functionCallingConfig")
     if not isinstance(calling, Mapping) or calling.get("mode") != "ANY":
         return None
-    allowed = calling.get("allowedFunctionNames")
+    allowed = field(calling, "allowedFunctionNames")
     if isinstance(allowed, list) and allowed:
         return str(allowed[0])
     names = [
         str(declaration.get("name"))
         for tool in request.get("tools") or ()
         if isinstance(tool, Mapping)
-        for declaration in tool.get("functionDeclarations") or ()
+        for declaration in field(tool, "functionDeclarations") or ()
         if isinstance(declaration, Mapping)
     ]
     return names[0] if names else None
 
 
+def function_parameters(request: Mapping[str, Any], name: str) -> Any:
+    for tool in request.get("tools") or ():
+        for declaration in field(tool, "functionDeclarations") or ():
+            if isinstance(declaration, Mapping) and declaration.get("name") == name:
+                return field(declaration, "parametersJsonSchema") or declaration.get("parameters")
+    return None
+
+
+def json_answer_text(request: Mapping[str, Any]) -> str | None:
+    """The JSON text a request in JSON mode is answered with, or None for a plain answer."""
+    config = field(request, "generationConfig")
+    if field(config, "responseMimeType") != "application/json":
+        return None
+    schema = field(config, "responseJsonSchema") or field(config, "responseSchema")
+    return orjson.dumps(sample_json(schema)).decode()
+
+
 def reply_words_for(request: Mapping[str, Any], words: int) -> tuple[int, str]:
-    config = request.get("generationConfig")
-    limit = config.get("maxOutputTokens") if isinstance(config, Mapping) else None
+    config = field(request, "generationConfig")
+    limit = field(config, "maxOutputTokens")
     count, finish = reply_length({} if limit is None else {"max_tokens": limit}, words)
     return count, _FINISH[finish]
 
@@ -148,7 +171,7 @@ class GeminiAnswers:
         if method in ("generateContent", "streamGenerateContent"):
             return await self.generate(request, model, method, body, behaviour)
         if method == "countTokens":
-            inner = body.get("generateContentRequest")
+            inner = field(body, "generateContentRequest")
             return json_answer({"totalTokens": gemini_prompt_tokens(inner if isinstance(inner, Mapping) else body)})
         if method in ("embedContent", "batchEmbedContents"):
             return self.embed(method, body, behaviour)
@@ -162,10 +185,14 @@ class GeminiAnswers:
         head: JSONObject = {"modelVersion": model, "responseId": self.upstream.next_id("fake-response")}
         function = forced_function(body)
         if function is not None:
-            return await self.call_function(request, method, function, head, prompt, behaviour)
+            args = sample_json(function_parameters(body, function))
+            return await self.call_function(request, method, function, args, head, prompt, behaviour)
+        answer_json = json_answer_text(body)
+        if answer_json is not None:
+            words, finish = count_words(answer_json), "STOP"
         if method == "generateContent":
             candidate: JSONObject = {
-                "content": {"role": "model", "parts": [{"text": reply_text(words)}]},
+                "content": {"role": "model", "parts": [{"text": answer_json or reply_text(words)}]},
                 "finishReason": finish,
             }
             answer: JSONObject = {"candidates": [candidate | {"index": 0}]} | head
@@ -173,13 +200,15 @@ class GeminiAnswers:
                 answer["usageMetadata"] = usage_metadata(prompt, words, behaviour)
             return json_answer(answer)
         chunks: list[JSONObject] = []
-        for index, piece in enumerate(stream_pieces(words)):
+        pieces = [answer_json] if answer_json is not None else stream_pieces(words)
+        for index, piece in enumerate(pieces):
             candidate = {"content": {"role": "model", "parts": [{"text": piece}]}, "index": 0}
-            if index == words - 1:
+            if index == len(pieces) - 1:
                 candidate["finishReason"] = finish
             chunk: JSONObject = {"candidates": [candidate]} | head
             if not behaviour.no_usage:
-                chunk["usageMetadata"] = usage_metadata(prompt, index + 1, behaviour, final=index == words - 1)
+                last = index == len(pieces) - 1
+                chunk["usageMetadata"] = usage_metadata(prompt, words if last else index + 1, behaviour, final=last)
             chunks.append(chunk)
         if request.query.get("alt") == "sse":
             return await stream_events(request, [b"data: " + orjson.dumps(c) + b"\r\n\r\n" for c in chunks], behaviour)
@@ -190,11 +219,12 @@ class GeminiAnswers:
         request: web.Request,
         method: str,
         function: str,
+        args: Any,
         head: JSONObject,
         prompt: int,
         behaviour: UpstreamBehaviour,
     ) -> web.StreamResponse:
-        content = {"role": "model", "parts": [{"functionCall": {"name": function, "args": {}}}]}
+        content = {"role": "model", "parts": [{"functionCall": {"name": function, "args": args}}]}
         answer: JSONObject = {"candidates": [{"content": content, "finishReason": "STOP", "index": 0}]} | head
         if not behaviour.no_usage:
             answer["usageMetadata"] = usage_metadata(prompt, TOOL_USE_TOKENS, behaviour)

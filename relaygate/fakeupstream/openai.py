@@ -1,4 +1,11 @@
-"""The OpenAI protocol of the fake upstream: chat and legacy completions, embeddings, models."""
+"""The OpenAI protocol of the fake upstream: chat and legacy completions, embeddings, models.
+
+A chat request that forces a tool (`tool_choice` "required" or a named function), or has tools
+under the `call-tools` flag, is answered with one call of that tool (the first one unless named),
+arguments following its parameters (`sample_json`), costing `TOOL_CALL_TOKENS` completion tokens
+and finish reason "tool_calls" ("stop" under `finish-stop`). A `response_format` of `json_object`
+or `json_schema` is answered with JSON (`sample_json` of the schema) costing its words, uncut.
+"""
 
 from __future__ import annotations
 
@@ -22,12 +29,14 @@ from relaygate.fakeupstream.behaviour import (
     UpstreamBehaviour,
     chat_prompt_tokens,
     completion_prompt_tokens,
+    count_words,
     embedding_usage,
     embedding_vectors,
     invalid_request,
     parse_bearer,
     reply_length,
     reply_text,
+    sample_json,
     stream_pieces,
     usage_object,
 )
@@ -44,6 +53,7 @@ _MODELS_BODY = orjson.dumps(
     }
 )
 _SSE_DONE = b"data: [DONE]\n\n"
+TOOL_CALL_TOKENS = 5
 
 
 class OpenAIAnswers:
@@ -61,13 +71,31 @@ class OpenAIAnswers:
     ) -> web.StreamResponse:
         prompt_tokens = chat_prompt_tokens(body)
         words, finish_reason = reply_length(body, behaviour.words)
+        tool = called_tool(body, behaviour)
+        if tool is not None:
+            words, finish_reason = TOOL_CALL_TOKENS, "stop" if behaviour.finish_stop else "tool_calls"
         reported = words if behaviour.report_completion is None else behaviour.report_completion
         usage = None if behaviour.no_usage else usage_object(prompt_tokens, reported)
-        if body.get("stream") is True:
+        call = {
+            "id": self.upstream.next_id("call_fake"),
+            "type": "function",
+            "function": {"name": tool, "arguments": orjson.dumps(sample_json(tool_parameters(body, tool))).decode()},
+        }
+        answer = json_answer_text(body)
+        if answer is not None and tool is None:
+            words, finish_reason = count_words(answer), "stop"
+            usage = None if behaviour.no_usage else usage_object(prompt_tokens, words)
+        if body.get("stream") is True and not behaviour.no_stream:
             head = self.head("chatcmpl", "chat.completion.chunk", body)
-            choices = chat_stream_choices(words, finish_reason)
+            choices = (
+                tool_stream_choices(call, finish_reason) if tool else chat_stream_choices(words, finish_reason, answer)
+            )
+            if behaviour.usage_on_choices:
+                return await stream_events(request, usage_on_last_choices(head, choices, usage), behaviour)
             return await stream_events(request, sse_events(head, choices, body, usage), behaviour)
-        message = {"role": "assistant", "content": reply_text(words), "refusal": None}
+        message: JSONObject = {"role": "assistant", "content": answer or reply_text(words), "refusal": None}
+        if tool is not None:
+            message |= {"content": None, "tool_calls": [call]}
         choice = {"index": 0, "message": message, "logprobs": None, "finish_reason": finish_reason}
         return json_response(self.head("chatcmpl", "chat.completion", body) | {"choices": [choice]}, usage)
 
@@ -130,10 +158,59 @@ def json_response(payload: JSONObject, usage: JSONObject | None) -> web.Response
     return json_answer(payload)
 
 
-def chat_stream_choices(words: int, finish_reason: str) -> list[JSONObject]:
-    """The choice of each chat chunk: the role, one per word, then the finish reason."""
+def chat_stream_choices(words: int, finish_reason: str, text: str | None = None) -> list[JSONObject]:
+    """The choice of each chat chunk: the role, one per word (or `text` in one), then the finish reason."""
     deltas: list[JSONObject] = [{"role": "assistant", "content": ""}]
-    deltas += [{"content": piece} for piece in stream_pieces(words)]
+    deltas += [{"content": text}] if text is not None else [{"content": piece} for piece in stream_pieces(words)]
+    choices = [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": None} for delta in deltas]
+    return [*choices, {"index": 0, "delta": {}, "logprobs": None, "finish_reason": finish_reason}]
+
+
+def called_tool(body: JSONObject, behaviour: UpstreamBehaviour) -> str | None:
+    """The function a chat request's answer calls: the forced one, or the first under `call-tools`."""
+    functions = [tool.get("function") for tool in body.get("tools") or () if isinstance(tool, dict)]
+    names = [str(function["name"]) for function in functions if isinstance(function, dict) and function.get("name")]
+    choice = body.get("tool_choice")
+    if not names or choice == "none":
+        return None
+    named = choice.get("function") if isinstance(choice, dict) else None
+    if isinstance(named, dict) and isinstance(named.get("name"), str):
+        return str(named["name"])
+    return names[0] if choice == "required" or behaviour.call_tools else None
+
+
+def tool_parameters(body: JSONObject, name: str | None) -> object:
+    for tool in body.get("tools") or ():
+        function = tool.get("function") if isinstance(tool, dict) else None
+        if isinstance(function, dict) and function.get("name") == name:
+            return function.get("parameters")
+    return None
+
+
+def json_answer_text(body: JSONObject) -> str | None:
+    """The JSON text a `response_format` asks for, or None for a plain answer."""
+    response_format = body.get("response_format")
+    kind = response_format.get("type") if isinstance(response_format, dict) else None
+    if kind == "json_object":
+        return orjson.dumps({"reply": reply_text(3)}).decode()
+    if kind == "json_schema":
+        spec = response_format.get("json_schema") if isinstance(response_format, dict) else None
+        return orjson.dumps(sample_json(spec.get("schema") if isinstance(spec, dict) else None)).decode()
+    return None
+
+
+def tool_stream_choices(call: JSONObject, finish_reason: str) -> list[JSONObject]:
+    """The choice of each chat chunk of a tool call: the call's name, its arguments, the finish reason."""
+    start = {
+        "index": 0,
+        "id": call["id"],
+        "type": "function",
+        "function": {"name": call["function"]["name"], "arguments": ""},
+    }
+    deltas: list[JSONObject] = [
+        {"role": "assistant", "content": None, "tool_calls": [start]},
+        {"tool_calls": [{"index": 0, "function": {"arguments": call["function"]["arguments"]}}]},
+    ]
     choices = [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": None} for delta in deltas]
     return [*choices, {"index": 0, "delta": {}, "logprobs": None, "finish_reason": finish_reason}]
 
@@ -146,6 +223,13 @@ def completion_stream_choices(words: int, finish_reason: str) -> list[JSONObject
         {"text": piece, "index": 0, "logprobs": None, "finish_reason": finish}
         for piece, finish in zip(pieces, finishes, strict=True)
     ]
+
+
+def usage_on_last_choices(head: JSONObject, choices: list[JSONObject], usage: JSONObject | None) -> list[bytes]:
+    """A stream as LiteLLM sends it: the usage on the finish chunk, whether or not the client asked."""
+    chunks = [head | {"choices": [choice]} for choice in choices]
+    chunks[-1] |= {"usage": usage}
+    return [b"data: " + orjson.dumps(chunk) + b"\n\n" for chunk in chunks] + [_SSE_DONE]
 
 
 def sse_events(head: JSONObject, choices: list[JSONObject], body: JSONObject, usage: JSONObject | None) -> list[bytes]:

@@ -141,8 +141,18 @@ def usage_from(input_usage: dict[str, Any], output_usage: dict[str, Any]) -> Usa
     """Usage from Anthropic's fields; later (cumulative) fields in `output_usage` win."""
     merged = {**input_usage, **{k: v for k, v in output_usage.items() if v is not None}}
     cached = _int(merged.get("cache_read_input_tokens"))
-    prompt = _int(merged.get("input_tokens")) + cached + _int(merged.get("cache_creation_input_tokens"))
-    return Usage(prompt=prompt, completion=_int(merged.get("output_tokens")), cached=cached)
+    written = _int(merged.get("cache_creation_input_tokens"))
+    prompt = _int(merged.get("input_tokens")) + cached + written
+    # `cache_creation` splits the writes by how long they are kept; without it they are 5-minute writes.
+    kinds = merged.get("cache_creation")
+    hour = min(_int(kinds.get("ephemeral_1h_input_tokens")), written) if isinstance(kinds, dict) else 0
+    return Usage(
+        prompt=prompt,
+        completion=_int(merged.get("output_tokens")),
+        cached=cached,
+        cache_write_5m=written - hour,
+        cache_write_1h=hour,
+    )
 
 
 def counted_prompt(request: dict[str, Any]) -> int:

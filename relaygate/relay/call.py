@@ -32,6 +32,11 @@ class RelayCall:
     output_limit: int | None = None  # set by the hold: every attempt goes upstream with this limit
     started: float = field(default_factory=time.perf_counter)
 
+    @property
+    def writes_cache(self) -> bool:
+        """Whether the request may write a prompt cache (Anthropic's `cache_control` marks)."""
+        return b"cache_control" in self.raw
+
 
 class StreamTap(Protocol):
     """Watches a relayed event stream: decides what reaches the client, meters it, finds the usage."""

@@ -22,6 +22,7 @@ from relaygate.errors import GatewayError
 from relaygate.redact import redact_upstream_body
 from relaygate.relay.call import RelayCall
 from relaygate.relay.error_bodies import stream_error_event
+from relaygate.relay.gemini_json import field
 from relaygate.relay.sse import event_json
 from relaygate.relay.stream_meter import StreamMeter
 from relaygate.relay.upstream import UpstreamRequest, upstream_base
@@ -51,7 +52,7 @@ class GeminiAdapter:
             return Usage()
         answers = data if isinstance(data, list) else [data]  # streamGenerateContent without alt=sse
         for answer in reversed(answers):
-            metadata = answer.get("usageMetadata") if isinstance(answer, dict) else None
+            metadata = field(answer, "usageMetadata")
             if isinstance(metadata, dict) and believable(metadata):
                 return usage_from(metadata)
         if not call.generates:
@@ -76,12 +77,12 @@ class GeminiStreamTap:
         self.meter = StreamMeter(call.output_limit, lambda event: answer_text(event_json(event)))
 
     def forward(self, event: bytes) -> bytes:
-        if b'"usageMetadata"' in event:
+        if b'"usageMetadata"' in event or b'"usage_metadata"' in event:
             data = event_json(event) or {}
-            metadata = data.get("usageMetadata")
+            metadata = field(data, "usageMetadata")
             if isinstance(metadata, dict) and believable(metadata):
                 self._metadata = metadata
-                self._model_version = data.get("modelVersion", self._model_version)
+                self._model_version = field(data, "modelVersion") or self._model_version
         return event
 
     def close(self) -> bytes:
@@ -126,13 +127,13 @@ def with_output_limit(body: dict[str, Any], raw: bytes, limit: int) -> bytes:
 
 
 def believable(metadata: dict[str, Any]) -> bool:
-    return not implausible(metadata.get("promptTokenCount"), metadata.get("candidatesTokenCount"))
+    return not implausible(field(metadata, "promptTokenCount"), field(metadata, "candidatesTokenCount"))
 
 
 def usage_from(metadata: dict[str, Any]) -> Usage:
-    prompt = _int(metadata.get("promptTokenCount")) + _int(metadata.get("toolUsePromptTokenCount"))
-    completion = _int(metadata.get("candidatesTokenCount")) + _int(metadata.get("thoughtsTokenCount"))
-    return Usage(prompt=prompt, completion=completion, cached=_int(metadata.get("cachedContentTokenCount")))
+    prompt = _int(field(metadata, "promptTokenCount")) + _int(field(metadata, "toolUsePromptTokenCount"))
+    completion = _int(field(metadata, "candidatesTokenCount")) + _int(field(metadata, "thoughtsTokenCount"))
+    return Usage(prompt=prompt, completion=completion, cached=_int(field(metadata, "cachedContentTokenCount")))
 
 
 def counted_usage(request: dict[str, Any], answer: str) -> Usage:
@@ -141,7 +142,7 @@ def counted_usage(request: dict[str, Any], answer: str) -> Usage:
 
 def request_texts(request: dict[str, Any]) -> list[str]:
     """The text parts of a generate, count or embed request."""
-    contents: list[Any] = [request.get("systemInstruction"), request.get("content")]
+    contents: list[Any] = [field(request, "systemInstruction"), request.get("content")]
     listed, requests = request.get("contents"), request.get("requests")
     contents += listed if isinstance(listed, list) else []
     contents += (

@@ -62,7 +62,7 @@ class Admission:
         (`Hold.output_limit`), capped or refused by the hold policy when it does not fit; for any
         other call `output` is only held (an image's or a transcript's tokens, which no field limits).
         """
-        amount = hold_for(self.price, self.multiplier, prompt, output or 0, calls)
+        amount = hold_for(self.price, self.multiplier, prompt, output or 0, calls, writes_cache=call.writes_cache)
         try:
             reservation = await self._reserve(amount)
         except QuotaRefused as refused:
@@ -76,14 +76,16 @@ class Admission:
     ) -> Hold:
         minimum = min(minimum_output(call), wanted)
         for _ in range(CAP_ATTEMPTS):
-            fits = affordable_output(self.price, self.multiplier, prompt, refused.available)
+            fits = affordable_output(
+                self.price, self.multiplier, prompt, refused.available, writes_cache=call.writes_cache
+            )
             if fits is not None and fits < minimum:
-                least = hold_for(self.price, self.multiplier, prompt, minimum, calls)
+                least = hold_for(self.price, self.multiplier, prompt, minimum, calls, writes_cache=call.writes_cache)
                 if isinstance(refused, InsufficientBalance):
                     raise insufficient_balance(refused.available, least) from refused
                 raise token_quota_exceeded(refused.available, least) from refused
             output = wanted if fits is None else min(fits, wanted)
-            amount = hold_for(self.price, self.multiplier, prompt, output, calls)
+            amount = hold_for(self.price, self.multiplier, prompt, output, calls, writes_cache=call.writes_cache)
             try:
                 reservation = await self._reserve(amount)
             except QuotaRefused as again:
@@ -146,6 +148,8 @@ def usage_record(hold: Hold, charge: int, overrun: int) -> UsageRecord:
         group=principal.group,
         prompt_tokens=usage.prompt,
         cached_tokens=usage.cached,
+        cache_write_5m_tokens=usage.cache_write_5m,
+        cache_write_1h_tokens=usage.cache_write_1h,
         completion_tokens=usage.completion,
         quota=charge,
         overrun=overrun,

@@ -120,8 +120,11 @@ class OpenAIStreamTap:
         usage = usage_from(data)
         if usage is not None:
             self._reported = usage
-            if not self._client_wants_usage and data is not None and data.get("choices") == []:
-                return b""
+            if not self._client_wants_usage and data is not None:
+                # Some upstreams (LiteLLM) put the usage on a chunk that still has choices: keep those.
+                if not data.get("choices"):
+                    return b""
+                return b"data: " + orjson.dumps({name: v for name, v in data.items() if name != "usage"}) + b"\n\n"
         return event
 
     def close(self) -> bytes:

@@ -15,15 +15,17 @@ from relaygate.auth.check import Principal
 from relaygate.billing.charge import Usage
 from relaygate.billing.estimate import prompt_token_bound, requested_output_tokens
 from relaygate.billing.prices import Price
-from relaygate.errors import ModelNotAvailable, UpstreamUnreachable
+from relaygate.errors import UpstreamUnreachable
 from relaygate.redact import redact_upstream_body
 from relaygate.relay.asgi import Receive, Send, send_bytes
 from relaygate.relay.call import Adapter, RelayCall
 from relaygate.relay.client_watch import ClientWatch
 from relaygate.relay.convert.adapter import choose_adapter
+from relaygate.relay.convert.whole_answer import answer_as_stream, is_whole_answer
 from relaygate.relay.http_client import HttpClientError, UpstreamResponse
 from relaygate.relay.lifecycle import Hold, admitted, holding
 from relaygate.relay.streaming import stream_events
+from relaygate.relay.unserved import unserved, usable_groups
 from relaygate.runtime import Runtime
 from relaygate.settings import Settings
 
@@ -33,7 +35,9 @@ CAPPED_HEADER = b"x-relaygate-output-capped"
 async def relay(
     rt: Runtime, principal: Principal, call: RelayCall, adapter: Adapter, receive: Receive, send: Send
 ) -> None:
-    route = lambda serving: choose_adapter(rt.channels, serving.group, call, adapter)  # noqa: E731
+    route = lambda serving: choose_adapter(  # noqa: E731
+        rt.channels, serving.group, call, adapter, usable_groups(rt, serving)
+    )
     watch = ClientWatch(receive)
     async with admitted(rt, principal, call.model, route, free=call.free) as (admission, adapter):
         prompt, output, calls = exchange_bounds(call, admission.price, rt.settings)
@@ -65,6 +69,14 @@ async def exchange(
     headers = hold.admission.permit.headers()  # x-request-id is added for every response by the app
     if hold.capped and call.output_limit is not None:
         headers.append((CAPPED_HEADER, str(call.output_limit).encode()))
+    if call.stream and response.status == 200 and is_whole_answer(response.headers.get("content-type", "")):
+        body, hold.usage = await read_whole(response, call, adapter)
+        events = answer_as_stream(call, adapter, body, hold.usage)
+        if events is None:
+            await send_bytes(send, 200, body, b"application/json", headers)
+        else:
+            await send_bytes(send, 200, events, b"text/event-stream", headers)
+        return
     secrets = (channel.key,)
     if call.stream and response.status == 200:
         await stream_events(response, tap := adapter.stream_tap(call), watch, send, headers, secrets)
@@ -101,10 +113,7 @@ def exchange_bounds(call: RelayCall, price: Price, settings: Settings) -> tuple[
 def require_channel(rt: Runtime, principal: Principal, model: str, types: frozenset[str]) -> None:
     """For routes that never convert between protocols: a channel of `types` must serve the model."""
     if not rt.channels.serves(principal.group, model, types):
-        raise ModelNotAvailable(
-            f"No {'/'.join(sorted(types))} channel serves the model {model!r} for the group {principal.group!r}: "
-            "check the model name, or ask the operator to add a channel for it."
-        )
+        raise unserved(rt.channels, principal.group, usable_groups(rt, principal), model, types)
 
 
 async def read_whole(response: UpstreamResponse, call: RelayCall, adapter: Adapter) -> tuple[bytes, Usage]:

@@ -133,6 +133,8 @@ prices = Table(
     Column("per_call", String(32), nullable=True),
     Column("audio_input", String(32), nullable=True),
     Column("audio_output", String(32), nullable=True),
+    Column("cache_write_5m", String(32), nullable=True),  # prompt-cache writes (null: 1.25 x input)
+    Column("cache_write_1h", String(32), nullable=True),  # (null: 2 x input)
     # The most output tokens the model writes in one answer: requests go upstream with no larger limit.
     Column("max_output_tokens", Integer, nullable=True),
     Column("updated_at", BigInteger, nullable=False),
@@ -165,6 +167,8 @@ usage_records = Table(
     ),  # the group that served it, whose multiplier billed it
     Column("prompt_tokens", Integer, nullable=False, server_default="0"),
     Column("cached_tokens", Integer, nullable=False, server_default="0"),
+    Column("cache_write_5m_tokens", Integer, nullable=False, server_default="0"),
+    Column("cache_write_1h_tokens", Integer, nullable=False, server_default="0"),
     Column("completion_tokens", Integer, nullable=False, server_default="0"),
     Column("quota", BigInteger, nullable=False),
     # What the reported usage would have cost beyond the hold: never billed, counted against the channel.

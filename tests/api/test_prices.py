@@ -22,6 +22,8 @@ def test_prices_crud(root: httpx.Client, login_as: Callable[..., httpx.Client]) 
         "per_call": None,
         "audio_input": None,
         "audio_output": None,
+        "cache_write_5m": None,
+        "cache_write_1h": None,
         "max_output_tokens": None,
     }
     limited = root.put("/api/prices/claude-x", json={"input": "3", "output": "15", "max_output_tokens": 64000})
@@ -29,6 +31,8 @@ def test_prices_crud(root: httpx.Client, login_as: Callable[..., httpx.Client]) 
     assert error_of(root.put("/api/prices/claude-x", json={"input": "3", "max_output_tokens": 0}))[0] == 422
     audio = root.put("/api/prices/gpt-realtime", json={"input": "4", "output": "16", "audio_input": "32"}).json()
     assert (audio["audio_input"], audio["audio_output"]) == ("32", None)
+    cache = root.put("/api/prices/claude-c", json={"input": "3", "cache_write_5m": "3.75", "cache_write_1h": 6}).json()
+    assert (cache["cache_write_5m"], cache["cache_write_1h"]) == ("3.75", "6")
     assert root.put("/api/prices/mj_imagine", json={"per_call": "0.05"}).json()["per_call"] == "0.05"
     listed = {price["model"]: price for price in alice.get("/api/prices").json()["items"]}
     assert listed["models/gemini-x"]["input"] == "1.25"

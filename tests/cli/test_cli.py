@@ -121,7 +121,7 @@ def test_a_channel_added_while_the_server_runs_serves_within_a_second(gateway: D
     headers = {"Authorization": f"Bearer {token['key']}"}
     body = {"model": "new-model", "messages": [{"role": "user", "content": "hi"}]}
     response = httpx.post(gateway.url + "/v1/chat/completions", json=body, headers=headers)
-    assert response.json()["error"]["code"] == "model_not_available"
+    assert response.json()["error"]["code"] == "model_not_found"
     gateway.cli("price", "set", "new-model", "--input", "1", "--output", "1")
     gateway.cli(
         "channel", "add", "--type", "openai", "--base-url", fake_upstream, "--key", "fake", "--models", "new-model"

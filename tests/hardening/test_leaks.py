@@ -204,7 +204,8 @@ def test_no_secret_in_any_answer_or_in_metrics(run: Run) -> None:
 
 
 def test_upstream_errors_keep_their_status_and_a_useful_message(run: Run) -> None:
-    echoed = [answer for answer in run.answers if "Incorrect API key provided" in answer]
+    # The upstream's echo ("...provided: KEY"), not the gateway's own invalid-key message ("...provided.").
+    echoed = [answer for answer in run.answers if "Incorrect API key provided:" in answer]
     assert len(echoed) == 2  # the message still says what went wrong, without the key
     assert all("[redacted]" in answer for answer in echoed)
 

@@ -90,14 +90,14 @@ def test_tools_reach_the_upstream_and_the_tool_use_is_billed(gw: Deployment, fak
     assert used(gw, token_id) == claude_charge(prompt, TOOL_USE_TOKENS)
 
 
-def test_cache_reads_are_billed_at_the_cached_price_and_cache_writes_as_input(gw: Deployment) -> None:
+def test_cache_reads_are_billed_at_the_cached_price_and_cache_writes_at_the_write_price(gw: Deployment) -> None:
     key, token_id = new_key(gw)
     with client(gw, key) as sdk:
         usage = sdk.messages.create(model="claude-cached", max_tokens=5, messages=MESSAGES).usage
     assert (usage.cache_read_input_tokens, usage.cache_creation_input_tokens) == (4, 2)
     prompt = anthropic_prompt_tokens({"messages": MESSAGES})
     assert usage.input_tokens == prompt - 6
-    assert used(gw, token_id) == claude_charge(prompt, 5, cached=4)
+    assert used(gw, token_id) == claude_charge(prompt, 5, cached=4, written_5m=2)
 
 
 def test_model_mapping_reaches_the_upstream(gw: Deployment, fake_upstream: str) -> None:

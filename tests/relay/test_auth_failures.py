@@ -181,10 +181,10 @@ def test_rate_limit_has_retry_after(gateway: Deployment) -> None:
 
 def test_unserved_and_unpriced_models(gateway: Deployment) -> None:
     key = str(new_token(gateway)["key"])
-    with pytest.raises(openai.InternalServerError) as caught:
+    with pytest.raises(openai.NotFoundError) as caught:
         sdk_call(gateway, key, "no-such-model")
-    assert caught.value.status_code == 503
-    assert caught.value.code == "model_not_available"
+    assert caught.value.status_code == 404
+    assert caught.value.code == "model_not_found"
     with pytest.raises(openai.InternalServerError) as caught:
         sdk_call(gateway, key, "unpriced-model")
     assert caught.value.code == "model_not_priced"

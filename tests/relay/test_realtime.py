@@ -124,7 +124,7 @@ def test_server_clients_may_send_a_bearer_key_and_responses_the_upstream_starts_
         (None, MODEL, 401, "missing_api_key"),
         ("", "", 400, "missing_model"),
         ("", "gpt-4o-mini", 403, "model_not_allowed"),
-        ("", "no-such-model", 503, "model_not_available"),
+        ("", "no-such-model", 404, "model_not_found"),
     ],
 )
 def test_refusals_are_http_errors_in_the_openai_shape(

@@ -16,14 +16,16 @@ import orjson
 from relaygate.auth.credentials import Family
 from relaygate.billing.charge import Usage
 from relaygate.channels.registry import Channel, ChannelRegistry
-from relaygate.errors import GatewayError, ModelNotAvailable, UpstreamError
+from relaygate.errors import GatewayError, UpstreamError
 from relaygate.relay.anthropic_adapter import AnthropicAdapter
 from relaygate.relay.call import Adapter, RelayCall, StreamTap
 from relaygate.relay.convert.codecs import ANTHROPIC, GEMINI, OPENAI, Codec, StreamParser, StreamRenderer
-from relaygate.relay.convert.ir import ChatRequest, Finish, UsageReport
+from relaygate.relay.convert.ir import ChatRequest, ChatResponse, Finish, UsageReport
+from relaygate.relay.convert.structured import AnswerToolParser, as_content
 from relaygate.relay.error_bodies import stream_error_event
 from relaygate.relay.gemini_adapter import MODEL_PLACEHOLDER, GeminiAdapter
 from relaygate.relay.openai_adapter import OpenAIAdapter
+from relaygate.relay.unserved import unserved
 from relaygate.relay.upstream import UpstreamRequest, upstream_message
 
 
@@ -67,6 +69,7 @@ class ConvertingAdapter:
         self.channel_types = target.adapter.channel_types
         self._client = client
         self._target = target
+        client.refuse_unconvertible(call.body)
         self._request: ChatRequest = client.parse_request(call.body)
         self._request.stream = call.stream
         body = target.codec.render_request(self._request, call.model)
@@ -91,6 +94,14 @@ class ConvertingAdapter:
     def response_usage(self, call: RelayCall, data: Any) -> Usage:
         return self._target.adapter.response_usage(self._upstream, data)
 
+    def parse_answer(self, data: Any) -> ChatResponse:
+        """The upstream's whole answer in the IR, a structured answer (`convert.structured`) as text."""
+        return as_content(self._request, self._target.codec.parse_response(data))
+
+    def client_codec(self) -> tuple[Codec, ChatRequest]:
+        """The client's codec and request, for answers rendered elsewhere."""
+        return self._client, self._request
+
     def client_body(self, call: RelayCall, status: int, body: bytes, usage: Usage) -> bytes:
         """The upstream's answer in the client's protocol, with the usage billed; an error in the client's shape."""
         if not 200 <= status < 300:
@@ -99,7 +110,7 @@ class ConvertingAdapter:
             data = orjson.loads(body)
         except orjson.JSONDecodeError as exc:
             raise UpstreamError(502, "The upstream provider's answer is not JSON, so it cannot be converted.") from exc
-        response = self._target.codec.parse_response(data)
+        response = self.parse_answer(data)
         response.usage = usage
         rendered = self._client.render_response(response, call.model)
         if call.endpoint == "streamGenerateContent":  # without alt=sse Gemini answers a JSON array
@@ -109,7 +120,9 @@ class ConvertingAdapter:
     def stream_tap(self, call: RelayCall) -> ConvertingTap:
         return ConvertingTap(
             self._target.adapter.stream_tap(self._for_upstream(call)),
-            self._target.codec.stream_parser(),
+            AnswerToolParser(self._target.codec.stream_parser())
+            if self._request.response_format is not None
+            else self._target.codec.stream_parser(),
             self._client.stream_renderer(self._request, call.model),
             call.family,
         )
@@ -143,8 +156,13 @@ class ConvertingTap:
         return self._upstream.usage()
 
 
-def choose_adapter(channels: ChannelRegistry, group: str, call: RelayCall, native: Adapter) -> Adapter:
-    """The route's own adapter when a channel of its protocol serves the model, else a converting one."""
+def choose_adapter(
+    channels: ChannelRegistry, group: str, call: RelayCall, native: Adapter, usable: frozenset[str]
+) -> Adapter:
+    """The route's own adapter when a channel of its protocol serves the model, else a converting one.
+
+    `usable`: the groups the caller may use, to tell an unknown model from one not available now.
+    """
     if channels.serves(group, call.model, native.channel_types):
         return native
     codec = client_codec(call)
@@ -152,13 +170,4 @@ def choose_adapter(channels: ChannelRegistry, group: str, call: RelayCall, nativ
         for target in TARGETS:
             if channels.serves(group, call.model, target.adapter.channel_types):
                 return ConvertingAdapter(codec, target, call)
-    if channels.serves(group, call.model):
-        raise ModelNotAvailable(
-            f"The model {call.model!r} is served here only through another API protocol (channel type "
-            f"{', '.join(sorted(channels.types_serving(group, call.model)))}), and this endpoint does not convert "
-            "between protocols (only chat requests do): call it with that protocol's API."
-        )
-    raise ModelNotAvailable(
-        f"No channel serves the model {call.model!r} for the group {group!r}: "
-        "check the model name, or ask the operator to add a channel for it."
-    )
+    raise unserved(channels, group, usable, call.model, native.channel_types)

@@ -8,6 +8,7 @@ import orjson
 
 from relaygate.billing.charge import Usage
 from relaygate.errors import BadRequest
+from relaygate.relay.anthropic_adapter import usage_from
 from relaygate.relay.convert.ir import (
     ChatRequest,
     ChatResponse,
@@ -70,6 +71,8 @@ def parse_request(body: dict[str, Any]) -> ChatRequest:
         top_p=_number(body.get("top_p")),
         stop=[s for s in stop if isinstance(s, str)] if isinstance(stop, list) else [],
         stream=body.get("stream") is True,
+        parallel_tool_calls=False if as_object(body.get("tool_choice")).get("disable_parallel_tool_use") else None,
+        user=str(user) if isinstance(user := as_object(body.get("metadata")).get("user_id"), str) else "",
     )
 
 
@@ -131,9 +134,7 @@ def parse_usage(usage: Any) -> Usage | None:
     """Anthropic's `input_tokens` leaves out the cache: the prompt adds cache reads and writes."""
     if not isinstance(usage, dict):
         return None
-    cached = _int(usage.get("cache_read_input_tokens"))
-    prompt = _int(usage.get("input_tokens")) + cached + _int(usage.get("cache_creation_input_tokens"))
-    return Usage(prompt, _int(usage.get("output_tokens")), cached)
+    return usage_from(usage, {})
 
 
 def parse_response(data: dict[str, Any]) -> ChatResponse:

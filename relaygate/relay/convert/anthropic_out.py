@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import orjson
@@ -25,6 +26,7 @@ from relaygate.relay.convert.ir import (
     ToolResult,
     UsageReport,
 )
+from relaygate.relay.convert.structured import ANSWER_TOOL, answer_tool
 
 DEFAULT_MAX_TOKENS = 4096  # Anthropic requires max_tokens; other protocols may leave it out
 STOP_REASONS: dict[StopReason, str] = {
@@ -43,15 +45,26 @@ def render_request(request: ChatRequest, model: str) -> dict[str, Any]:
     }
     if request.system:
         body["system"] = request.system
-    if request.tools:
+    if request.tools or request.response_format is not None:
         body["tools"] = [
             {"name": tool.name, "description": tool.description, "input_schema": tool.parameters}
             for tool in request.tools
         ]
+        if request.response_format is not None:
+            body["tools"].append(answer_tool(request.response_format))
+            if not request.tools:
+                request = replace(request, tool_choice=ANSWER_TOOL)
+        choice: dict[str, Any] | None = None
         if request.tool_choice in ("auto", "required", "none"):
-            body["tool_choice"] = {"type": {"required": "any"}.get(request.tool_choice, request.tool_choice)}
+            choice = {"type": {"required": "any"}.get(request.tool_choice, request.tool_choice)}
         elif request.tool_choice is not None:
-            body["tool_choice"] = {"type": "tool", "name": request.tool_choice}
+            choice = {"type": "tool", "name": request.tool_choice}
+        if request.parallel_tool_calls is False and (choice or {}).get("type") != "none":
+            choice = (choice or {"type": "auto"}) | {"disable_parallel_tool_use": True}
+        if choice is not None:
+            body["tool_choice"] = choice
+    if request.user:
+        body["metadata"] = {"user_id": request.user}
     optional = {"temperature": request.temperature, "top_p": request.top_p, "stop_sequences": request.stop or None}
     body |= {name: value for name, value in optional.items() if value is not None}
     if request.stream:
@@ -88,11 +101,15 @@ def _arguments(arguments: str) -> Any:
 
 
 def render_usage(usage: Usage) -> dict[str, Any]:
-    return {
-        "input_tokens": usage.prompt - usage.cached,
-        "cache_read_input_tokens": usage.cached,
-        "output_tokens": usage.completion,
-    }
+    written = usage.cache_write_5m + usage.cache_write_1h
+    rendered: dict[str, Any] = {"input_tokens": usage.prompt - usage.cached - written}
+    if written:  # only an answer from Anthropic has writes, and then by kind
+        rendered["cache_creation_input_tokens"] = written
+        rendered["cache_creation"] = {
+            "ephemeral_5m_input_tokens": usage.cache_write_5m,
+            "ephemeral_1h_input_tokens": usage.cache_write_1h,
+        }
+    return rendered | {"cache_read_input_tokens": usage.cached, "output_tokens": usage.completion}
 
 
 def render_response(response: ChatResponse, model: str) -> dict[str, Any]:

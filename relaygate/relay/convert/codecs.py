@@ -31,6 +31,7 @@ class Codec:
     render_response: Callable[[ChatResponse, str], Any]
     stream_parser: Callable[[], StreamParser]
     stream_renderer: Callable[[ChatRequest, str], StreamRenderer]
+    refuse_unconvertible: Callable[[dict[str, Any]], None] = lambda body: None  # raises BadRequest
 
 
 def _parse_object(parse: Callable[[dict[str, Any]], ChatResponse]) -> Callable[[Any], ChatResponse]:
@@ -44,6 +45,7 @@ OPENAI = Codec(
     render_response=openai_out.render_response,
     stream_parser=openai_in.StreamParser,
     stream_renderer=lambda request, model: openai_out.StreamRenderer(model, request.include_usage),
+    refuse_unconvertible=openai_in.refuse_unconvertible,
 )
 ANTHROPIC = Codec(
     parse_request=anthropic_in.parse_request,
@@ -60,4 +62,5 @@ GEMINI = Codec(
     render_response=gemini_out.render_response,
     stream_parser=gemini_in.StreamParser,
     stream_renderer=lambda request, model: gemini_out.StreamRenderer(model),
+    refuse_unconvertible=gemini_in.refuse_unconvertible,
 )

@@ -27,8 +27,10 @@ from relaygate.relay.convert.ir import (
     ToolChoice,
     ToolResult,
     UsageReport,
-    as_object,
+    stop_with_calls,
 )
+from relaygate.relay.convert.openai_in import unconvertible
+from relaygate.relay.gemini_json import field, object_field, schema_keys
 from relaygate.relay.sse import event_json
 
 FINISH_REASONS: dict[str, StopReason] = {"STOP": "stop", "MAX_TOKENS": "length"}  # the rest are refusals
@@ -56,6 +58,16 @@ class CallIds:
         return pending.pop(0) if pending else f"call_{name}"
 
 
+def refuse_unconvertible(body: dict[str, Any]) -> None:
+    """Refuse (400) what a converted request could not honour and what changes the answer's meaning."""
+    config = object_field(body, "generationConfig")
+    count = field(config, "candidateCount")
+    if isinstance(count, int) and count > 1:
+        raise unconvertible("generationConfig.candidateCount", "a Gemini")
+    if field(config, "responseLogprobs") is True:
+        raise unconvertible("generationConfig.responseLogprobs", "a Gemini")
+
+
 def parse_request(body: dict[str, Any]) -> ChatRequest:
     contents = body.get("contents")
     if not isinstance(contents, list):
@@ -66,18 +78,18 @@ def parse_request(body: dict[str, Any]) -> ChatRequest:
         for content in contents
         if isinstance(content, dict)
     ]
-    config = as_object(body.get("generationConfig"))
-    stop = config.get("stopSequences")
+    config = object_field(body, "generationConfig")
+    stop = field(config, "stopSequences")
     return ChatRequest(
         messages=messages,
         system="\n".join(
-            part.text for part in content_parts(body.get("systemInstruction"), ids) if isinstance(part, Text)
+            part.text for part in content_parts(field(body, "systemInstruction"), ids) if isinstance(part, Text)
         ),
         tools=[tool for group in body.get("tools") or () for tool in _tools(group)],
-        tool_choice=_tool_choice(body.get("toolConfig")),
-        max_tokens=config["maxOutputTokens"] if isinstance(config.get("maxOutputTokens"), int) else None,
+        tool_choice=_tool_choice(field(body, "toolConfig")),
+        max_tokens=limit if isinstance(limit := field(config, "maxOutputTokens"), int) else None,
         temperature=_number(config.get("temperature")),
-        top_p=_number(config.get("topP")),
+        top_p=_number(field(config, "topP")),
         stop=[s for s in stop if isinstance(s, str)] if isinstance(stop, list) else [],
     )
 
@@ -90,26 +102,14 @@ def content_parts(content: Any, ids: CallIds) -> list[Part]:
             continue
         if isinstance(part.get("text"), str):
             parts.append(Text(part["text"]))
-        elif isinstance(part.get("inlineData"), dict):
-            parts.append(
-                Image(
-                    media_type=str(part["inlineData"].get("mimeType") or ""),
-                    data=str(part["inlineData"].get("data") or ""),
-                )
-            )
-        elif isinstance(part.get("fileData"), dict):
-            parts.append(
-                Image(
-                    media_type=str(part["fileData"].get("mimeType") or ""),
-                    url=str(part["fileData"].get("fileUri") or ""),
-                )
-            )
-        elif isinstance(part.get("functionCall"), dict):
-            call = part["functionCall"]
+        elif inline := object_field(part, "inlineData"):
+            parts.append(Image(media_type=str(field(inline, "mimeType") or ""), data=str(inline.get("data") or "")))
+        elif file := object_field(part, "fileData"):
+            parts.append(Image(media_type=str(field(file, "mimeType") or ""), url=str(field(file, "fileUri") or "")))
+        elif call := object_field(part, "functionCall"):
             name = str(call.get("name") or "")
             parts.append(ToolCall(ids.call(name, call.get("id")), name, orjson.dumps(call.get("args") or {}).decode()))
-        elif isinstance(part.get("functionResponse"), dict):
-            answer = part["functionResponse"]
+        elif answer := object_field(part, "functionResponse"):
             name = str(answer.get("name") or "")
             parts.append(ToolResult(ids.answer(name, answer.get("id")), name, response_text(answer.get("response"))))
     return parts
@@ -125,12 +125,14 @@ def response_text(response: Any) -> str:
 
 
 def _tools(group: Any) -> list[Tool]:
-    declarations = group.get("functionDeclarations") if isinstance(group, dict) else None
+    declarations = field(group, "functionDeclarations") if isinstance(group, dict) else None
     tools = []
     for declaration in declarations if isinstance(declarations, list) else ():
         if isinstance(declaration, dict) and isinstance(declaration.get("name"), str):
-            schema = declaration.get("parametersJsonSchema") or declaration.get("parameters")
-            parameters = json_schema(schema) if isinstance(schema, dict) else {"type": "object", "properties": {}}
+            schema = field(declaration, "parametersJsonSchema")  # JSON Schema already, kept as it is
+            if not isinstance(schema, dict) and isinstance(declaration.get("parameters"), dict):
+                schema = json_schema(schema_keys(declaration["parameters"]))
+            parameters = schema if isinstance(schema, dict) else {"type": "object", "properties": {}}
             tools.append(Tool(declaration["name"], str(declaration.get("description") or ""), parameters))
     return tools
 
@@ -148,11 +150,11 @@ def json_schema(schema: Any) -> Any:
 
 
 def _tool_choice(config: Any) -> ToolChoice | None:
-    calling = config.get("functionCallingConfig") if isinstance(config, dict) else None
+    calling = field(config, "functionCallingConfig") if isinstance(config, dict) else None
     if not isinstance(calling, dict):
         return None
     mode = str(calling.get("mode") or "").upper()
-    allowed = calling.get("allowedFunctionNames")
+    allowed = field(calling, "allowedFunctionNames")
     if mode == "ANY" and isinstance(allowed, list) and len(allowed) == 1 and isinstance(allowed[0], str):
         return allowed[0]
     return {"AUTO": "auto", "ANY": "required", "NONE": "none"}.get(mode)
@@ -166,14 +168,13 @@ def parse_usage(metadata: Any) -> Usage | None:
     """`promptTokenCount` includes the cached part; thinking tokens are output."""
     if not isinstance(metadata, dict):
         return None
-    prompt = _int(metadata.get("promptTokenCount")) + _int(metadata.get("toolUsePromptTokenCount"))
-    completion = _int(metadata.get("candidatesTokenCount")) + _int(metadata.get("thoughtsTokenCount"))
-    return Usage(prompt, completion, _int(metadata.get("cachedContentTokenCount")))
+    prompt = _int(field(metadata, "promptTokenCount")) + _int(field(metadata, "toolUsePromptTokenCount"))
+    completion = _int(field(metadata, "candidatesTokenCount")) + _int(field(metadata, "thoughtsTokenCount"))
+    return Usage(prompt, completion, _int(field(metadata, "cachedContentTokenCount")))
 
 
 def _stop(reason: Any, calls: bool) -> StopReason:
-    stop = FINISH_REASONS.get(str(reason), "content_filter")
-    return "tool_calls" if calls and stop == "stop" else stop
+    return stop_with_calls(FINISH_REASONS.get(str(reason), "content_filter"), calls)
 
 
 def parse_response(data: Any) -> ChatResponse:
@@ -184,9 +185,9 @@ def parse_response(data: Any) -> ChatResponse:
             continue
         candidate = _candidate(answer)
         parts += content_parts(candidate.get("content"), ids)
-        reason = candidate.get("finishReason") or reason
-        usage = parse_usage(answer.get("usageMetadata")) or usage
-        answer_id = str(answer.get("responseId") or answer_id)
+        reason = field(candidate, "finishReason") or reason
+        usage = parse_usage(field(answer, "usageMetadata")) or usage
+        answer_id = str(field(answer, "responseId") or answer_id)
     calls = any(isinstance(part, ToolCall) for part in parts)
     return ChatResponse(id=answer_id, parts=_joined(parts), stop=_stop(reason, calls), usage=usage)
 
@@ -220,12 +221,12 @@ class StreamParser:
         data = event_json(event)
         if data is None:
             return []
-        usage = parse_usage(data.get("usageMetadata"))
+        usage = parse_usage(field(data, "usageMetadata"))
         deltas: list[StreamDelta] = []
         if not self._started:
             self._started = True
             deltas.append(
-                Start(str(data.get("responseId") or ""), Usage(usage.prompt, 0, usage.cached) if usage else None)
+                Start(str(field(data, "responseId") or ""), Usage(usage.prompt, 0, usage.cached) if usage else None)
             )
         candidate = _candidate(data)
         for part in content_parts(candidate.get("content"), self._ids):
@@ -239,8 +240,8 @@ class StreamParser:
                 self._calls += 1
         if usage is not None:
             deltas.append(UsageReport(usage))
-        if candidate.get("finishReason"):
-            deltas.append(Finish(_stop(candidate["finishReason"], self._calls > 0)))
+        if field(candidate, "finishReason"):
+            deltas.append(Finish(_stop(field(candidate, "finishReason"), self._calls > 0)))
         return deltas
 
 

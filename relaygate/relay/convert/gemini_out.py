@@ -52,7 +52,11 @@ def render_request(request: ChatRequest) -> dict[str, Any]:
         if request.tool_choice not in modes:
             calling["allowedFunctionNames"] = [request.tool_choice]
         body["toolConfig"] = {"functionCallingConfig": calling}
+    response_format = request.response_format
     config = {
+        "responseMimeType": "application/json" if response_format is not None else None,
+        # JSON Schema as it is (as tools are sent, `parametersJsonSchema`): `responseSchema` is OpenAPI's subset.
+        "responseJsonSchema": response_format.schema if response_format is not None else None,
         "maxOutputTokens": request.max_tokens,
         "temperature": request.temperature,
         "topP": request.top_p,

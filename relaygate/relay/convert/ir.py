@@ -64,6 +64,14 @@ class Tool:
 ToolChoice = Literal["auto", "none", "required"] | str  # any other string names the one tool to call
 
 
+@dataclass(frozen=True)
+class ResponseFormat:
+    """Structured output: a JSON object, following `schema` (JSON Schema) when one is given."""
+
+    schema: dict[str, Any] | None = None
+    name: str = ""
+
+
 @dataclass
 class ChatRequest:
     messages: list[Message]
@@ -76,6 +84,9 @@ class ChatRequest:
     stop: list[str] = field(default_factory=list)
     stream: bool = False
     include_usage: bool = False  # an OpenAI client asked for the usage chunk of a stream
+    parallel_tool_calls: bool | None = None  # False: at most one tool call per answer
+    user: str = ""  # the client's id of its end user, passed on for the provider's abuse checks
+    response_format: ResponseFormat | None = None
 
 
 @dataclass
@@ -125,6 +136,12 @@ class UsageReport:
 
 
 StreamDelta = Start | TextDelta | ToolCallStart | ToolArgumentsDelta | Finish | UsageReport
+
+
+def stop_with_calls(stop: StopReason, calls: bool) -> StopReason:
+    """An answer that calls a tool stops for the call, whatever the upstream said ("stop" from some
+    OpenAI-compatible servers): an agent loop runs the tool only when the stop says so."""
+    return "tool_calls" if calls and stop == "stop" else stop
 
 
 def tool_names_by_id(messages: list[Message]) -> dict[str, str]:

@@ -12,6 +12,7 @@ from relaygate.relay.convert.ir import (
     Finish,
     Message,
     Part,
+    ResponseFormat,
     Start,
     StopReason,
     StreamDelta,
@@ -26,6 +27,7 @@ from relaygate.relay.convert.ir import (
     UsageReport,
     as_object,
     parse_data_url,
+    stop_with_calls,
 )
 from relaygate.relay.sse import event_json
 
@@ -36,6 +38,26 @@ STOP_REASONS: dict[str, StopReason] = {
     "function_call": "tool_calls",
     "content_filter": "content_filter",
 }
+
+
+def refuse_unconvertible(body: dict[str, Any]) -> None:
+    """Refuse (400) what a converted request could not honour and what changes the answer's meaning."""
+    asked = {
+        "n": isinstance(body.get("n"), int) and body["n"] > 1,
+        "logprobs": body.get("logprobs") is True,
+        "top_logprobs": isinstance(body.get("top_logprobs"), int) and body["top_logprobs"] > 0,
+    }
+    for name in (name for name, wanted in asked.items() if wanted):
+        raise unconvertible(name, "an OpenAI")
+
+
+def unconvertible(name: str, native: str) -> BadRequest:
+    return BadRequest(
+        f"'{name}' cannot be honoured for this model: it is served through another API protocol, which has no "
+        f"such option. Leave '{name}' out, or use a model served by {native} channel.",
+        code="unsupported_parameter",
+        param=name,
+    )
 
 
 def parse_request(body: dict[str, Any]) -> ChatRequest:
@@ -75,7 +97,21 @@ def parse_request(body: dict[str, Any]) -> ChatRequest:
         stop=[stop] if isinstance(stop, str) else [s for s in stop or () if isinstance(s, str)],
         stream=body.get("stream") is True,
         include_usage=isinstance(options, dict) and options.get("include_usage") is True,
+        parallel_tool_calls=parallel if isinstance(parallel := body.get("parallel_tool_calls"), bool) else None,
+        user=str(body["user"]) if isinstance(body.get("user"), str) else "",
+        response_format=_response_format(body.get("response_format")),
     )
+
+
+def _response_format(value: Any) -> ResponseFormat | None:
+    kind = value.get("type") if isinstance(value, dict) else None
+    if kind == "json_object":
+        return ResponseFormat()
+    if kind != "json_schema":
+        return None
+    spec = as_object(value.get("json_schema"))
+    schema = spec.get("schema")
+    return ResponseFormat(schema if isinstance(schema, dict) else None, str(spec.get("name") or ""))
 
 
 def _append(messages: list[Message], message: Message) -> None:
@@ -161,7 +197,9 @@ def parse_response(data: dict[str, Any]) -> ChatResponse:
     return ChatResponse(
         id=str(data.get("id") or ""),
         parts=parts,
-        stop=STOP_REASONS.get(str(choice.get("finish_reason")), "stop"),
+        stop=stop_with_calls(
+            STOP_REASONS.get(str(choice.get("finish_reason")), "stop"), any(isinstance(p, ToolCall) for p in parts)
+        ),
         usage=parse_usage(data.get("usage")) or Usage(),
     )
 
@@ -207,7 +245,8 @@ class StreamParser:
             if function.get("arguments"):
                 deltas.append(ToolArgumentsDelta(index, str(function["arguments"])))
         if choice.get("finish_reason"):
-            deltas.append(Finish(STOP_REASONS.get(str(choice["finish_reason"]), "stop")))
+            stop = STOP_REASONS.get(str(choice["finish_reason"]), "stop")
+            deltas.append(Finish(stop_with_calls(stop, bool(self._calls))))
         return deltas
 
 

@@ -14,6 +14,7 @@ from relaygate.relay.convert.ir import (
     Finish,
     Image,
     Message,
+    ResponseFormat,
     Start,
     StreamDelta,
     Text,
@@ -27,6 +28,17 @@ from relaygate.relay.convert.ir import (
 )
 
 DONE = b"data: [DONE]\n\n"
+
+
+def _response_format(response_format: ResponseFormat | None) -> dict[str, Any] | None:
+    if response_format is None:
+        return None
+    if response_format.schema is None:
+        return {"type": "json_object"}
+    return {
+        "type": "json_schema",
+        "json_schema": {"name": response_format.name or "answer", "schema": response_format.schema},
+    }
 
 
 def render_request(request: ChatRequest, model: str) -> dict[str, Any]:
@@ -51,6 +63,9 @@ def render_request(request: ChatRequest, model: str) -> dict[str, Any]:
         "temperature": request.temperature,
         "top_p": request.top_p,
         "stop": request.stop or None,
+        "parallel_tool_calls": request.parallel_tool_calls if request.tools else None,
+        "user": request.user or None,
+        "response_format": _response_format(request.response_format),
     }
     body |= {name: value for name, value in optional.items() if value is not None}
     if request.stream:

@@ -157,7 +157,7 @@ def test_openai_tools_to_anthropic(gw: Deployment, key: tuple[str, int], fake_up
         {"name": "get_weather", "description": "Weather of a city", "input_schema": WEATHER["function"]["parameters"]}  # type: ignore[index]
     ]
     assert request["body"]["tool_choice"] == {"type": "any"}
-    assert (name, json.loads(arguments), finish) == ("get_weather", {}, "tool_calls")
+    assert (name, json.loads(arguments), finish) == ("get_weather", {"city": "fake"}, "tool_calls")
     assert used(gw, key[1]) == claude_charge(anthropic_prompt_tokens(request["body"]), TOOL_USE_TOKENS)
 
 
@@ -215,7 +215,7 @@ def test_openai_tools_to_gemini(gw: Deployment, key: tuple[str, int], fake_upstr
     assert request["body"]["toolConfig"] == {
         "functionCallingConfig": {"mode": "ANY", "allowedFunctionNames": ["get_weather"]}
     }
-    assert (name, json.loads(arguments), finish) == ("get_weather", {}, "tool_calls")
+    assert (name, json.loads(arguments), finish) == ("get_weather", {"city": "fake"}, "tool_calls")
     assert used(gw, key[1]) == gemini_charge(gemini_prompt_tokens(request["body"]), TOOL_USE_TOKENS)
 
 

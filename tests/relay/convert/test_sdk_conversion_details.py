@@ -188,6 +188,6 @@ def test_gemini_client_gets_an_anthropic_tool_use_as_a_function_call(
     assert sent["tool_choice"] == {"type": "any"}
     assert answer.function_calls is not None
     [function_call] = answer.function_calls
-    assert (function_call.name, function_call.args) == ("get_weather", {})
+    assert (function_call.name, function_call.args) == ("get_weather", {"city": "fake"})
     assert answer.candidates is not None
     assert answer.candidates[0].finish_reason == types.FinishReason.STOP
