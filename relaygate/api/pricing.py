@@ -44,5 +44,5 @@ async def pricing_caller(request: Request, rt: RuntimeDep, ip: IpDep) -> Caller 
 @router.get("/pricing", response_model=Pricing)
 async def get_pricing(caller: Annotated[Caller | None, Depends(pricing_caller)], rt: RuntimeDep) -> dict[str, Any]:
     """Every model the caller's groups can be served, with its prices after each group's multiplier."""
-    groups = reachable_groups(str(caller.user["group"]) if caller else ANONYMOUS_GROUP)
+    groups = reachable_groups(str(caller.user["group"]) if caller else ANONYMOUS_GROUP, rt.prices.auto_order())
     return {"groups": groups, "items": price_list(rt.channels, rt.prices, groups)}

@@ -18,12 +18,10 @@ from relaygate.channels.registry import ChannelRegistry
 ANONYMOUS_GROUP = "default"
 
 
-def reachable_groups(own_group: str) -> list[str]:
-    """The groups whose channels a caller of `own_group` may use, in the order they are tried.
-
-    Today a caller reaches their own group only; user-selectable groups extend this one list.
-    """
-    return [own_group]
+def reachable_groups(own_group: str, selectable: Iterable[str] = ()) -> list[str]:
+    """The groups whose channels a caller of `own_group` may use: their own, then the selectable
+    ones in the operator's order (what a token set to `auto` tries)."""
+    return [own_group, *(group for group in selectable if group != own_group)]
 
 
 def price_list(channels: ChannelRegistry, prices: PriceBook, groups: Iterable[str]) -> list[dict[str, Any]]:

@@ -82,3 +82,14 @@ def test_a_user_may_pick_a_selectable_group_but_not_another(
     assert error_of(alice.patch(f"/api/tokens/{token_id}", json={"group": "secret"})) == (403, "forbidden")
     assert root.post("/api/tokens", json={"name": "t", "group": "secret"}).status_code == 201  # admins may
     assert error_of(root.post("/api/groups", json={"name": "auto"})) == (422, "invalid_value")
+
+
+def test_the_price_list_shows_the_selectable_groups_at_their_multipliers(
+    gateway: Deployment, root: httpx.Client, login_as: Callable[..., httpx.Client], fake_upstream: str
+) -> None:
+    lines(gateway, root, fake_upstream)
+    pricing = login_as("alice").get("/api/pricing").json()
+    assert pricing["groups"] == ["default", "cheap", "premium"]  # her own, then the selectable ones in order
+    offered = {(item["model"], item["group"]): item["input"] for item in pricing["items"] if "model-" in item["model"]}
+    assert offered == {("model-a", "cheap"): "0.5", ("model-a", "premium"): "3", ("model-b", "premium"): "3"}
+    assert "secret" not in pricing["groups"]
