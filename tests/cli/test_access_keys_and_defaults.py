@@ -49,6 +49,8 @@ def test_load_defaults_prices_current_models_without_overwriting(sqlite_deployme
         "audio_input": None,
         "audio_output": None,
         "max_output_tokens": 16384,
+        "cache_write_5m": None,
+        "cache_write_1h": None,
     }
     assert gw.cli("price", "load-defaults") == []
     assert len(gw.cli("price", "load-defaults", "--replace")) == len(table)
