@@ -190,6 +190,10 @@ class RegistrationClosed(GatewayError, status=403, code="registration_closed", k
     pass
 
 
+class KeyNotAvailable(GatewayError, status=410, code="key_not_available", kind="invalid_request_error"):
+    """The full key was revealed once already, or its time to be revealed passed: only its hash is kept."""
+
+
 class AlreadyRedeemed(GatewayError, status=409, code="already_redeemed", kind="invalid_request_error"):
     pass
 

@@ -31,6 +31,7 @@ from relaygate.store.database import create_engine
 from relaygate.store.migrate import upgrade_to_head
 from relaygate.store.redis import connect_redis
 from relaygate.tokens.resets import QuotaResetter
+from relaygate.tokens.sealing import KeySeal, SealSweeper
 from relaygate.usage.retention import UsageRetention
 
 if TYPE_CHECKING:
@@ -46,6 +47,7 @@ class Runtime:
     settings: Settings
     engine: AsyncEngine
     box: SecretBox
+    key_seal: KeySeal
     access: AccessCache
     ledger: Ledger
     upstream: UpstreamClient
@@ -62,6 +64,7 @@ class Runtime:
     health: HealthMonitor | None = None
     prober: ChannelProber | None = None
     retention: UsageRetention | None = None
+    seal_sweeper: SealSweeper | None = None
 
     @classmethod
     async def start(cls, settings: Settings) -> Runtime:
@@ -73,6 +76,7 @@ class Runtime:
             settings=settings,
             engine=engine,
             box=SecretBox(settings.secret_key),
+            key_seal=KeySeal.create(settings.secret_key, settings.key_reveal_hours),
             access=AccessCache(engine),
             ledger=build_ledger(settings, engine, redis),
             upstream=UpstreamClient(settings),
@@ -90,6 +94,8 @@ class Runtime:
         await rt.resetter.start()
         rt.retention = UsageRetention(engine, settings.usage_retention_days)
         await rt.retention.start()
+        rt.seal_sweeper = SealSweeper(engine, settings.key_reveal_hours)
+        await rt.seal_sweeper.start()
         return rt
 
     async def _start_health(self) -> None:
@@ -118,6 +124,8 @@ class Runtime:
             await self.prober.stop()
         if self.retention:
             await self.retention.stop()
+        if self.seal_sweeper:
+            await self.seal_sweeper.stop()
         await self.alerts.drain()
         if self.poller:
             await self.poller.stop()

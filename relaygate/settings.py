@@ -74,6 +74,9 @@ class Settings(BaseSettings):
     public_pricing: bool = False
     # Usage records older than this many days are folded into daily totals (0: kept for ever).
     usage_retention_days: int = Field(default=0, ge=0)
+    # A new or rotated token key stays sealed (encrypted) this many hours, for one reveal from the token
+    # list (POST /api/tokens/{id}/reveal); then only its hash is kept. 0: never sealed.
+    key_reveal_hours: int = Field(default=24, ge=0, le=24 * 366)
     # Mark the session cookie Secure even when the gateway itself is reached over plain HTTP (TLS proxy).
     secure_cookies: bool = False
 

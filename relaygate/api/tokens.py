@@ -24,6 +24,7 @@ from relaygate.clock import unix_seconds
 from relaygate.errors import InvalidValue
 from relaygate.tokens import service
 from relaygate.tokens.resets import next_reset_at
+from relaygate.tokens.sealing import reveal_key as reveal_key_once
 from relaygate.tokens.spec import TokenSpec
 
 router = APIRouter(prefix="/tokens", tags=["tokens"])
@@ -56,10 +57,19 @@ class TokenOut(BaseModel):
     )
     created_at: datetime
     last_used_at: datetime | None
+    revealable: bool = Field(
+        description="the full key is still sealed: POST /api/tokens/{id}/reveal returns it, once (RELAYGATE_KEY_REVEAL_HOURS)"
+    )
 
 
 class NewToken(TokenOut):
     key: str = Field(description="the full key, returned this once")
+
+
+class RevealedKey(BaseModel):
+    id: int
+    hint: str
+    key: str = Field(description="the full key; it cannot be revealed again")
 
 
 class NewTokens(BaseModel):
@@ -137,7 +147,7 @@ async def create_tokens(body: TokenCreate, caller: CallerDep) -> dict[str, Any]:
     )
     async with caller.transaction() as conn:
         await _check_group(conn, caller, body.group)
-        created = await service.create_tokens(conn, caller.id, spec, body.count)
+        created = await service.create_tokens(conn, caller.id, spec, body.count, seal=caller.rt.key_seal)
         ids = [token["id"] for token in created]
         await caller.audit(conn, "token.create", ",".join(f"token:{i}" for i in ids)[:160], count=body.count)
     return {"items": [_with_next_reset(token, caller) for token in created]}
@@ -186,9 +196,18 @@ async def disable_token(token_id: IdPath, caller: CallerDep) -> dict[str, Any]:
 async def rotate_token(token_id: IdPath, caller: CallerDep) -> dict[str, Any]:
     """A new key with the same settings; the old key stops working at once."""
     async with caller.transaction() as conn:
-        token = await service.rotate_token(conn, token_id, user_id=caller.id)
+        token = await service.rotate_token(conn, token_id, user_id=caller.id, seal=caller.rt.key_seal)
         await caller.audit(conn, "token.rotate", f"token:{token_id}")
     return _with_next_reset(token, caller)
+
+
+@router.post("/{token_id}/reveal", response_model=RevealedKey)
+async def reveal_key(token_id: IdPath, caller: CallerDep) -> dict[str, Any]:
+    """The full key of a new or rotated token, once, within RELAYGATE_KEY_REVEAL_HOURS; then 410 key_not_available."""
+    async with caller.transaction() as conn:
+        revealed = await reveal_key_once(conn, token_id, caller.id, caller.rt.key_seal)
+        await caller.audit(conn, "token.reveal", f"token:{token_id}")
+    return revealed
 
 
 async def _set_status(caller: Caller, token_id: int, status: str) -> dict[str, Any]:

@@ -8,7 +8,7 @@ import click
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from relaygate.accounts import access_keys as service
-from relaygate.cli.context import emit, iso_time, json_option, run
+from relaygate.cli.context import audit, emit, iso_time, json_option, run
 from relaygate.users.service import find_user_id, get_user
 
 COLUMNS = ("id", "user", "name", "hint", "created_at", "last_used_at")
@@ -28,7 +28,9 @@ def create(user_name: str, name: str, as_json: bool) -> None:
 
     async def work(conn: AsyncConnection) -> dict[str, Any]:
         user_id = await find_user_id(conn, user_name)
-        return {**await service.create_access_key(conn, user_id, name), "user": user_name}
+        created = await service.create_access_key(conn, user_id, name)
+        await audit(conn, "access_key.create", f"access_key:{created['id']}", name=name, user=user_name)
+        return {**created, "user": user_name}
 
     created = run(work)
     if as_json:
@@ -42,6 +44,8 @@ def create(user_name: str, name: str, as_json: bool) -> None:
 @click.option("--user", "user_name", help="Only this user's keys.")
 @json_option
 def list_(user_name: str | None, as_json: bool) -> None:
+    """Access keys by their hints (the keys themselves are never shown again)."""
+
     async def work(conn: AsyncConnection) -> list[dict[str, Any]]:
         user_id = await find_user_id(conn, user_name) if user_name else None
         keys = await service.list_access_keys(conn, user_id)
@@ -56,7 +60,12 @@ def list_(user_name: str | None, as_json: bool) -> None:
 @json_option
 def revoke(key_id: int, as_json: bool) -> None:
     """Delete a key; it stops working at once."""
-    run(lambda conn: service.revoke_access_key(conn, key_id))
+
+    async def work(conn: AsyncConnection) -> None:
+        await service.revoke_access_key(conn, key_id)
+        await audit(conn, "access_key.revoke", f"access_key:{key_id}")
+
+    run(work)
     emit([{"id": key_id, "status": "revoked"}], as_json, ("id", "status"))
 
 

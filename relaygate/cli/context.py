@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import getpass
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any, TypeVar
 
 import click
@@ -13,6 +15,8 @@ import orjson
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from relaygate.audit.service import Actor, record_action
+from relaygate.billing.money import units_to_usd
 from relaygate.errors import ConflictError, NotFoundError
 from relaygate.settings import Settings, load_settings
 from relaygate.store.database import create_engine
@@ -55,6 +59,20 @@ async def database(config: Settings) -> AsyncIterator[AsyncEngine]:
         if redis is not None:
             await redis.aclose()
         await engine.dispose()
+
+
+def cli_actor() -> Actor:
+    """The CLI acts as the local operator: audited as `cli:<OS user>` from `local`, with no user id."""
+    try:
+        who = getpass.getuser()
+    except (OSError, KeyError):  # no login name for this uid (e.g. a container's bare uid)
+        who = "unknown"
+    return Actor(None, f"cli:{who}"[:64], "local")
+
+
+async def audit(conn: AsyncConnection, action: str, target: str = "", **detail: Any) -> None:
+    """Note a CLI change in the audit log, in its transaction, with the API's action names."""
+    await record_action(conn, cli_actor(), action, target[:160], detail)
 
 
 def run(work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
@@ -102,6 +120,15 @@ def parse_time(text: str | None) -> int | None:
 
 def iso_time(seconds: int | None) -> str | None:
     return None if seconds is None else datetime.fromtimestamp(seconds, UTC).isoformat().replace("+00:00", "Z")
+
+
+def with_usd(units: int | None) -> str | None:
+    """Quota units with their USD beside them, `500000 ($1.00)`, for the human tables; exact, never rounded."""
+    if units is None:
+        return None
+    amount = units_to_usd(units)
+    text = f"{abs(amount):,.2f}" if amount == amount.quantize(Decimal("0.01")) else f"{abs(amount).normalize():,f}"
+    return f"{units} ({'-' if amount < 0 else ''}${text})"
 
 
 def _cell(value: Any) -> str:

@@ -61,8 +61,8 @@ def migrate() -> None:
 
 
 @cli.command("fake-upstream")
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=9000, show_default=True)
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=9000, show_default=True, help="Port to listen on.")
 @click.option("--latency-ms", default=0, show_default=True, help="Delay before every answer.")
 def fake_upstream(host: str, port: int, latency_ms: int) -> None:
     """A deterministic local LLM provider, for demos, tests and benchmarks."""

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from relaygate.billing.default_prices import default_price_table, load_default_prices
-from relaygate.billing.prices import list_prices, set_price
-from relaygate.cli.context import emit, json_option, run
+from relaygate.billing.prices import delete_price, list_prices, set_price
+from relaygate.cli.context import audit, emit, json_option, run
 
 COLUMNS = (
     "model",
@@ -24,7 +27,7 @@ COLUMNS = (
 
 @click.group("price")
 def price_group() -> None:
-    """Model prices: USD per 1M tokens, or per call."""
+    """Model prices: USD per 1M tokens, or per call: set, list, delete, load defaults."""
 
 
 @price_group.command("set")
@@ -56,6 +59,7 @@ def set_(
     max_output_tokens: int | None,
     as_json: bool,
 ) -> None:
+    """Set a model's price (USD per 1M tokens, or per call); a model without a price is refused (503)."""
     values = {
         "input": input_,
         "cached_input": cached_input,
@@ -66,13 +70,34 @@ def set_(
         "cache_write_5m": cache_write_5m,
         "cache_write_1h": cache_write_1h,
     }
-    emit([run(lambda conn: set_price(conn, model, values, max_output_tokens))], as_json, COLUMNS)
+
+    async def work(conn: AsyncConnection) -> dict[str, Any]:
+        price = await set_price(conn, model, values, max_output_tokens)
+        await audit(conn, "price.set", f"price:{model}", **price)
+        return price
+
+    emit([run(work)], as_json, COLUMNS)
 
 
 @price_group.command("list")
 @json_option
 def list_(as_json: bool) -> None:
+    """Every priced model, in USD per 1M tokens (or per call)."""
     emit(run(list_prices), as_json, COLUMNS)
+
+
+@price_group.command("delete")
+@click.argument("model")
+@json_option
+def delete(model: str, as_json: bool) -> None:
+    """Remove a model's price: requests for it are refused (503 model_not_priced) until it is priced again."""
+
+    async def work(conn: AsyncConnection) -> None:
+        await delete_price(conn, model)
+        await audit(conn, "price.delete", f"price:{model}")
+
+    run(work)
+    emit([{"model": model, "deleted": True}], as_json, ("model", "deleted"))
 
 
 @price_group.command("load-defaults")
@@ -80,7 +105,13 @@ def list_(as_json: bool) -> None:
 @json_option
 def load_defaults(replace: bool, as_json: bool) -> None:
     """Price current OpenAI, Anthropic and Gemini models from the list prices shipped with relaygate."""
-    loaded = run(lambda conn: load_default_prices(conn, replace=replace))
+
+    async def work(conn: AsyncConnection) -> list[dict[str, Any]]:
+        loaded = await load_default_prices(conn, replace=replace)
+        await audit(conn, "price.load_defaults", "", count=len(loaded), replace=replace)
+        return loaded
+
+    loaded = run(work)
     emit(loaded, as_json, COLUMNS)
     if not as_json:
         as_of, _ = default_price_table()

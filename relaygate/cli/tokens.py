@@ -10,9 +10,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from relaygate.billing.groups import check_token_group
 from relaygate.billing.money import usd_to_units
-from relaygate.cli.context import emit, iso_time, json_option, parse_time, run, settings
+from relaygate.channels.service import list_channels
+from relaygate.cli.context import audit, emit, iso_time, json_option, parse_time, run, settings, with_usd
+from relaygate.clock import now
 from relaygate.tokens import service
 from relaygate.tokens.resets import next_reset_at
+from relaygate.tokens.sealing import KeySeal
 from relaygate.tokens.spec import RESET_PERIODS, TokenSpec
 from relaygate.users.service import find_user_id
 
@@ -27,6 +30,10 @@ COLUMNS = (
     "models",
     "allow_ips",
     "group",
+    "rpm",
+    "tpm",
+    "max_concurrent",
+    "reset",
 )
 JSON_FIELDS = (
     "id",
@@ -40,9 +47,13 @@ JSON_FIELDS = (
     "models",
     "allow_ips",
     "group",
+    "rpm",
+    "tpm",
+    "max_concurrent",
     "reset",
     "last_reset_at",
     "next_reset_at",
+    "revealable",
 )
 
 
@@ -86,16 +97,23 @@ def create(
     reset: str | None,
     as_json: bool,
 ) -> None:
-    """Create tokens; each full key is printed once and cannot be shown again."""
+    """Create tokens; each full key is printed once (the owner may reveal it once more from the console's
+    token list within RELAYGATE_KEY_REVEAL_HOURS)."""
     if quota_usd is not None and unlimited:
         raise click.UsageError("give --quota-usd or --unlimited, not both")
+    expires_at = parse_time(expires)
+    if expires_at is not None and expires_at <= now():
+        raise click.BadParameter(
+            f"{expires!r} is in the past: give a future time such as 2026-12-31T23:59:00Z, or omit it for no expiry",
+            param_hint="--expires",
+        )
     try:
         quota = usd_to_units(quota_usd, field="--quota-usd") if quota_usd is not None else 0
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from exc
     spec = TokenSpec(
         name=name,
-        expires_at=parse_time(expires),
+        expires_at=expires_at,
         unlimited=quota_usd is None,
         quota_limit=quota,
         models=tuple(models.split(",")) if models else (),
@@ -107,11 +125,23 @@ def create(
         reset_period=reset,
     )
 
-    async def work(conn: AsyncConnection) -> list[dict[str, Any]]:
-        await check_token_group(conn, spec.group, "", admin=True)  # the CLI is the operator: any group, or auto
-        return await service.create_tokens(conn, await find_user_id(conn, user_name), spec, count)
+    seal = key_seal()
 
-    created = run(work)
+    async def work(conn: AsyncConnection) -> tuple[list[dict[str, Any]], list[str]]:
+        await check_token_group(conn, spec.group, "", admin=True)  # the CLI is the operator: any group, or auto
+        created = await service.create_tokens(conn, await find_user_id(conn, user_name), spec, count, seal=seal)
+        targets = ",".join(f"token:{token['id']}" for token in created)
+        await audit(conn, "token.create", targets, count=count, user=user_name)
+        return created, await unserved_models(conn, spec.models)
+
+    created, unserved = run(work)
+    if unserved:
+        click.echo(
+            f"Warning: no channel serves {', '.join(unserved)}: requests for "
+            f"{'it' if len(unserved) == 1 else 'them'} fail until a channel lists "
+            f"{'it' if len(unserved) == 1 else 'them'} (`relaygate channel update ID --models ...`).",
+            err=True,
+        )
     if as_json:
         emit([_json(token) for token in created], True, ())
         return
@@ -124,6 +154,8 @@ def create(
 @click.option("--user", "user_name", help="Only this user's tokens.")
 @json_option
 def list_(user_name: str | None, as_json: bool) -> None:
+    """Tokens with their limits: quota (quota units, with USD beside them), models, IPs, group, rates, reset."""
+
     async def work(conn: AsyncConnection) -> list[dict[str, Any]]:
         user_id = await find_user_id(conn, user_name) if user_name else None
         return await service.list_tokens(conn, user_id)
@@ -139,14 +171,15 @@ def list_(user_name: str | None, as_json: bool) -> None:
 @json_option
 def disable(token_id: int, as_json: bool) -> None:
     """Stop the token (401 token_disabled) until it is enabled again."""
-    _change(token_id, as_json, lambda conn: service.set_token_status(conn, token_id, "disabled"))
+    _change(token_id, as_json, lambda conn: service.set_token_status(conn, token_id, "disabled"), "token.disable")
 
 
 @token_group.command("enable")
 @click.argument("token_id", type=int)
 @json_option
 def enable(token_id: int, as_json: bool) -> None:
-    _change(token_id, as_json, lambda conn: service.set_token_status(conn, token_id, "enabled"))
+    """Let a disabled token work again."""
+    _change(token_id, as_json, lambda conn: service.set_token_status(conn, token_id, "enabled"), "token.enable")
 
 
 @token_group.command("revoke")
@@ -158,9 +191,10 @@ def revoke(token_id: int, as_json: bool) -> None:
     async def work(conn: AsyncConnection) -> dict[str, Any]:
         token = await service.get_token(conn, token_id)
         await service.revoke_token(conn, token_id)
+        await audit(conn, "token.delete", f"token:{token_id}")
         return {**token, "status": "deleted"}
 
-    emit([_json(run(work))], as_json, COLUMNS)
+    _emit([run(work)], as_json)
 
 
 @token_group.command("rotate")
@@ -168,7 +202,14 @@ def revoke(token_id: int, as_json: bool) -> None:
 @json_option
 def rotate(token_id: int, as_json: bool) -> None:
     """A new key with the same settings; the old key stops working at once."""
-    token = run(lambda conn: service.rotate_token(conn, token_id))
+    seal = key_seal()
+
+    async def work(conn: AsyncConnection) -> dict[str, Any]:
+        token = await service.rotate_token(conn, token_id, seal=seal)
+        await audit(conn, "token.rotate", f"token:{token_id}")
+        return token
+
+    token = run(work)
     if as_json:
         emit([_json(token)], True, ())
         return
@@ -176,12 +217,32 @@ def rotate(token_id: int, as_json: bool) -> None:
     click.echo("Copy the key now: it is shown only once.")
 
 
-def _change(token_id: int, as_json: bool, change: Any) -> None:
+def key_seal() -> KeySeal:
+    """New keys are sealed for one reveal by their owner, as the API seals them (RELAYGATE_KEY_REVEAL_HOURS)."""
+    config = settings()
+    return KeySeal.create(config.secret_key, config.key_reveal_hours)
+
+
+async def unserved_models(conn: AsyncConnection, models: tuple[str, ...]) -> list[str]:
+    """The models named that no channel in service lists (manually disabled channels do not count)."""
+    served = {
+        model for channel in await list_channels(conn) if channel["status"] != "disabled" for model in channel["models"]
+    }
+    return [model for model in dict.fromkeys(m.strip() for m in models) if model and model not in served]
+
+
+def _change(token_id: int, as_json: bool, change: Any, action: str) -> None:
     async def work(conn: AsyncConnection) -> dict[str, Any]:
         await change(conn)
+        await audit(conn, action, f"token:{token_id}")
         return await service.get_token(conn, token_id)
 
-    emit([_json(run(work))], as_json, COLUMNS)
+    _emit([run(work)], as_json)
+
+
+def _emit(tokens: list[dict[str, Any]], as_json: bool) -> None:
+    shown = [_json(token) for token in tokens]
+    emit(shown if as_json else [_human(token) for token in shown], as_json, COLUMNS)
 
 
 def _json(token: dict[str, Any], zone: ZoneInfo | None = None) -> dict[str, Any]:
@@ -193,4 +254,6 @@ def _json(token: dict[str, Any], zone: ZoneInfo | None = None) -> dict[str, Any]
 
 
 def _human(token: dict[str, Any]) -> dict[str, Any]:
-    return {**token, "quota_limit": "unlimited" if token["quota_limit"] is None else token["quota_limit"]}
+    """The table's cells: amounts in quota units with USD beside them."""
+    limit = "unlimited" if token["quota_limit"] is None else with_usd(token["quota_limit"])
+    return {**token, "quota_limit": limit, "used_quota": with_usd(token["used_quota"])}

@@ -10,7 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from relaygate.accounts.password_reset import reset_password
 from relaygate.billing.money import usd_to_units
-from relaygate.cli.context import emit, json_option, run
+from relaygate.cli.context import audit, emit, json_option, run, with_usd
+from relaygate.errors import ConflictError
 from relaygate.users import service
 from relaygate.users.passwords import generate_password
 
@@ -54,13 +55,28 @@ def parse_limits(given: dict[str, str | None]) -> dict[str, int | None]:
 
 @click.group("user")
 def user_group() -> None:
-    """Accounts: create, top up, disable, set a password, list."""
+    """Accounts: create, top up, set limits, enable, disable, set a password, delete, list."""
+
+
+def emit_users(users: list[dict[str, Any]], as_json: bool, columns: tuple[str, ...] = COLUMNS) -> None:
+    """Users with the API's fields in JSON; in the table, balance and used quota with their USD beside them."""
+    if not as_json:
+        users = [
+            user | {name: with_usd(user[name]) for name in ("balance", "used_quota") if name in user} for user in users
+        ]
+    emit(users, as_json, columns)
 
 
 @user_group.command("create")
 @click.argument("name")
 @click.option("--password", help="Password (at least 8 characters); generated and printed when omitted.")
-@click.option("--role", type=click.Choice(["user", "admin"]), default="user", show_default=True)
+@click.option(
+    "--role",
+    type=click.Choice(["user", "admin"]),
+    default="user",
+    show_default=True,
+    help="An admin manages users, channels and prices.",
+)
 @click.option("--group", default="default", show_default=True, help="Pricing group.")
 @click.option("--balance-usd", default="0", help="Opening balance in USD.")
 @limit_options
@@ -76,6 +92,7 @@ def create(
     max_concurrent: str | None,
     as_json: bool,
 ) -> None:
+    """Create an account (a user, or an admin of the management API and console)."""
     generated = None if password else generate_password()
     try:
         balance = usd_to_units(balance_usd, field="--balance-usd")
@@ -89,18 +106,26 @@ def create(
         balance=balance,
         **parse_limits({"rpm": rpm, "tpm": tpm, "max_concurrent": max_concurrent}),
     )
-    user = run(lambda conn: service.create_user(conn, spec))
+
+    async def work(conn: AsyncConnection) -> dict[str, Any]:
+        user = await service.create_user(conn, spec)
+        limits = {name: getattr(spec, name) for name in service.LIMITS}
+        await audit(conn, "user.create", f"user:{user['id']}", name=name, role=role, balance=balance, **limits)
+        return user
+
+    user = run(work)
     if generated and not as_json:
         click.echo(f"generated password for {name}: {generated}  (shown once)")
-    emit([user | ({"password": generated} if generated and as_json else {})], as_json, COLUMNS)
+    emit_users([user | ({"password": generated} if generated and as_json else {})], as_json)
 
 
 @user_group.command("topup")
 @click.argument("name")
 @click.option("--usd", required=True, help="Amount in USD to add (negative to take away).")
-@click.option("--reason", default="top-up from the CLI", show_default=True)
+@click.option("--reason", default="top-up from the CLI", show_default=True, help="Noted in the ledger.")
 @json_option
 def topup(name: str, usd: str, reason: str, as_json: bool) -> None:
+    """Add to (or, negative, take from) a user's balance; the new balance is printed."""
     try:
         amount = usd_to_units(usd, field="--usd")
     except ValueError as exc:
@@ -109,9 +134,10 @@ def topup(name: str, usd: str, reason: str, as_json: bool) -> None:
     async def work(conn: AsyncConnection) -> dict[str, Any]:
         user_id = await service.find_user_id(conn, name)
         await service.credit(conn, user_id, amount, kind="topup" if amount >= 0 else "adjustment", reason=reason)
+        await audit(conn, "user.topup", f"user:{user_id}", quota=amount, reason=reason)
         return await service.get_user(conn, user_id)
 
-    emit([run(work)], as_json, COLUMNS)
+    emit_users([run(work)], as_json)
 
 
 @user_group.command("limits")
@@ -123,7 +149,10 @@ def limits(name: str, rpm: str | None, tpm: str | None, max_concurrent: str | No
     changes = parse_limits({"rpm": rpm, "tpm": tpm, "max_concurrent": max_concurrent})
 
     async def work(conn: AsyncConnection) -> dict[str, Any]:
-        return await service.update_user(conn, await service.find_user_id(conn, name), changes)
+        user_id = await service.find_user_id(conn, name)
+        user = await service.update_user(conn, user_id, changes)
+        await audit(conn, "user.update", f"user:{user_id}", **changes)
+        return user
 
     emit([run(work)], as_json, LIMIT_COLUMNS)
 
@@ -133,19 +162,21 @@ def limits(name: str, rpm: str | None, tpm: str | None, max_concurrent: str | No
 @json_option
 def disable(name: str, as_json: bool) -> None:
     """Refuse every request of this user's tokens (403 account_disabled)."""
-    emit([run(lambda conn: _set_status(conn, name, "disabled"))], as_json, COLUMNS)
+    emit_users([run(lambda conn: _set_status(conn, name, "disabled"))], as_json)
 
 
 @user_group.command("enable")
 @click.argument("name")
 @json_option
 def enable(name: str, as_json: bool) -> None:
-    emit([run(lambda conn: _set_status(conn, name, "enabled"))], as_json, COLUMNS)
+    """Let a disabled user's tokens work again."""
+    emit_users([run(lambda conn: _set_status(conn, name, "enabled"))], as_json)
 
 
 async def _set_status(conn: AsyncConnection, name: str, status: str) -> dict[str, Any]:
     user_id = await service.find_user_id(conn, name)
     await service.set_user_status(conn, user_id, status)
+    await audit(conn, "user.update", f"user:{user_id}", status=status)
     return await service.get_user(conn, user_id)
 
 
@@ -160,15 +191,34 @@ def passwd(name: str, password: str | None, as_json: bool) -> None:
     async def work(conn: AsyncConnection) -> dict[str, Any]:
         user_id = await service.find_user_id(conn, name)
         await reset_password(conn, user_id, password or str(generated))
+        await audit(conn, "user.password", f"user:{user_id}", name=name)
         return await service.get_user(conn, user_id)
 
     user = run(work)
     if generated and not as_json:
         click.echo(f"new password for {name}: {generated}  (shown once)")
-    emit([user | ({"password": generated} if generated and as_json else {})], as_json, COLUMNS)
+    emit_users([user | ({"password": generated} if generated and as_json else {})], as_json)
+
+
+@user_group.command("delete")
+@click.argument("name")
+@json_option
+def delete(name: str, as_json: bool) -> None:
+    """Delete an account: its tokens stop working at once; its usage and ledger stay for the books."""
+
+    async def work(conn: AsyncConnection) -> dict[str, Any]:
+        user = await service.get_user(conn, await service.find_user_id(conn, name))
+        if user["role"] == "root":
+            raise ConflictError("root cannot be deleted: it is the operator's account (`user passwd root` resets it)")
+        await service.delete_user(conn, user["id"])
+        await audit(conn, "user.delete", f"user:{user['id']}", name=name)
+        return user | {"status": "deleted"}
+
+    emit_users([run(work)], as_json)
 
 
 @user_group.command("list")
 @json_option
 def list_(as_json: bool) -> None:
-    emit(run(service.list_users), as_json, COLUMNS)
+    """Every account: role, group, status, balance and used quota (quota units, with USD beside them)."""
+    emit_users(run(service.list_users), as_json)

@@ -78,6 +78,10 @@ tokens = Table(
     Column("ledger_seq", BigInteger, nullable=False, server_default="0"),
     Column("created_at", BigInteger, nullable=False),
     Column("last_used_at", BigInteger, nullable=True),
+    # A new or rotated key, encrypted with the secret key, until it is revealed once or `sealed_until`
+    # passes (`tokens.sealing`); then only the hash is left.
+    Column("sealed_key", Text, nullable=True),
+    Column("sealed_until", BigInteger, nullable=True),
 )
 
 channels = Table(

@@ -1,7 +1,8 @@
 """Token lifecycle: create (one or a batch), list, enable, disable, revoke, rotate.
 
 The full key exists only in what `create_tokens` and `rotate_token` return; the database keeps
-its hash and a hint. Every change is put on the change feed so running servers see it at once.
+its hash and a hint, and with a `KeySeal` a sealed copy for one later reveal (`tokens.sealing`).
+Every change is put on the change feed so running servers see it at once.
 """
 
 from __future__ import annotations
@@ -16,14 +17,18 @@ from relaygate.errors import InvalidValue, NotFoundError
 from relaygate.store.changes import record_change
 from relaygate.store.schema import tokens
 from relaygate.tokens.keys import generate_key, hash_key, key_hint
+from relaygate.tokens.sealing import UNSEALED, KeySeal, is_revealable
 from relaygate.tokens.spec import TokenSpec, validate_spec
 
 MAX_BATCH = 100
 STATUSES = ("enabled", "disabled")
 
 
-async def create_tokens(conn: AsyncConnection, user_id: int, spec: TokenSpec, count: int = 1) -> list[dict[str, Any]]:
-    """Create `count` tokens with the same settings; each returned dict carries its full `key`, once."""
+async def create_tokens(
+    conn: AsyncConnection, user_id: int, spec: TokenSpec, count: int = 1, *, seal: KeySeal | None = None
+) -> list[dict[str, Any]]:
+    """Create `count` tokens with the same settings; each returned dict carries its full `key`, once
+    (with `seal`, each key is also kept sealed for one reveal)."""
     if not 1 <= count <= MAX_BATCH:
         raise InvalidValue(f"count must be between 1 and {MAX_BATCH}", field="count")
     spec = validate_spec(spec)
@@ -39,7 +44,7 @@ async def create_tokens(conn: AsyncConnection, user_id: int, spec: TokenSpec, co
                 status="enabled",
                 used_quota=0,
                 created_at=now(),
-                **(_settings_columns(spec) | {"name": name}),
+                **(_settings_columns(spec) | {"name": name} | (seal.columns(key) if seal else UNSEALED)),
             )
         )
         token = await get_token(conn, result.inserted_primary_key[0])  # type: ignore[index]
@@ -160,13 +165,17 @@ async def set_token_status(conn: AsyncConnection, token_id: int, status: str, *,
 
 async def revoke_token(conn: AsyncConnection, token_id: int, *, user_id: int | None = None) -> None:
     """Delete: the key stops working at once; the row stays so usage records keep their token."""
-    await _update_live_token(conn, token_id, user_id, status="deleted")
+    await _update_live_token(conn, token_id, user_id, status="deleted", **UNSEALED)
 
 
-async def rotate_token(conn: AsyncConnection, token_id: int, *, user_id: int | None = None) -> dict[str, Any]:
-    """A new secret with the same settings; the old key stops working at once."""
+async def rotate_token(
+    conn: AsyncConnection, token_id: int, *, user_id: int | None = None, seal: KeySeal | None = None
+) -> dict[str, Any]:
+    """A new secret with the same settings; the old key stops working at once (and a sealed copy of it
+    is replaced by one of the new key, with `seal`)."""
     key = generate_key()
-    await _update_live_token(conn, token_id, user_id, key_hash=hash_key(key), hint=key_hint(key))
+    sealed = seal.columns(key) if seal else UNSEALED
+    await _update_live_token(conn, token_id, user_id, key_hash=hash_key(key), hint=key_hint(key), **sealed)
     return {**await get_token(conn, token_id), "key": key}
 
 
@@ -217,4 +226,5 @@ def public_token(row: Any) -> dict[str, Any]:
         "last_reset_at": row["last_reset_at"],
         "created_at": row["created_at"],
         "last_used_at": row["last_used_at"],
+        "revealable": is_revealable(row),
     }

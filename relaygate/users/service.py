@@ -208,7 +208,7 @@ async def delete_user(conn: AsyncConnection, user_id: int) -> None:
         raise NotFoundError(f"no user with id {user_id}")
     live = (tokens.c.user_id == user_id) & (tokens.c.status != "deleted")
     token_ids = (await conn.execute(select(tokens.c.id).where(live))).scalars().all()
-    await conn.execute(update(tokens).where(live).values(status="deleted"))
+    await conn.execute(update(tokens).where(live).values(status="deleted", sealed_key=None, sealed_until=None))
     for token_id in token_ids:
         await record_change(conn, "token", token_id)
     await record_change(conn, "user", user_id)

@@ -23,9 +23,13 @@ TOKEN_FIELDS = {
     "models",
     "allow_ips",
     "group",
+    "rpm",
+    "tpm",
+    "max_concurrent",
     "reset",
     "last_reset_at",
     "next_reset_at",
+    "revealable",
 }
 USER_FIELDS = {"id", "name", "role", "group", "status", "balance", "used_quota"}
 
