@@ -8,7 +8,7 @@ import click
 import orjson
 
 from relaygate.channels.crypto import SecretBox
-from relaygate.cli.context import audit, database, settings
+from relaygate.cli.context import database, settings
 from relaygate.importer.report import Report
 from relaygate.importer.run import ImportFailed, ImportOptions, run_import
 from relaygate.importer.source import SOURCE_KINDS, SourceError, parse_dsn
@@ -42,12 +42,7 @@ def _command(source_kind: str) -> click.Command:
 
         async def main() -> Report:
             async with database(config) as engine:
-                report = await run_import(engine, source, source_kind, SecretBox(config.secret_key), options)
-                if not dry_run:
-                    async with engine.begin() as conn:
-                        counts = {name: kind.imported for name, kind in report.kinds.items()}
-                        await audit(conn, f"import.{source_kind}", report.source, **counts)
-                return report
+                return await run_import(engine, source, source_kind, SecretBox(config.secret_key), options)
 
         try:
             report = asyncio.run(main())
