@@ -1,13 +1,19 @@
 # Two commands for a new user: `make run` and `make test`.
+# `make run` installs only what serving needs; the dev tools and the browser come with `make test`.
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed
+SERVE_STAMP := $(VENV)/.installed-serve
+DEV_STAMP   := $(VENV)/.installed-dev
 LINTED := relaygate tests $(wildcard bench)  # bench/ is optional in a checkout
 
-.PHONY: install browser run test lint typecheck pytest bench clean
+.PHONY: install install-serve browser run test lint typecheck pytest bench clean
 
-install: $(STAMP) browser
+# Everything `make test` needs: the package with its dev extras, and the browser.
+install: $(DEV_STAMP) browser
+
+# Only what `relaygate serve` needs.
+install-serve: $(SERVE_STAMP)
 
 # The console's browser tests drive Debian's chromium (Playwright never downloads a browser here).
 # Quiet and idempotent; without it the tests skip, and fail under CI=true.
@@ -16,13 +22,20 @@ browser:
 		|| { apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq chromium >/dev/null 2>&1; } \
 		|| echo "could not install chromium: tests/console will skip (and fail under CI=true)"
 
-$(STAMP): pyproject.toml
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
-	touch $(STAMP)
 
-run: install
+$(SERVE_STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+	touch $(SERVE_STAMP)
+
+# The dev install holds the serve install: both stamps are fresh after it.
+$(DEV_STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(SERVE_STAMP) $(DEV_STAMP)
+
+run: install-serve
 	$(BIN)/relaygate serve
 
 lint: install

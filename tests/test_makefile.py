@@ -1,0 +1,33 @@
+"""`make run` installs only what serving needs; the dev tools and the browser come with `make test`."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def planned(target: str) -> str:
+    """The commands `make TARGET` would run from scratch (-n: run nothing; -B: as if nothing were installed)."""
+    if shutil.which("make") is None:
+        pytest.skip("make is not installed")
+    return subprocess.run(["make", "-n", "-B", target], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+
+
+def test_make_run_installs_the_package_without_dev_tools_or_browser() -> None:
+    plan = planned("run")
+    assert "pip install --quiet -e .\n" in plan
+    assert "[dev]" not in plan
+    assert "chromium" not in plan
+    assert plan.rstrip().endswith("relaygate serve")
+
+
+@pytest.mark.parametrize("target", ["test", "lint", "typecheck", "pytest"])
+def test_the_checks_install_the_dev_extras_and_the_browser(target: str) -> None:
+    plan = planned(target)
+    assert "pip install --quiet -e '.[dev]'" in plan
+    assert "chromium" in plan
