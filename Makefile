@@ -3,11 +3,12 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+NODE_STAMP := tests/node/node_modules/.installed
 LINTED := relaygate tests $(wildcard bench)  # bench/ is optional in a checkout
 
 .PHONY: install browser run test lint typecheck pytest bench clean
 
-install: $(STAMP) browser
+install: $(STAMP) browser $(NODE_STAMP)
 
 # The console's browser tests drive Debian's chromium (Playwright never downloads a browser here).
 # Quiet and idempotent; without it the tests skip, and fail under CI=true.
@@ -15,6 +16,13 @@ browser:
 	@command -v chromium >/dev/null || apt-get install -y -qq chromium >/dev/null 2>&1 \
 		|| { apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq chromium >/dev/null 2>&1; } \
 		|| echo "could not install chromium: tests/console will skip (and fail under CI=true)"
+
+# The Node client suite (tests/node): the exact packages of its lock file, never a newer one.
+# Without node/npm the suite skips, and fails under CI=true.
+$(NODE_STAMP): tests/node/package.json tests/node/package-lock.json
+	@if command -v npm >/dev/null 2>&1; then \
+		npm ci --prefix tests/node --no-audit --no-fund --loglevel=error && touch $@; \
+	else echo "node/npm not found: tests/node will skip (and fail under CI=true)"; fi
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
