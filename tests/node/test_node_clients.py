@@ -99,10 +99,27 @@ def upstream_prompt_tokens(seen: dict[str, Any]) -> int:
     return gemini_prompt_tokens(body)
 
 
-def assert_billed(gw: Deployment, fake_upstream: str, token_id: int, model: str, prompt: int, completion: int) -> None:
+def assert_billed(
+    gw: Deployment, fake_upstream: str, token_id: int, model: str, prompt: int, completion: int, *, stream: bool
+) -> None:
+    """The usage the client saw is the upstream's count, and the gateway recorded and charged exactly it."""
     assert prompt == upstream_prompt_tokens(upstream_request(fake_upstream))
-    assert used(gw, token_id) == CHARGES[model](prompt, completion)
+    charge = CHARGES[model](prompt, completion)
+    assert used(gw, token_id) == charge
+    [record] = usage_records(gw, token_id)
+    assert (record["model"], record["prompt_tokens"], record["completion_tokens"]) == (model, prompt, completion)
+    assert (record["quota"], record["status_code"], record["stream"]) == (charge, 200, stream)
     assert gw.books()["balanced"]
+
+
+def usage_records(gw: Deployment, token_id: int) -> list[dict[str, Any]]:
+    """The token's usage records, read through the management API with its owner's access key."""
+    access_key = gw.cli("access-key", "create", "--user", "alice", "--name", "node-suite")[0]["key"]
+    page = httpx.get(
+        gw.url + "/api/usage", params={"token_id": token_id}, headers={"Authorization": f"Bearer {access_key}"}
+    )
+    assert page.status_code == 200, page.text
+    return list(page.json()["items"])
 
 
 # openai-node
@@ -118,7 +135,7 @@ def test_openai_node_chat_native_and_to_claude(gw: Deployment, fake_upstream: st
     assert upstream_request(fake_upstream)["path"] == path
     usage = got["usage"]
     assert usage["completion_tokens"] == 5
-    assert_billed(gw, fake_upstream, token_id, model, usage["prompt_tokens"], 5)
+    assert_billed(gw, fake_upstream, token_id, model, usage["prompt_tokens"], 5, stream=False)
 
 
 @pytest.mark.parametrize("model", ["gpt-4o-mini", "claude-test"])
@@ -129,7 +146,7 @@ def test_openai_node_stream_native_and_to_claude(gw: Deployment, fake_upstream: 
     assert got["text"] == TWELVE_WORDS
     assert got["chunks"] >= 13  # a chunk per word, then the usage chunk asked for
     assert got["usage"]["completion_tokens"] == 12
-    assert_billed(gw, fake_upstream, token_id, model, got["usage"]["prompt_tokens"], 12)
+    assert_billed(gw, fake_upstream, token_id, model, got["usage"]["prompt_tokens"], 12, stream=True)
 
 
 @pytest.mark.parametrize(("model", "tokens"), [("gpt-4o-mini", TOOL_CALL_TOKENS), ("claude-test", TOOL_USE_TOKENS)])
@@ -142,7 +159,7 @@ def test_openai_node_tool_call_native_and_to_claude(
     assert got["calls"] == [{"name": "get_weather", "args": {"city": "fake"}}]
     assert got["finish"] == "tool_calls"
     assert got["usage"]["completion_tokens"] == tokens
-    assert_billed(gw, fake_upstream, token_id, model, got["usage"]["prompt_tokens"], tokens)
+    assert_billed(gw, fake_upstream, token_id, model, got["usage"]["prompt_tokens"], tokens, stream=False)
 
 
 @pytest.mark.parametrize("model", ["gpt-4o-mini", pytest.param("claude-test", marks=RESPONSES_XFAIL)])
@@ -152,7 +169,7 @@ def test_openai_node_responses(gw: Deployment, fake_upstream: str, model: str) -
     assert got["ok"], got
     assert got["text"] == FIVE_WORDS
     assert got["usage"]["output_tokens"] == 5
-    assert_billed(gw, fake_upstream, token_id, model, got["usage"]["input_tokens"], 5)
+    assert_billed(gw, fake_upstream, token_id, model, got["usage"]["input_tokens"], 5, stream=False)
 
 
 @pytest.mark.parametrize("model", ["gpt-4o-mini", pytest.param("claude-test", marks=RESPONSES_XFAIL)])
@@ -165,7 +182,7 @@ def test_openai_node_responses_stream(gw: Deployment, fake_upstream: str, model:
     assert got["types"][-1] == "response.completed"
     assert got["types"].count("response.output_text.delta") == 12
     assert got["usage"]["output_tokens"] == 12
-    assert_billed(gw, fake_upstream, token_id, model, got["usage"]["input_tokens"], 12)
+    assert_billed(gw, fake_upstream, token_id, model, got["usage"]["input_tokens"], 12, stream=True)
 
 
 # The Vercel AI SDK
@@ -208,7 +225,7 @@ def test_ai_sdk_generate_text(gw: Deployment, fake_upstream: str, provider: str,
     # The fake upstream's Responses answer cut by max_output_tokens says "completed" (OpenAI: "incomplete").
     assert got["finish"] == ("stop" if provider == "openai-responses" else "length")
     assert got["usage"]["output"] == 5
-    assert_billed(gw, fake_upstream, token_id, model, got["usage"]["input"], 5)
+    assert_billed(gw, fake_upstream, token_id, model, got["usage"]["input"], 5, stream=False)
 
 
 @pytest.mark.parametrize(("provider", "model"), PROVIDERS)
@@ -220,7 +237,7 @@ def test_ai_sdk_stream_text(gw: Deployment, fake_upstream: str, provider: str, m
     assert got["chunks"] == 12
     assert got["finish"] == "stop"
     assert got["usage"]["output"] == 12
-    assert_billed(gw, fake_upstream, token_id, model, got["usage"]["input"], 12)
+    assert_billed(gw, fake_upstream, token_id, model, got["usage"]["input"], 12, stream=True)
 
 
 @pytest.mark.parametrize(("provider", "model"), TOOL_PROVIDERS)
@@ -231,7 +248,7 @@ def test_ai_sdk_stream_text_calls_the_tool(gw: Deployment, fake_upstream: str, p
     assert got["calls"] == [{"name": "get_weather", "args": {"city": "fake"}}]
     assert got["results"] == [{"city": "fake", "forecast": "sunny"}]
     assert got["finish"] == "tool-calls"
-    assert_billed(gw, fake_upstream, token_id, model, got["usage"]["input"], got["usage"]["output"])
+    assert_billed(gw, fake_upstream, token_id, model, got["usage"]["input"], got["usage"]["output"], stream=True)
 
 
 @pytest.mark.parametrize(("provider", "model"), OBJECT_PROVIDERS)
@@ -240,4 +257,4 @@ def test_ai_sdk_generate_object(gw: Deployment, fake_upstream: str, provider: st
     got = ai_sdk(gw, key, provider, model, "object")
     assert got["ok"], got
     assert got["object"] == {"name": "fake", "population": 1, "coastal": True}
-    assert_billed(gw, fake_upstream, token_id, model, got["usage"]["input"], got["usage"]["output"])
+    assert_billed(gw, fake_upstream, token_id, model, got["usage"]["input"], got["usage"]["output"], stream=False)
