@@ -5,12 +5,13 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 SERVE_STAMP := $(VENV)/.installed-serve
 DEV_STAMP   := $(VENV)/.installed-dev
+NODE_STAMP  := tests/node/node_modules/.installed
 LINTED := relaygate tests $(wildcard bench)  # bench/ is optional in a checkout
 
 .PHONY: install install-serve browser run test lint typecheck pytest bench clean
 
-# Everything `make test` needs: the package with its dev extras, and the browser.
-install: $(DEV_STAMP) browser
+# Everything `make test` needs: the package with its dev extras, the browser and the Node clients.
+install: $(DEV_STAMP) browser $(NODE_STAMP)
 
 # Only what `relaygate serve` needs.
 install-serve: $(SERVE_STAMP)
@@ -21,6 +22,13 @@ browser:
 	@command -v chromium >/dev/null || apt-get install -y -qq chromium >/dev/null 2>&1 \
 		|| { apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq chromium >/dev/null 2>&1; } \
 		|| echo "could not install chromium: tests/console will skip (and fail under CI=true)"
+
+# The Node client suite (tests/node): the exact packages of its lock file, never a newer one.
+# Without node/npm the suite skips, and fails under CI=true.
+$(NODE_STAMP): tests/node/package.json tests/node/package-lock.json
+	@if command -v npm >/dev/null 2>&1; then \
+		npm ci --prefix tests/node --no-audit --no-fund --loglevel=error && touch $@; \
+	else echo "node/npm not found: tests/node will skip (and fail under CI=true)"; fi
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
