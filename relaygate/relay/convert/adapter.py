@@ -19,7 +19,7 @@ from relaygate.channels.registry import Channel, ChannelRegistry
 from relaygate.errors import GatewayError, UpstreamError
 from relaygate.relay.anthropic_adapter import AnthropicAdapter
 from relaygate.relay.call import Adapter, RelayCall, StreamTap
-from relaygate.relay.convert.codecs import ANTHROPIC, GEMINI, OPENAI, Codec, StreamParser, StreamRenderer
+from relaygate.relay.convert.codecs import ANTHROPIC, GEMINI, OPENAI, RESPONSES, Codec, StreamParser, StreamRenderer
 from relaygate.relay.convert.ir import ChatRequest, ChatResponse, Finish, UsageReport
 from relaygate.relay.convert.structured import AnswerToolParser, as_content
 from relaygate.relay.error_bodies import stream_error_event
@@ -53,6 +53,7 @@ TARGETS = (
 )
 CLIENT_CODECS = {
     (Family.OPENAI, "chat.completions"): OPENAI,
+    (Family.OPENAI, "responses"): RESPONSES,
     (Family.ANTHROPIC, "messages"): ANTHROPIC,
     (Family.GEMINI, "generateContent"): GEMINI,
     (Family.GEMINI, "streamGenerateContent"): GEMINI,

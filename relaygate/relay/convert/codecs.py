@@ -6,7 +6,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from relaygate.relay.convert import anthropic_in, anthropic_out, gemini_in, gemini_out, openai_in, openai_out
+from relaygate.relay.convert import (
+    anthropic_in,
+    anthropic_out,
+    gemini_in,
+    gemini_out,
+    openai_in,
+    openai_out,
+    responses_in,
+    responses_out,
+)
 from relaygate.relay.convert.ir import ChatRequest, ChatResponse, StreamDelta
 
 
@@ -63,4 +72,13 @@ GEMINI = Codec(
     stream_parser=gemini_in.StreamParser,
     stream_renderer=lambda request, model: gemini_out.StreamRenderer(model),
     refuse_unconvertible=gemini_in.refuse_unconvertible,
+)
+RESPONSES = Codec(  # OpenAI's Responses API: a client protocol, converted to any chat channel
+    parse_request=responses_in.parse_request,
+    render_request=responses_out.render_request,
+    parse_response=_parse_object(responses_in.parse_response),
+    render_response=responses_out.render_response,
+    stream_parser=responses_in.StreamParser,
+    stream_renderer=responses_out.StreamRenderer,
+    refuse_unconvertible=responses_in.refuse_unconvertible,
 )
