@@ -16,7 +16,7 @@ export function h(tag, attributes = {}, ...children) {
 }
 
 function append(element, children) {
-  for (const child of children.flat()) {
+  for (const child of children.flat(Infinity)) {
     if (child === undefined || child === null || child === false) continue;
     element.append(child instanceof Node ? child : document.createTextNode(String(child)));
   }
@@ -62,9 +62,10 @@ export function showError(form, error) {
   clearErrors(form);
   let placed = false;
   for (const [name, message] of Object.entries(error.fields || {})) {
-    const slot = form.querySelector(`[data-error-for="${CSS.escape(name.split(".")[0])}"]`);
+    const key = name.split(".")[0];
+    const slot = form.querySelector(`[data-error-for="${CSS.escape(key)}"]`);
     if (slot) {
-      slot.textContent = message;
+      slot.textContent = inOwnWords(message, key, slot.closest(".field")?.querySelector("label")?.textContent);
       slot.closest(".field")?.classList.add("invalid");
       placed = true;
     }
@@ -73,6 +74,13 @@ export function showError(form, error) {
   if (banner && (!placed || !error.fields)) banner.textContent = error.message;
   const firstInvalid = form.querySelector(".invalid input, .invalid select, .invalid textarea");
   if (firstInvalid) firstInvalid.focus();
+}
+
+// The API names its fields (`allow_ips entry ... is not valid`); a person knows them by the form's labels.
+function inOwnWords(message, name, label) {
+  if (!label) return message;
+  const apiName = new RegExp(`^${name.replace(/[^a-z0-9_]/gi, "")}\\b`, "i");
+  return message.replace(apiName, label);
 }
 
 export function clearErrors(form) {

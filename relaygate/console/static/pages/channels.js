@@ -164,7 +164,7 @@ export async function channelsPage() {
     const rows = channels.map((channel) => [
       h("span", {}, channel.name || h("span", { class: "muted" }, `#${channel.id}`)),
       channel.type,
-      h("code", { class: "wrap" }, channel.base_url),
+      h("code", { class: "url", title: channel.base_url }, channel.base_url),
       modelsCell(channel),
       keyList(channel),
       channel.priority,

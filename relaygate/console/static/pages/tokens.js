@@ -108,26 +108,32 @@ function tokenBody(data) {
   };
 }
 
-function createForm(refresh) {
-  const form = h(
-    "form",
-    { class: "card", id: "create-token", "aria-labelledby": "create-token-title" },
-    h("h2", { id: "create-token-title" }, "Create Token"),
-    formError(),
-    tokenFields(null, true),
-    h("div", { class: "actions" }, h("button", { type: "submit" }, "Submit")),
-  );
-  return onSubmit(form, async (data) => {
-    const body = { ...tokenBody(data), count: optionalInt(data.get("count")) ?? 1 };
-    const created = await post("/tokens", body);
-    HTMLFormElement.prototype.reset.call(form); // form.reset is the "reset" field here
-    form.querySelector("[name=quota_limit]").disabled = true;
-    await showSecrets(
-      created.items.length > 1 ? `${created.items.length} new tokens` : "Your new token",
-      created.items.map((item) => item.key),
-      "Copy the full key now: it is shown only this once. The list shows only its start and end.",
+// Create Token opens in a dialog (as in new-api); after Submit the one-time dialog shows the new keys.
+export function createDialog(refresh) {
+  return formDialog("Create Token", (close) => {
+    const form = h(
+      "form",
+      { class: "create-token" },
+      formError(),
+      tokenFields(null, true),
+      h(
+        "div",
+        { class: "actions" },
+        h("button", { type: "button", class: "secondary", onclick: () => close("cancel") }, "Cancel"),
+        h("button", { type: "submit" }, "Submit"),
+      ),
     );
-    refresh();
+    return onSubmit(form, async (data) => {
+      const body = { ...tokenBody(data), count: optionalInt(data.get("count")) ?? 1 };
+      const created = await post("/tokens", body);
+      close("created");
+      await showSecrets(
+        created.items.length > 1 ? `${created.items.length} new tokens` : "Your new token",
+        created.items.map((item) => item.key),
+        "Copy the full key now: it is shown only this once. The list shows only its start and end.",
+      );
+      refresh();
+    });
   });
 }
 
@@ -156,6 +162,33 @@ function editDialog(token, refresh) {
 function quotaCell(token) {
   if (token.unlimited) return h("span", {}, money(token.used_quota), " / Unlimited");
   return h("span", {}, money(token.used_quota), " / ", money(token.quota_limit));
+}
+
+// What the list's badge says: an enabled token past its expiry or its quota is not usable, so not green.
+export function shownStatus(token, at = Date.now()) {
+  if (token.status !== "enabled") return token.status;
+  if (token.expires_at && Date.parse(token.expires_at) <= at) return "expired";
+  if (!token.unlimited && token.quota_limit !== null && token.used_quota >= token.quota_limit) return "exhausted";
+  return "enabled";
+}
+
+// Models, IP allowlist, limits and group of a token, as small chips that wrap at phone width.
+function glance(token) {
+  const chip = (label, text, title) => h("span", { class: "chip", title: title || text }, h("b", {}, label), text);
+  const limits = [
+    token.rpm ? `${token.rpm} RPM` : null,
+    token.tpm ? `${token.tpm} TPM` : null,
+    token.max_concurrent ? `${token.max_concurrent} concurrent` : null,
+  ].filter(Boolean);
+  return h(
+    "div",
+    { class: "glance" },
+    chip("Models", token.models.length ? token.models.join(", ") : "All"),
+    chip("IPs", token.allow_ips.length ? token.allow_ips.join(", ") : "Any"),
+    chip("Limits", limits.length ? limits.join(" · ") : "None"),
+    chip("Group", token.group || "Account's"),
+    token.reset ? chip("Reset", token.reset) : null,
+  );
 }
 
 function actions(token, refresh) {
@@ -247,19 +280,25 @@ async function tokenList(refresh) {
   const searching = view.q || view.status;
   const empty = searching
     ? "No tokens match."
-    : h("span", {}, "No tokens yet: ", h("a", { href: "#create-token", class: "create-link" }, "Create Token"));
+    : h(
+        "span",
+        {},
+        "No tokens yet: ",
+        h("button", { type: "button", class: "link-button", onclick: () => createDialog(refresh) }, "Create Token"),
+      );
   const rows = page.items.map((token) => [
     h("span", { class: "token-name" }, token.name || h("span", { class: "muted" }, "(no name)")),
     h("code", {}, token.hint),
-    h("span", { class: `badge ${token.status}` }, token.status),
+    h("span", { class: `badge ${shownStatus(token)}` }, shownStatus(token)),
     quotaCell(token),
+    glance(token),
     time(token.expires_at, "Never"),
     actions(token, refresh),
   ]);
   return h(
     "div",
     { id: "token-list" },
-    table(["Name", "Key", "Status", "Quota usage", "Expiration", "Actions"], rows, empty),
+    table(["Name", "Key", "Status", "Quota usage", "Access", "Expiration", "Actions"], rows, empty),
     page.total > PER_PAGE
       ? pager(view.page, PER_PAGE, page.total, (to) => {
           view.page = to;
@@ -282,10 +321,14 @@ export async function tokensPage() {
   return h(
     "section",
     {},
-    h("h1", {}, "Tokens"),
+    h(
+      "div",
+      { class: "page-head" },
+      h("h1", {}, "Tokens"),
+      h("button", { type: "button", class: "create-token", onclick: () => createDialog(refresh) }, "Create Token"),
+    ),
     h("p", { class: "muted" }, "API tokens (sk-…) for /v1 and the other relay routes. A full key is shown only once, when it is created or rotated."),
     filters(refresh),
     holder,
-    createForm(refresh),
   );
 }
