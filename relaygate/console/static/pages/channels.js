@@ -4,6 +4,7 @@
 import { del, get, patch, post } from "../api.js";
 import { confirmAction, formDialog } from "../dialogs.js";
 import { field, formError, h, input, list, onSubmit, select, table } from "../dom.js";
+import { dateTime } from "../i18n.js";
 
 const TYPES = ["openai", "azure", "anthropic", "gemini", "midjourney", "suno"].map((type) => [type, type]);
 
@@ -113,7 +114,7 @@ function fetchModelsButton(channel, refresh) {
 }
 
 function health(channel) {
-  const when = (iso) => new Date(iso).toLocaleString();
+  const when = (iso) => dateTime(iso);
   return h(
     "div",
     {},

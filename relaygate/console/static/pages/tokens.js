@@ -22,6 +22,7 @@ import {
   usdToQuota,
 } from "../dom.js";
 import { session } from "../app.js";
+import { number, t } from "../i18n.js";
 
 const RESETS = [
   ["none", "None"],
@@ -59,7 +60,7 @@ function tokenFields(token, creating) {
       "Optional; leave blank for no expiry. In your time zone.",
     ),
     field("Unlimited quota", "unlimited", unlimitedBox, "No per-token cap (account balance still applies)."),
-    field("Quota (USD)", "quota_limit", quota, `Cap usage for this token. 1 USD = ${QUOTA_PER_USD.toLocaleString("en-US")} quota units.`),
+    field("Quota (USD)", "quota_limit", quota, t("Cap usage for this token. 1 USD = {units} quota units.", { units: number(QUOTA_PER_USD) })),
     field(
       "Model restrictions",
       "models",
@@ -128,7 +129,7 @@ export function createDialog(refresh) {
       const created = await post("/tokens", body);
       close("created");
       await showSecrets(
-        created.items.length > 1 ? `${created.items.length} new tokens` : "Your new token",
+        created.items.length > 1 ? t("{n} new tokens", { n: created.items.length }) : "Your new token",
         created.items.map((item) => item.key),
         "Copy the full key now: it is shown only this once. The list shows only its start and end.",
       );
@@ -138,7 +139,7 @@ export function createDialog(refresh) {
 }
 
 function editDialog(token, refresh) {
-  return formDialog(`Edit ${token.name || token.hint}`, (close) => {
+  return formDialog(t("Edit {name}", { name: token.name || token.hint }), (close) => {
     const form = h(
       "form",
       { class: "edit-token" },
@@ -174,11 +175,11 @@ export function shownStatus(token, at = Date.now()) {
 
 // Models, IP allowlist, limits and group of a token, as small chips that wrap at phone width.
 function glance(token) {
-  const chip = (label, text, title) => h("span", { class: "chip", title: title || text }, h("b", {}, label), text);
+  const chip = (label, text) => h("span", { class: "chip", title: `${t(label)}: ${t(text)}` }, h("b", {}, label), text);
   const limits = [
-    token.rpm ? `${token.rpm} RPM` : null,
-    token.tpm ? `${token.tpm} TPM` : null,
-    token.max_concurrent ? `${token.max_concurrent} concurrent` : null,
+    token.rpm ? t("{n} RPM", { n: number(token.rpm) }) : null,
+    token.tpm ? t("{n} TPM", { n: number(token.tpm) }) : null,
+    token.max_concurrent ? t("{n} concurrent", { n: number(token.max_concurrent) }) : null,
   ].filter(Boolean);
   return h(
     "div",
@@ -187,7 +188,7 @@ function glance(token) {
     chip("IPs", token.allow_ips.length ? token.allow_ips.join(", ") : "Any"),
     chip("Limits", limits.length ? limits.join(" · ") : "None"),
     chip("Group", token.group || "Account's"),
-    token.reset ? chip("Reset", token.reset) : null,
+    token.reset ? chip("Reset", t(token.reset[0].toUpperCase() + token.reset.slice(1))) : null,
   );
 }
 
@@ -205,7 +206,7 @@ function actions(token, refresh) {
         class: "secondary small",
         role: "switch",
         "aria-checked": String(enabled),
-        "aria-label": `${enabled ? "Disable" : "Enable"} ${label}`,
+        "aria-label": t(enabled ? "Disable {name}" : "Enable {name}", { name: label }),
         onclick: async () => {
           await post(`/tokens/${token.id}/${enabled ? "disable" : "enable"}`);
           refresh();
@@ -220,7 +221,7 @@ function actions(token, refresh) {
         class: "secondary small",
         onclick: async () => {
           const sure = await confirmAction(
-            `Rotate ${label}?`,
+            t("Rotate {name}?", { name: label }),
             "The current key stops working at once; the new key is shown once.",
             "Rotate",
           );
@@ -238,7 +239,7 @@ function actions(token, refresh) {
         type: "button",
         class: "danger small",
         onclick: async () => {
-          const sure = await confirmAction(`Delete ${label}?`, "The key is revoked immediately. This cannot be undone.");
+          const sure = await confirmAction(t("Delete {name}?", { name: label }), "The key is revoked immediately. This cannot be undone.");
           if (!sure) return;
           await del(`/tokens/${token.id}`);
           refresh();
