@@ -279,6 +279,26 @@ const zh = {
   "No actions recorded.": "没有操作记录。",
   "An action or its start, e.g. token.": "操作或其开头，例如 token。",
   Endpoint: "接口",
+  "For scripts that manage this account through /api. Relay tokens (sk-…) do not work there, and access keys do not work on the relay.":
+    "用于通过 /api 管理此账户的脚本。转发令牌（sk-…）在那里无效，访问密钥也不能用于转发。",
+  "Group {name}": "分组 {name}",
+  "Manage {name}": "管理 {name}",
+  "Delete group {name}?": "删除分组 {name}？",
+  "Delete the price of {model}?": "删除 {model} 的价格？",
+  "Multiplier of {name}": "{name} 的倍率",
+  "Prices for your group ({groups}), multiplier included.": "你所在分组（{groups}）的价格，已含倍率。",
+  "Served by a channel but not priced (requests for these are refused): {models}": "有渠道提供但未定价（这些请求会被拒绝）：{models}",
+  "No price: {models} (requests for these are refused)": "未定价：{models}（这些请求会被拒绝）",
+  "Now {keys}; blank keeps them, anything here replaces them all.": "当前为 {keys}；留空保留，填写则全部替换。",
+  "status {status}": "状态码 {status}",
+  "{listed} listed, {new} new": "共 {listed} 个，新增 {new} 个",
+  "probed {when}": "探测于 {when}",
+  "channel {id}": "渠道 {id}",
+  "user {id}": "用户 {id}",
+  unused: "未使用",
+  channel: "渠道",
+  token: "令牌",
+  group: "分组",
 };
 
 // The console's own words for error codes it knows (the server's English message stays available as detail).

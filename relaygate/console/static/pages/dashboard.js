@@ -59,7 +59,7 @@ export async function dashboardPage() {
     h(
       "div",
       { class: "stats" },
-      stat("Balance", money(me.balance), `Group ${me.group}`, "balance"),
+      stat("Balance", money(me.balance), t("Group {name}", { name: me.group }), "balance"),
       stat("Spend today", money(today.quota), requests(today.requests), "today"),
       stat("Spend this month", money(month.quota), requests(month.requests), "month"),
       stat("All time", money(me.used_quota), requests(me.request_count), "total"),
