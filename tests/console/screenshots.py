@@ -107,7 +107,7 @@ def photograph(page: Page, url: str, width: str) -> None:
 def photograph_chinese(page: Page, url: str, width: str) -> None:
     """The main user pages in Simplified Chinese (the browser's language is zh-CN)."""
     log_in(page, url, "alice", PASSWORD, "zh-CN")
-    for name in ["dashboard", "tokens", "topup"]:
+    for name in ["dashboard", "topup", "tokens"]:
         visit(page, url, "/" + name)
         shoot(page, f"zh-CN-{name}", width)
     page.locator("button.create-token").click()

@@ -48,6 +48,8 @@ def test_a_chinese_browser_gets_the_console_in_chinese(chinese: Context, console
     expect(page.locator("#token-list")).to_contain_text("还没有令牌")
     page.locator("button.create-token").click()
     form = page.get_by_role("dialog", name="添加令牌")
+    expect(form).to_contain_text("1 美元 = 500,000 额度单位")
+    expect(form).not_to_contain_text("[object")
     form.get_by_label("名称").fill("生产")
     form.get_by_label("过期时间").fill("2031-03-04T05:06")
     form.get_by_label("IP 白名单").fill("not-an-address")
@@ -74,6 +76,8 @@ def test_a_chinese_browser_gets_the_console_in_chinese(chinese: Context, console
     page.set_viewport_size(PHONE)
     chinese.open("/tokens")
     assert page.evaluate("() => document.documentElement.scrollWidth") <= PHONE["width"]
+    cell = page.locator("#token-list tbody tr").first.locator("td").first
+    expect(cell).to_have_attribute("data-label", "名称")  # the phone layout's captions are translated too
 
 
 def test_the_language_switch_is_remembered(browse: Context, console: Deployment) -> None:

@@ -190,7 +190,7 @@ export function table(headers, rows, emptyState) {
           h(
             "tr",
             {},
-            cells.map((cell, index) => h("td", { "data-label": headers[index] }, cell)),
+            cells.map((cell, index) => h("td", { "data-label": t(headers[index]) }, cell)),
           ),
         ),
       ),

@@ -22,7 +22,7 @@ import {
   usdToQuota,
 } from "../dom.js";
 import { session } from "../app.js";
-import { number, t } from "../i18n.js";
+import { number as formatNumber, t } from "../i18n.js";
 
 const RESETS = [
   ["none", "None"],
@@ -60,7 +60,7 @@ function tokenFields(token, creating) {
       "Optional; leave blank for no expiry. In your time zone.",
     ),
     field("Unlimited quota", "unlimited", unlimitedBox, "No per-token cap (account balance still applies)."),
-    field("Quota (USD)", "quota_limit", quota, t("Cap usage for this token. 1 USD = {units} quota units.", { units: number(QUOTA_PER_USD) })),
+    field("Quota (USD)", "quota_limit", quota, t("Cap usage for this token. 1 USD = {units} quota units.", { units: formatNumber(QUOTA_PER_USD) })),
     field(
       "Model restrictions",
       "models",
@@ -177,9 +177,9 @@ export function shownStatus(token, at = Date.now()) {
 function glance(token) {
   const chip = (label, text) => h("span", { class: "chip", title: `${t(label)}: ${t(text)}` }, h("b", {}, label), text);
   const limits = [
-    token.rpm ? t("{n} RPM", { n: number(token.rpm) }) : null,
-    token.tpm ? t("{n} TPM", { n: number(token.tpm) }) : null,
-    token.max_concurrent ? t("{n} concurrent", { n: number(token.max_concurrent) }) : null,
+    token.rpm ? t("{n} RPM", { n: formatNumber(token.rpm) }) : null,
+    token.tpm ? t("{n} TPM", { n: formatNumber(token.tpm) }) : null,
+    token.max_concurrent ? t("{n} concurrent", { n: formatNumber(token.max_concurrent) }) : null,
   ].filter(Boolean);
   return h(
     "div",
@@ -289,7 +289,7 @@ async function tokenList(refresh) {
       );
   const rows = page.items.map((token) => [
     h("span", { class: "token-name" }, token.name || h("span", { class: "muted" }, "(no name)")),
-    h("code", {}, token.hint),
+    h("code", { class: "hint" }, token.hint),
     h("span", { class: `badge ${shownStatus(token)}` }, shownStatus(token)),
     quotaCell(token),
     glance(token),
