@@ -50,13 +50,21 @@ def shoot(page: Page, name: str, width: str, full_page: bool = True) -> None:
     page.screenshot(path=str(OUT / f"{name}-{width}.png"), full_page=full_page)
 
 
-def log_in(page: Page, url: str, name: str, password: str) -> None:
+# The words of the login form and the dashboard heading, per console language.
+WORDS = {
+    "en": {"user": "User name", "password": "Password", "log_in": "Log in", "dashboard": "Dashboard"},
+    "zh-CN": {"user": "用户名", "password": "密码", "log_in": "登录", "dashboard": "仪表盘"},
+}
+
+
+def log_in(page: Page, url: str, name: str, password: str, language: str = "en") -> None:
+    words = WORDS[language]
     page.goto(url + "/#/login")
     page.wait_for_selector("body[data-ready=true]")
-    page.get_by_label("User name").fill(name)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Log in").click()
-    page.get_by_role("heading", name="Dashboard").wait_for()
+    page.get_by_label(words["user"]).fill(name)
+    page.get_by_label(words["password"], exact=True).fill(password)
+    page.get_by_role("button", name=words["log_in"]).click()
+    page.get_by_role("heading", name=words["dashboard"]).wait_for()
 
 
 def visit(page: Page, url: str, route: str) -> None:
@@ -75,7 +83,9 @@ def photograph(page: Page, url: str, width: str) -> None:
         visit(page, url, "/" + name)
         shoot(page, name, width)
     visit(page, url, "/tokens")
-    form = page.locator("form#create-token")
+    page.locator("button.create-token").click()
+    form = page.get_by_role("dialog", name="Create Token")
+    shoot(page, "token-create-dialog", width, full_page=False)
     form.get_by_label("Name").fill("ci-pipeline")
     form.get_by_role("button", name="Submit").click()
     page.get_by_role("dialog").wait_for()
@@ -94,6 +104,18 @@ def photograph(page: Page, url: str, width: str) -> None:
     page.get_by_role("button", name="Log out").click()
 
 
+def photograph_chinese(page: Page, url: str, width: str) -> None:
+    """The main user pages in Simplified Chinese (the browser's language is zh-CN)."""
+    log_in(page, url, "alice", PASSWORD, "zh-CN")
+    for name in ["dashboard", "topup", "tokens"]:
+        visit(page, url, "/" + name)
+        shoot(page, f"zh-CN-{name}", width)
+    page.locator("button.create-token").click()
+    page.get_by_role("dialog").wait_for()
+    shoot(page, "zh-CN-token-create-dialog", width, full_page=False)
+    page.keyboard.press("Escape")
+
+
 def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     upstream = AiohttpThread(create_fake_upstream_app())
@@ -109,6 +131,9 @@ def main() -> None:
                 for width, viewport in WIDTHS.items():
                     context = browser.new_context(viewport=viewport, device_scale_factor=1)
                     photograph(context.new_page(), gw.url, width)
+                    context.close()
+                    context = browser.new_context(viewport=viewport, device_scale_factor=1, locale="zh-CN")
+                    photograph_chinese(context.new_page(), gw.url, width)
                     context.close()
                 browser.close()
         finally:

@@ -88,6 +88,7 @@ def test_an_admin_creates_a_code_and_a_user_tops_up_with_it(
         user_page.get_by_label("Redemption code").fill(code)
         user_page.get_by_role("button", name="Redeem").click()
         expect(user_page.locator(".form-error")).not_to_be_empty()
+        expect(user_page.get_by_text("Added $3.00")).to_have_count(0)  # no green success beside the red error
         expect(user_page.locator("#balance")).to_have_text("$4.00")
         assert user.errors == []
     finally:

@@ -38,12 +38,15 @@ def test_api_errors_show_next_to_their_field_and_a_batch_shows_every_key_once(
     create_user(console, "carol")
     page = browse.log_in("carol")
     browse.open("/tokens")
-    form = page.locator("form#create-token")
+    page.locator("button.create-token").click()
+    form = page.get_by_role("dialog", name="Create Token")
     form.get_by_label("Name").fill("ci")
     form.get_by_label("IP allowlist").fill("not-an-address")
     form.get_by_role("button", name="Submit").click()
     error = form.locator("[data-field=allow_ips] .error")
     expect(error).to_contain_text("not-an-address")
+    expect(error).to_contain_text("IP allowlist entry")  # the form's label, not the API's field name
+    expect(error).not_to_contain_text("allow_ips", ignore_case=True)
     expect(form.locator("[data-field=name] .error")).to_be_empty()
 
     form.get_by_label("IP allowlist").fill("")

@@ -30,7 +30,9 @@ def test_create_copy_use_and_disable_a_token(browse: Context, console: Deploymen
     page.get_by_role("link", name="Tokens").click()
     expect(page.locator("#token-list")).to_contain_text("No tokens yet: Create Token")
 
-    form = page.locator("form#create-token")
+    page.locator("#token-list").get_by_role("button", name="Create Token").click()  # the empty list's link
+    expect(page).to_have_url(re.compile(r"#/tokens$"))
+    form = page.get_by_role("dialog", name="Create Token")
     expires = (datetime.now() + timedelta(days=30)).replace(second=0, microsecond=0)
     form.get_by_label("Name").fill("production")
     form.get_by_label("Expiration").fill(expires.strftime("%Y-%m-%dT%H:%M"))

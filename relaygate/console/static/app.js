@@ -1,7 +1,8 @@
 // The console's shell: who is logged in, the navigation, and the router (#/tokens, #/usage, ...).
 
 import { ApiError, get, post, setCsrfToken } from "./api.js";
-import { h } from "./dom.js";
+import { h, select } from "./dom.js";
+import { LOCALES, errorText, locale, setLocale, t } from "./i18n.js";
 import { loginPage, registerPage } from "./pages/auth.js";
 import { dashboardPage } from "./pages/dashboard.js";
 import { tokensPage } from "./pages/tokens.js";
@@ -85,7 +86,7 @@ function drawAccount() {
   box.replaceChildren();
   if (!state.user) return;
   box.append(
-    h("span", { class: "who" }, `${state.user.name} · ${state.user.role}`),
+    h("span", { class: "who" }, `${state.user.name} · ${t(state.user.role)}`),
     h("button", { type: "button", class: "secondary small", onclick: logOut }, "Log out"),
   );
 }
@@ -106,7 +107,7 @@ function notAllowed(title) {
     "section",
     { class: "not-allowed" },
     h("h1", {}, "Not allowed"),
-    h("p", {}, `${title} is for administrators. Your account (${state.user.role}) cannot open it.`),
+    h("p", {}, t("{title} is for administrators. Your account ({role}) cannot open it.", { title: t(title), role: t(state.user.role) })),
     h("p", {}, h("a", { href: "#/dashboard" }, "Back to the dashboard")),
   );
 }
@@ -124,7 +125,7 @@ async function route() {
   if (!state.user) {
     const draw = path === "/register" && state.registration !== "closed" ? registerPage : loginPage;
     view.replaceChildren(draw(state.registration));
-    document.title = "Log in · relaygate";
+    document.title = `${t("Log in")} · relaygate`;
     return;
   }
   if (path === "/login" || path === "/register") {
@@ -132,7 +133,7 @@ async function route() {
     return;
   }
   const page = PAGES.find((candidate) => candidate.path === path);
-  document.title = `${page ? page.title : "Not found"} · relaygate`;
+  document.title = `${t(page ? page.title : "Not found")} · relaygate`;
   if (!page) {
     view.replaceChildren(notFound());
     return;
@@ -153,7 +154,7 @@ async function route() {
     } else if (error.status === 403) {
       view.replaceChildren(notAllowed(page.title));
     } else {
-      view.replaceChildren(h("p", { class: "notice bad", role: "alert" }, error.message));
+      view.replaceChildren(h("p", { class: "notice bad", role: "alert" }, errorText(error)));
     }
   }
   view.focus({ preventScroll: true });
@@ -174,13 +175,28 @@ function showActionErrors() {
       return;
     }
     const box = document.getElementById("toast");
-    box.textContent = event.reason.message;
+    box.textContent = errorText(event.reason);
     box.hidden = false;
     setTimeout(() => (box.hidden = true), 6000);
   });
 }
 
+// The language switch in the header: the choice is remembered (localStorage) and the page drawn again in it.
+function drawShell() {
+  document.documentElement.lang = locale;
+  document.querySelector(".skip").textContent = t("Skip to content");
+  document.getElementById("menu-toggle").textContent = t("Menu");
+  document.getElementById("nav").setAttribute("aria-label", t("Console"));
+  const languages = select(LOCALES, locale, { id: "language", "aria-label": "Language", class: "language" });
+  languages.addEventListener("change", () => {
+    setLocale(languages.value);
+    location.reload();
+  });
+  document.querySelector("header.top").append(languages);
+}
+
 async function start() {
+  drawShell();
   showActionErrors();
   try {
     state.registration = (await get("/auth/registration")).registration;

@@ -2,6 +2,7 @@
 // A secret lives only in this dialog's DOM and closure: nothing stores it, and closing removes both.
 
 import { h } from "./dom.js";
+import { t } from "./i18n.js";
 
 function openDialog(dialog, onClosed) {
   document.body.append(dialog);
@@ -25,13 +26,13 @@ export function showSecrets(title, secrets, explanation) {
         {
           type: "button",
           class: "secondary",
-          "aria-label": held.length > 1 ? `Copy key ${index + 1}` : "Copy",
+          "aria-label": held.length > 1 ? t("Copy key {n}", { n: index + 1 }) : "Copy",
           onclick: async () => {
             try {
               await navigator.clipboard.writeText(held[index]);
-              status.textContent = "Copied";
+              status.textContent = t("Copied");
             } catch {
-              status.textContent = "Copy failed: select the key and copy it by hand";
+              status.textContent = t("Copy failed: select the key and copy it by hand");
             }
           },
         },
@@ -48,7 +49,7 @@ export function showSecrets(title, secrets, explanation) {
               class: "secondary",
               onclick: async (event) => {
                 await navigator.clipboard.writeText(held.join("\n"));
-                event.target.textContent = "Copied all";
+                event.target.textContent = t("Copied all");
               },
             },
             "Copy all",

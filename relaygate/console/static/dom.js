@@ -1,6 +1,9 @@
 // Building the page: elements, form fields with labels and error slots, amounts and times.
 
+import { dateTime, errorText, locale, number, t } from "./i18n.js";
+
 export const QUOTA_PER_USD = 500000;
+const TRANSLATED_ATTRIBUTES = new Set(["placeholder", "aria-label", "title"]);
 
 export function h(tag, attributes = {}, ...children) {
   const element = document.createElement(tag);
@@ -9,16 +12,18 @@ export function h(tag, attributes = {}, ...children) {
     if (name.startsWith("on")) element.addEventListener(name.slice(2), value);
     else if (name === "class") element.className = value;
     else if (value === true) element.setAttribute(name, "");
-    else element.setAttribute(name, String(value));
+    else element.setAttribute(name, TRANSLATED_ATTRIBUTES.has(name) ? t(String(value)) : String(value));
   }
   append(element, children);
   return element;
 }
 
 function append(element, children) {
-  for (const child of children.flat()) {
+  for (const child of children.flat(Infinity)) {
     if (child === undefined || child === null || child === false) continue;
-    element.append(child instanceof Node ? child : document.createTextNode(String(child)));
+    // A string child is text of the console (translated when the dictionary has it); numbers stay as they are.
+    const text = typeof child === "string" ? t(child) : String(child);
+    element.append(child instanceof Node ? child : document.createTextNode(text));
   }
 }
 
@@ -62,17 +67,31 @@ export function showError(form, error) {
   clearErrors(form);
   let placed = false;
   for (const [name, message] of Object.entries(error.fields || {})) {
-    const slot = form.querySelector(`[data-error-for="${CSS.escape(name.split(".")[0])}"]`);
+    const key = name.split(".")[0];
+    const slot = form.querySelector(`[data-error-for="${CSS.escape(key)}"]`);
     if (slot) {
-      slot.textContent = message;
+      slot.textContent = inLanguage(error, inOwnWords(message, key, slot.closest(".field")?.querySelector("label")?.textContent));
       slot.closest(".field")?.classList.add("invalid");
       placed = true;
     }
   }
   const banner = form.querySelector(".form-error");
-  if (banner && (!placed || !error.fields)) banner.textContent = error.message;
+  if (banner && (!placed || !error.fields)) banner.textContent = inLanguage(error, error.message);
   const firstInvalid = form.querySelector(".invalid input, .invalid select, .invalid textarea");
   if (firstInvalid) firstInvalid.focus();
+}
+
+// The API names its fields (`allow_ips entry ... is not valid`); a person knows them by the form's labels.
+function inOwnWords(message, name, label) {
+  if (!label) return message;
+  const apiName = new RegExp(`^${name.replace(/[^a-z0-9_]/gi, "")}\\b`, "i");
+  return message.replace(apiName, label);
+}
+
+// The server's messages are English: in another language the console leads with its own words for the code.
+export function inLanguage(error, detail) {
+  const own = errorText(error);
+  return own === error.message || locale === "en" ? detail : `${own}（${detail}）`;
 }
 
 export function clearErrors(form) {
@@ -107,18 +126,19 @@ export function onSubmit(form, action) {
 export function usd(quota) {
   const value = Number(quota || 0) / QUOTA_PER_USD;
   const digits = value !== 0 && Math.abs(value) < 0.01 ? 6 : 2;
-  return "$" + value.toLocaleString("en-US", { minimumFractionDigits: 2, maximumFractionDigits: digits });
+  const format = { style: "currency", currency: "USD", currencyDisplay: "narrowSymbol" };
+  return number(value, { ...format, minimumFractionDigits: 2, maximumFractionDigits: digits });
 }
 
 // An amount in USD with the raw quota units in its title (and for screen readers).
 export function money(quota) {
-  const units = Number(quota || 0).toLocaleString("en-US");
-  return h("span", { class: "money", title: `${units} quota units`, "data-quota": quota }, usd(quota));
+  const title = t("{units} quota units", { units: number(quota) });
+  return h("span", { class: "money", title, "data-quota": quota }, usd(quota));
 }
 
 export function when(iso) {
   if (!iso) return "";
-  return new Date(iso).toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" });
+  return dateTime(iso);
 }
 
 export function time(iso, empty = "never") {
@@ -170,7 +190,7 @@ export function table(headers, rows, emptyState) {
           h(
             "tr",
             {},
-            cells.map((cell, index) => h("td", { "data-label": headers[index] }, cell)),
+            cells.map((cell, index) => h("td", { "data-label": t(headers[index]) }, cell)),
           ),
         ),
       ),
@@ -184,7 +204,7 @@ export function pager(page, perPage, total, go) {
     "nav",
     { class: "pager", "aria-label": "Pages" },
     h("button", { type: "button", class: "secondary", disabled: page <= 1, onclick: () => go(page - 1) }, "Previous"),
-    h("span", {}, `Page ${page} of ${pages} · ${total} in all`),
+    h("span", {}, t("Page {page} of {pages} · {total} in all", { page, pages, total: number(total) })),
     h("button", { type: "button", class: "secondary", disabled: page >= pages, onclick: () => go(page + 1) }, "Next"),
   );
 }

@@ -1,5 +1,6 @@
 // Access keys: management credentials (ak-…) for scripts calling /api; each shown once.
 
+import { t } from "../i18n.js";
 import { del, get, post } from "../api.js";
 import { confirmAction, showSecrets } from "../dialogs.js";
 import { field, formError, h, input, onSubmit, table, time } from "../dom.js";
@@ -19,7 +20,7 @@ export async function accessKeysPage() {
           type: "button",
           class: "danger small",
           onclick: async () => {
-            if (!(await confirmAction(`Delete ${key.name || key.hint}?`, "Scripts using this key stop working at once."))) return;
+            if (!(await confirmAction(t("Delete {name}?", { name: key.name || key.hint }), "Scripts using this key stop working at once."))) return;
             await del(`/access-keys/${key.id}`);
             refresh();
           },

@@ -3,6 +3,7 @@
 import { post } from "../api.js";
 import { field, formError, h, input, money, onSubmit, time } from "../dom.js";
 import { session } from "../app.js";
+import { number } from "../i18n.js";
 
 export async function accountPage() {
   const me = await session.refresh();
@@ -28,7 +29,7 @@ export async function accountPage() {
     ["Group", me.group],
     ["Balance", money(me.balance)],
     ["Used", money(me.used_quota)],
-    ["Requests", me.request_count.toLocaleString("en-US")],
+    ["Requests", number(me.request_count)],
     ["Member since", time(me.created_at)],
   ];
   return h(

@@ -4,7 +4,7 @@
 import { get, query } from "../api.js";
 import { field, h, money, select, table } from "../dom.js";
 
-const BUCKETS = ["model", "channel", "user", "token", "group", "day"].map((by) => [by, by]);
+const BUCKETS = ["model", "channel", "user", "token", "group", "day"].map((by) => [by, by]); // shown in the console's language by h()
 
 export async function analyticsPage() {
   const holder = h("div", { id: "analytics-table" });

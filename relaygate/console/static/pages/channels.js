@@ -4,6 +4,7 @@
 import { del, get, patch, post } from "../api.js";
 import { confirmAction, formDialog } from "../dialogs.js";
 import { field, formError, h, input, list, onSubmit, select, table } from "../dom.js";
+import { dateTime, t } from "../i18n.js";
 
 const TYPES = ["openai", "azure", "anthropic", "gemini", "midjourney", "suno"].map((type) => [type, type]);
 
@@ -21,7 +22,7 @@ function channelFields(channel) {
       "keys",
       h("textarea", { rows: 2, autocomplete: "off", spellcheck: "false", required: !channel, class: "secret" }),
       channel
-        ? `Now ${channel.keys.map((key) => key.hint).join(", ")}; blank keeps them, anything here replaces them all.`
+        ? t("Now {keys}; blank keeps them, anything here replaces them all.", { keys: channel.keys.map((key) => key.hint).join(", ") })
         : "One per line. Stored encrypted; only their start and end are shown again.",
     ),
     field("Models", "models", h("textarea", { rows: 2, required: true }, channel ? channel.models.join(", ") : ""), "Comma or space separated."),
@@ -64,7 +65,7 @@ function testButton(channel) {
         try {
           const test = await post(`/channels/${channel.id}/test`);
           result.className = `test-result ${test.ok ? "ok" : "bad"}`;
-          result.textContent = `${test.ok ? "OK" : "Failed"} · status ${test.status} · ${Math.round(test.latency_ms)} ms${test.error ? " · " + test.error : ""}`;
+          result.textContent = `${t(test.ok ? "OK" : "Failed")} · ${t("status {status}", { status: test.status })} · ${Math.round(test.latency_ms)} ms${test.error ? " · " + test.error : ""}`;
         } catch (error) {
           result.className = "test-result bad";
           result.textContent = error.message;
@@ -91,7 +92,7 @@ function fetchModelsButton(channel, refresh) {
         try {
           const found = await post(`/channels/${channel.id}/fetch-models`);
           result.className = "fetch-result ok";
-          result.replaceChildren(`${found.models.length} listed, ${found.new.length} new${found.new.length ? ": " + found.new.join(", ") : ""} `);
+          result.replaceChildren(t("{listed} listed, {new} new", { listed: found.models.length, new: found.new.length }) + (found.new.length ? ": " + found.new.join(", ") : "") + " ");
           if (found.new.length) {
             const add = async () => {
               await patch(`/channels/${channel.id}`, { models: [...channel.models, ...found.new] });
@@ -113,13 +114,13 @@ function fetchModelsButton(channel, refresh) {
 }
 
 function health(channel) {
-  const when = (iso) => new Date(iso).toLocaleString();
+  const when = (iso) => dateTime(iso);
   return h(
     "div",
     {},
     h("span", { class: `badge ${channel.status}` }, channel.status),
     channel.disabled_reason ? h("div", { class: "muted note" }, `${channel.disabled_reason} · ${when(channel.disabled_at)}`) : null,
-    channel.last_probe_at ? h("div", { class: "muted note" }, `probed ${when(channel.last_probe_at)}${channel.last_probe_error ? ": " + channel.last_probe_error : ""}`) : null,
+    channel.last_probe_at ? h("div", { class: "muted note" }, t("probed {when}", { when: when(channel.last_probe_at) }) + (channel.last_probe_error ? ": " + channel.last_probe_error : "")) : null,
   );
 }
 
@@ -135,13 +136,13 @@ function keyList(channel) {
 
 function modelsCell(channel) {
   const unpriced = channel.unpriced_models.length
-    ? h("div", { class: "warning note" }, `No price: ${channel.unpriced_models.join(", ")} (requests for these are refused)`)
+    ? h("div", { class: "warning note" }, t("No price: {models} (requests for these are refused)", { models: channel.unpriced_models.join(", ") }))
     : null;
   return h("div", {}, channel.models.join(", "), unpriced);
 }
 
 function editDialog(channel, refresh) {
-  return formDialog(`Edit ${channel.name || "channel " + channel.id}`, (close) => {
+  return formDialog(t("Edit {name}", { name: channel.name || t("channel {id}", { id: channel.id }) }), (close) => {
     const form = h(
       "form",
       {},
@@ -164,7 +165,7 @@ export async function channelsPage() {
     const rows = channels.map((channel) => [
       h("span", {}, channel.name || h("span", { class: "muted" }, `#${channel.id}`)),
       channel.type,
-      h("code", { class: "wrap" }, channel.base_url),
+      h("code", { class: "url", title: channel.base_url }, channel.base_url),
       modelsCell(channel),
       keyList(channel),
       channel.priority,
@@ -194,7 +195,7 @@ export async function channelsPage() {
             type: "button",
             class: "danger small",
             onclick: async () => {
-              if (!(await confirmAction(`Delete ${channel.name || "channel " + channel.id}?`, "Requests stop going to this upstream."))) return;
+              if (!(await confirmAction(t("Delete {name}?", { name: channel.name || t("channel {id}", { id: channel.id }) }), "Requests stop going to this upstream."))) return;
               await del(`/channels/${channel.id}`);
               refresh();
             },

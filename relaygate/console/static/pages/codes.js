@@ -1,5 +1,6 @@
 // Admin · Redemption codes: create (each code shown once) and list.
 
+import { t } from "../i18n.js";
 import { get, post, query } from "../api.js";
 import { showSecrets } from "../dialogs.js";
 import { field, formError, h, input, money, onSubmit, pager, table, time, usdToQuota } from "../dom.js";
@@ -15,7 +16,7 @@ export async function codesPage() {
       h("code", {}, code.hint),
       money(code.quota),
       time(code.created_at),
-      code.redeemed_by === null ? h("span", { class: "badge enabled" }, "unused") : `user ${code.redeemed_by}`,
+      code.redeemed_by === null ? h("span", { class: "badge enabled" }, "unused") : t("user {id}", { id: code.redeemed_by }),
       time(code.redeemed_at, "—"),
     ]);
     holder.replaceChildren(

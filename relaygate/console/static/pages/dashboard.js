@@ -4,6 +4,7 @@ import { get, query } from "../api.js";
 import { barChart } from "../charts.js";
 import { h, money, usd } from "../dom.js";
 import { session } from "../app.js";
+import { number, t } from "../i18n.js";
 
 function startOfToday() {
   const now = new Date();
@@ -15,7 +16,7 @@ function startOfMonth() {
   return new Date(now.getFullYear(), now.getMonth(), 1);
 }
 
-const requests = (count) => `${count.toLocaleString("en-US")} request${count === 1 ? "" : "s"}`;
+const requests = (count) => t(count === 1 ? "{n} request" : "{n} requests", { n: number(count) });
 
 function stat(label, value, detail, name) {
   return h("div", { class: "stat", "data-stat": name }, h("p", { class: "stat-label" }, label), h("p", { class: "stat-value" }, value), detail ? h("p", { class: "muted" }, detail) : null);
@@ -30,13 +31,13 @@ function charts(title, per, rows) {
     h(
       "div",
       { class: "chart-grid" },
-      barChart(`Requests per ${per}`, bars((row) => row.requests), (n) => n.toLocaleString("en-US")),
+      barChart(t("Requests per {per}", { per: t(per) }), bars((row) => row.requests), (n) => number(n)),
       barChart(
-        `Tokens per ${per}`,
+        t("Tokens per {per}", { per: t(per) }),
         bars((row) => row.prompt_tokens + row.completion_tokens),
-        (n) => n.toLocaleString("en-US"),
+        (n) => number(n),
       ),
-      barChart(`Spend per ${per}`, bars((row) => row.quota), usd),
+      barChart(t("Spend per {per}", { per: t(per) }), bars((row) => row.quota), usd),
     ),
   );
 }
@@ -58,7 +59,7 @@ export async function dashboardPage() {
     h(
       "div",
       { class: "stats" },
-      stat("Balance", money(me.balance), `Group ${me.group}`, "balance"),
+      stat("Balance", money(me.balance), t("Group {name}", { name: me.group }), "balance"),
       stat("Spend today", money(today.quota), requests(today.requests), "today"),
       stat("Spend this month", money(month.quota), requests(month.requests), "month"),
       stat("All time", money(me.used_quota), requests(me.request_count), "total"),

@@ -1,5 +1,6 @@
 // Admin · Prices (USD per 1M tokens or per call) and Groups (price multipliers).
 
+import { t } from "../i18n.js";
 import { del, get, patch, post, put } from "../api.js";
 import { confirmAction } from "../dialogs.js";
 import { field, formError, h, input, onSubmit, table } from "../dom.js";
@@ -29,7 +30,7 @@ export async function pricesPage() {
           type: "button",
           class: "danger small",
           onclick: async () => {
-            if (!(await confirmAction(`Delete the price of ${price.model}?`, "Requests for an unpriced model are refused."))) return;
+            if (!(await confirmAction(t("Delete the price of {model}?", { model: price.model }), "Requests for an unpriced model are refused."))) return;
             await del(`/prices/${encodeURIComponent(price.model)}`);
             refresh();
           },
@@ -38,7 +39,7 @@ export async function pricesPage() {
       ),
     ]);
     const unpriced = listing.unpriced_models.length
-      ? h("p", { class: "warning", id: "unpriced-models" }, `Served by a channel but not priced (requests for these are refused): ${listing.unpriced_models.join(", ")}`)
+      ? h("p", { class: "warning", id: "unpriced-models" }, t("Served by a channel but not priced (requests for these are refused): {models}", { models: listing.unpriced_models.join(", ") }))
       : null;
     holder.replaceChildren(unpriced ?? "", table(["Model", ...PRICE_FIELDS.map(([, label]) => label), "Actions"], rows, "No prices yet: set one below."));
   };
@@ -68,7 +69,7 @@ export async function groupsPage() {
   const refresh = async () => {
     const groups = (await get("/groups")).items;
     const rows = groups.map((group) => {
-      const multiplier = input({ type: "number", min: 0, step: "any", value: group.multiplier, "aria-label": `Multiplier of ${group.name}` });
+      const multiplier = input({ type: "number", min: 0, step: "any", value: group.multiplier, "aria-label": t("Multiplier of {name}", { name: group.name }) });
       return [
         h("code", {}, group.name),
         multiplier,
@@ -94,7 +95,7 @@ export async function groupsPage() {
               type: "button",
               class: "danger small",
               onclick: async () => {
-                if (!(await confirmAction(`Delete group ${group.name}?`, "Only a group nobody uses can be deleted."))) return;
+                if (!(await confirmAction(t("Delete group {name}?", { name: group.name }), "Only a group nobody uses can be deleted."))) return;
                 await del(`/groups/${encodeURIComponent(group.name)}`);
                 refresh();
               },

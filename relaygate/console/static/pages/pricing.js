@@ -1,5 +1,6 @@
 // Pricing: the models the caller can use, at the caller's prices (USD per 1M tokens, or per call), with a search.
 
+import { t } from "../i18n.js";
 import { get } from "../api.js";
 import { field, h, input, table } from "../dom.js";
 
@@ -29,7 +30,7 @@ export async function pricingPage() {
     "section",
     {},
     h("h1", {}, "Pricing"),
-    h("p", { class: "muted" }, `Prices for your group (${pricing.groups.join(", ")}), multiplier included.`),
+    h("p", { class: "muted" }, t("Prices for your group ({groups}), multiplier included.", { groups: pricing.groups.join(", ") })),
     field("Search models", "search", search),
     holder,
   );

@@ -22,6 +22,7 @@ import {
   usdToQuota,
 } from "../dom.js";
 import { session } from "../app.js";
+import { number as formatNumber, t } from "../i18n.js";
 
 const RESETS = [
   ["none", "None"],
@@ -59,7 +60,7 @@ function tokenFields(token, creating) {
       "Optional; leave blank for no expiry. In your time zone.",
     ),
     field("Unlimited quota", "unlimited", unlimitedBox, "No per-token cap (account balance still applies)."),
-    field("Quota (USD)", "quota_limit", quota, `Cap usage for this token. 1 USD = ${QUOTA_PER_USD.toLocaleString("en-US")} quota units.`),
+    field("Quota (USD)", "quota_limit", quota, t("Cap usage for this token. 1 USD = {units} quota units.", { units: formatNumber(QUOTA_PER_USD) })),
     field(
       "Model restrictions",
       "models",
@@ -108,31 +109,37 @@ function tokenBody(data) {
   };
 }
 
-function createForm(refresh) {
-  const form = h(
-    "form",
-    { class: "card", id: "create-token", "aria-labelledby": "create-token-title" },
-    h("h2", { id: "create-token-title" }, "Create Token"),
-    formError(),
-    tokenFields(null, true),
-    h("div", { class: "actions" }, h("button", { type: "submit" }, "Submit")),
-  );
-  return onSubmit(form, async (data) => {
-    const body = { ...tokenBody(data), count: optionalInt(data.get("count")) ?? 1 };
-    const created = await post("/tokens", body);
-    HTMLFormElement.prototype.reset.call(form); // form.reset is the "reset" field here
-    form.querySelector("[name=quota_limit]").disabled = true;
-    await showSecrets(
-      created.items.length > 1 ? `${created.items.length} new tokens` : "Your new token",
-      created.items.map((item) => item.key),
-      "Copy the full key now: it is shown only this once. The list shows only its start and end.",
+// Create Token opens in a dialog (as in new-api); after Submit the one-time dialog shows the new keys.
+export function createDialog(refresh) {
+  return formDialog("Create Token", (close) => {
+    const form = h(
+      "form",
+      { class: "create-token" },
+      formError(),
+      tokenFields(null, true),
+      h(
+        "div",
+        { class: "actions" },
+        h("button", { type: "button", class: "secondary", onclick: () => close("cancel") }, "Cancel"),
+        h("button", { type: "submit" }, "Submit"),
+      ),
     );
-    refresh();
+    return onSubmit(form, async (data) => {
+      const body = { ...tokenBody(data), count: optionalInt(data.get("count")) ?? 1 };
+      const created = await post("/tokens", body);
+      close("created");
+      await showSecrets(
+        created.items.length > 1 ? t("{n} new tokens", { n: created.items.length }) : "Your new token",
+        created.items.map((item) => item.key),
+        "Copy the full key now: it is shown only this once. The list shows only its start and end.",
+      );
+      refresh();
+    });
   });
 }
 
 function editDialog(token, refresh) {
-  return formDialog(`Edit ${token.name || token.hint}`, (close) => {
+  return formDialog(t("Edit {name}", { name: token.name || token.hint }), (close) => {
     const form = h(
       "form",
       { class: "edit-token" },
@@ -158,6 +165,33 @@ function quotaCell(token) {
   return h("span", {}, money(token.used_quota), " / ", money(token.quota_limit));
 }
 
+// What the list's badge says: an enabled token past its expiry or its quota is not usable, so not green.
+export function shownStatus(token, at = Date.now()) {
+  if (token.status !== "enabled") return token.status;
+  if (token.expires_at && Date.parse(token.expires_at) <= at) return "expired";
+  if (!token.unlimited && token.quota_limit !== null && token.used_quota >= token.quota_limit) return "exhausted";
+  return "enabled";
+}
+
+// Models, IP allowlist, limits and group of a token, as small chips that wrap at phone width.
+function glance(token) {
+  const chip = (label, text) => h("span", { class: "chip", title: `${t(label)}: ${t(text)}` }, h("b", {}, label), text);
+  const limits = [
+    token.rpm ? t("{n} RPM", { n: formatNumber(token.rpm) }) : null,
+    token.tpm ? t("{n} TPM", { n: formatNumber(token.tpm) }) : null,
+    token.max_concurrent ? t("{n} concurrent", { n: formatNumber(token.max_concurrent) }) : null,
+  ].filter(Boolean);
+  return h(
+    "div",
+    { class: "glance" },
+    chip("Models", token.models.length ? token.models.join(", ") : "All"),
+    chip("IPs", token.allow_ips.length ? token.allow_ips.join(", ") : "Any"),
+    chip("Limits", limits.length ? limits.join(" · ") : "None"),
+    chip("Group", token.group || "Account's"),
+    token.reset ? chip("Reset", t(token.reset[0].toUpperCase() + token.reset.slice(1))) : null,
+  );
+}
+
 function actions(token, refresh) {
   const enabled = token.status === "enabled";
   const label = token.name || token.hint;
@@ -172,7 +206,7 @@ function actions(token, refresh) {
         class: "secondary small",
         role: "switch",
         "aria-checked": String(enabled),
-        "aria-label": `${enabled ? "Disable" : "Enable"} ${label}`,
+        "aria-label": t(enabled ? "Disable {name}" : "Enable {name}", { name: label }),
         onclick: async () => {
           await post(`/tokens/${token.id}/${enabled ? "disable" : "enable"}`);
           refresh();
@@ -187,7 +221,7 @@ function actions(token, refresh) {
         class: "secondary small",
         onclick: async () => {
           const sure = await confirmAction(
-            `Rotate ${label}?`,
+            t("Rotate {name}?", { name: label }),
             "The current key stops working at once; the new key is shown once.",
             "Rotate",
           );
@@ -205,7 +239,7 @@ function actions(token, refresh) {
         type: "button",
         class: "danger small",
         onclick: async () => {
-          const sure = await confirmAction(`Delete ${label}?`, "The key is revoked immediately. This cannot be undone.");
+          const sure = await confirmAction(t("Delete {name}?", { name: label }), "The key is revoked immediately. This cannot be undone.");
           if (!sure) return;
           await del(`/tokens/${token.id}`);
           refresh();
@@ -247,19 +281,25 @@ async function tokenList(refresh) {
   const searching = view.q || view.status;
   const empty = searching
     ? "No tokens match."
-    : h("span", {}, "No tokens yet: ", h("a", { href: "#create-token", class: "create-link" }, "Create Token"));
+    : h(
+        "span",
+        {},
+        "No tokens yet: ",
+        h("button", { type: "button", class: "link-button", onclick: () => createDialog(refresh) }, "Create Token"),
+      );
   const rows = page.items.map((token) => [
     h("span", { class: "token-name" }, token.name || h("span", { class: "muted" }, "(no name)")),
-    h("code", {}, token.hint),
-    h("span", { class: `badge ${token.status}` }, token.status),
+    h("code", { class: "hint" }, token.hint),
+    h("span", { class: `badge ${shownStatus(token)}` }, shownStatus(token)),
     quotaCell(token),
+    glance(token),
     time(token.expires_at, "Never"),
     actions(token, refresh),
   ]);
   return h(
     "div",
     { id: "token-list" },
-    table(["Name", "Key", "Status", "Quota usage", "Expiration", "Actions"], rows, empty),
+    table(["Name", "Key", "Status", "Quota usage", "Access", "Expiration", "Actions"], rows, empty),
     page.total > PER_PAGE
       ? pager(view.page, PER_PAGE, page.total, (to) => {
           view.page = to;
@@ -282,10 +322,14 @@ export async function tokensPage() {
   return h(
     "section",
     {},
-    h("h1", {}, "Tokens"),
+    h(
+      "div",
+      { class: "page-head" },
+      h("h1", {}, "Tokens"),
+      h("button", { type: "button", class: "create-token", onclick: () => createDialog(refresh) }, "Create Token"),
+    ),
     h("p", { class: "muted" }, "API tokens (sk-…) for /v1 and the other relay routes. A full key is shown only once, when it is created or rotated."),
     filters(refresh),
     holder,
-    createForm(refresh),
   );
 }

@@ -18,6 +18,7 @@ export async function topUpPage() {
     result,
   );
   onSubmit(form, async (data) => {
+    result.replaceChildren(); // an earlier "Added ..." must not stand beside this attempt's error
     const redeemed = await post("/redeem", { code: String(data.get("code")).trim() });
     form.reset();
     balance.replaceChildren(money(redeemed.balance));

@@ -1,5 +1,6 @@
 // Admin · Users: create, top up, group, role, enable/disable.
 
+import { t } from "../i18n.js";
 import { get, patch, post, query } from "../api.js";
 import { formDialog } from "../dialogs.js";
 import { field, formError, h, input, money, onSubmit, pager, select, table } from "../dom.js";
@@ -13,7 +14,7 @@ const ROLES = [
 ];
 
 function editDialog(user, groups, refresh) {
-  return formDialog(`Manage ${user.name}`, (close) => {
+  return formDialog(t("Manage {name}", { name: user.name }), (close) => {
     const settings = h(
       "form",
       { class: "user-settings" },
