@@ -8,7 +8,6 @@ Every instance probes; the conditional writes of `health_state` make one of them
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import Any
 
@@ -19,6 +18,7 @@ from relaygate.channels.alerts import AlertWebhook, health_event
 from relaygate.channels.crypto import SecretBox
 from relaygate.channels.health import KEY_FAILURE_STATUSES
 from relaygate.channels.registry import channel_from_row
+from relaygate.periodic import Periodic
 from relaygate.relay.probe import probe_channel
 from relaygate.settings import Settings
 
@@ -31,25 +31,13 @@ class ChannelProber:
         self._box = box
         self._settings = settings
         self._alerts = alerts
-        self._task: asyncio.Task[None] | None = None
+        self._loop = Periodic("channel probes", self.probe_once, lambda: settings.channel_probe_interval)
 
     async def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="channel-prober")
+        self._loop.start()
 
     async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-
-    async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(self._settings.channel_probe_interval)
-            try:
-                await self.probe_once()
-            except (OSError, ConnectionError, TimeoutError) as exc:
-                log.warning("channel probes failed, will retry", extra={"error": str(exc)})
-            except Exception:
-                log.exception("channel probes failed, will retry")
+        await self._loop.stop()
 
     async def probe_once(self) -> None:
         """One round over every unhealthy channel."""

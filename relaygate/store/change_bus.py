@@ -96,18 +96,22 @@ class ChangeSubscriber:
         self._channel = channel(settings)
         self._listener = listener
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
         self.subscribed = asyncio.Event()
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="change-subscriber")
 
     async def stop(self) -> None:
+        # The flag first: a cancellation that lands in a listener's database call may come back as an
+        # ordinary error, which `_deliver` logs; the loop then ends on the flag (see periodic.py).
+        self._stopping = True
         if self._task:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
 
     async def _run(self) -> None:
-        while True:
+        while not self._stopping:
             try:
                 await self._listen()
             except (RedisError, OSError) as exc:
@@ -121,7 +125,11 @@ class ChangeSubscriber:
             await pubsub.subscribe(self._channel)
             self.subscribed.set()
             async for message in pubsub.listen():
+                if self._stopping:
+                    return
                 await self._deliver(message)
+                if self._stopping:
+                    return
         finally:
             with contextlib.suppress(RedisError, OSError):
                 await pubsub.aclose()  # type: ignore[no-untyped-call]

@@ -6,7 +6,6 @@ Every write a running server must notice (a token revoked, a channel added, a to
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 
@@ -14,6 +13,7 @@ from sqlalchemy import delete, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from relaygate.clock import now
+from relaygate.periodic import Periodic
 from relaygate.store.schema import changes
 
 log = logging.getLogger(__name__)
@@ -36,17 +36,16 @@ class ChangePoller:
         self._listener = listener
         self._interval = interval
         self._last_id = 0
-        self._task: asyncio.Task[None] | None = None
+        self._polls = 0
+        self._loop = Periodic("change feed poll", self._poll_and_prune, lambda: interval)
 
     async def start(self) -> None:
         async with self._engine.connect() as conn:
             self._last_id = (await conn.execute(select(func.coalesce(func.max(changes.c.id), 0)))).scalar_one()
-        self._task = asyncio.create_task(self._run(), name="change-poller")
+        self._loop.start()
 
     async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+        await self._loop.stop()
 
     async def poll_once(self) -> int:
         """Deliver every change since the last poll; returns how many there were."""
@@ -63,19 +62,11 @@ class ChangePoller:
             self._last_id = row.id
         return len(rows)
 
-    async def _run(self) -> None:
-        polls = 0
-        while True:
-            await asyncio.sleep(self._interval)
-            try:
-                await self.poll_once()
-                polls += 1
-                if polls % 1000 == 0:
-                    await self._prune()
-            except (OSError, ConnectionError, TimeoutError) as exc:
-                log.warning("change feed poll failed, will retry", extra={"error": str(exc)})
-            except Exception:
-                log.exception("change feed poll failed, will retry")
+    async def _poll_and_prune(self) -> None:
+        await self.poll_once()
+        self._polls += 1
+        if self._polls % 1000 == 0:
+            await self._prune()
 
     async def _prune(self) -> None:
         async with self._engine.begin() as conn:

@@ -10,7 +10,6 @@ run at once, each token is reset exactly once per period.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable
 from datetime import date, datetime, time, timedelta
@@ -18,11 +17,11 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, case, func, or_, update
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from relaygate.audit.service import Actor, record_action
 from relaygate.clock import now
+from relaygate.periodic import Periodic
 from relaygate.store.changes import record_change
 from relaygate.store.schema import tokens
 from relaygate.tokens.spec import RESET_PERIODS
@@ -107,15 +106,13 @@ class QuotaResetter:
         self._zone = zone
         self._clock = clock
         self._max_sleep = max_sleep
-        self._task: asyncio.Task[None] | None = None
+        self._loop = Periodic("quota reset", self.run_once, self.seconds_to_sleep, run_first=True)
 
     async def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="quota-resetter")
+        self._loop.start()
 
     async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+        await self._loop.stop()
 
     async def run_once(self) -> list[int]:
         """Reset every token that is due now; returns their ids."""
@@ -126,17 +123,6 @@ class QuotaResetter:
         moment = self._clock()
         upcoming = min(next_boundary(period, moment, self._zone) for period in RESET_PERIODS)
         return float(min(max(upcoming - moment, 1), self._max_sleep))
-
-    async def _run(self) -> None:
-        while True:
-            try:
-                await self.run_once()
-            except (SQLAlchemyError, OSError) as exc:
-                log.warning("quota reset failed, will retry", extra={"error": str(exc)})
-            except Exception:
-                # Anything else must not end the task: no token would ever be reset again.
-                log.exception("quota reset failed, will retry")
-            await asyncio.sleep(self.seconds_to_sleep())
 
 
 def _first_day(period: str, day: date) -> date:

@@ -7,19 +7,18 @@ and only the hash is left. With 0 hours nothing is sealed, and seals left from b
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import or_, select, update
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.sql import ColumnElement
 
 from relaygate.channels.crypto import SecretBox
 from relaygate.clock import now
 from relaygate.errors import KeyNotAvailable, NotFoundError
+from relaygate.periodic import Periodic
 from relaygate.store.changes import record_change
 from relaygate.store.schema import tokens
 
@@ -90,26 +89,19 @@ class SealSweeper:
     def __init__(self, engine: AsyncEngine, hours: int):
         self._engine = engine
         self._hours = hours
-        self._task: asyncio.Task[None] | None = None
+        self._loop = Periodic("erasing expired sealed keys", self._sweep, lambda: SWEEP_EVERY_SECONDS, run_first=True)
 
     async def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="seal-sweeper")
+        self._loop.start()
 
     async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+        await self._loop.stop()
 
     async def sweep_once(self) -> int:
         async with self._engine.begin() as conn:
             return await erase_expired_seals(conn, self._hours)
 
-    async def _run(self) -> None:
-        while True:
-            try:
-                erased = await self.sweep_once()
-                if erased:
-                    log.info("erased %d sealed token keys whose reveal time passed", erased)
-            except (SQLAlchemyError, OSError, TimeoutError) as exc:
-                log.warning("erasing expired sealed keys failed, will retry", extra={"error": str(exc)})
-            await asyncio.sleep(SWEEP_EVERY_SECONDS)
+    async def _sweep(self) -> None:
+        erased = await self.sweep_once()
+        if erased:
+            log.info("erased %d sealed token keys whose reveal time passed", erased)

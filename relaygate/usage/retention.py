@@ -10,7 +10,6 @@ instance finds nothing left to fold).
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import Any
 
@@ -19,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.sql import ColumnElement
 
 from relaygate.clock import now
+from relaygate.periodic import Periodic
 from relaygate.store.schema import usage_daily, usage_records
 
 log = logging.getLogger(__name__)
@@ -107,25 +107,16 @@ class UsageRetention:
     def __init__(self, engine: AsyncEngine, retention_days: int):
         self._engine = engine
         self._days = retention_days
-        self._task: asyncio.Task[None] | None = None
+        self._loop = Periodic("folding old usage", self._fold, lambda: EVERY_SECONDS, run_first=True)
 
     async def start(self) -> None:
         if self._days > 0:
-            self._task = asyncio.create_task(self._run(), name="usage-retention")
+            self._loop.start()
 
     async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+        await self._loop.stop()
 
-    async def _run(self) -> None:
-        while True:
-            try:
-                folded = await fold_old_usage(self._engine, self._days)
-                if folded:
-                    log.info("folded %d usage records older than %d days into daily totals", folded, self._days)
-            except (OSError, ConnectionError, TimeoutError) as exc:
-                log.warning("folding old usage failed, will retry", extra={"error": str(exc)})
-            except Exception:
-                log.exception("folding old usage failed, will retry")
-            await asyncio.sleep(EVERY_SECONDS)
+    async def _fold(self) -> None:
+        folded = await fold_old_usage(self._engine, self._days)
+        if folded:
+            log.info("folded %d usage records older than %d days into daily totals", folded, self._days)

@@ -42,7 +42,12 @@ def start_server(env: dict[str, str], port: int, *args: str) -> subprocess.Popen
 
 def stop_server(process: subprocess.Popen[str]) -> tuple[str, str]:
     process.send_signal(signal.SIGTERM)
-    out, err = process.communicate(timeout=60)
+    try:
+        out, err = process.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        out, err = process.communicate()  # reaps the process and closes its pipes
+        raise AssertionError(f"server did not stop within 60 s of SIGTERM; its log ends:\n{err[-6000:]}") from None
     # uvicorn re-raises the signal after its graceful shutdown, as a service manager expects.
     assert process.returncode in (0, -signal.SIGTERM), err
     assert "Application shutdown complete" in err
