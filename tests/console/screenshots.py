@@ -73,6 +73,15 @@ def visit(page: Page, url: str, route: str) -> None:
     page.locator("main .loading").wait_for(state="detached")
 
 
+def chat(page: Page, heading: str, send: str, message: str) -> None:
+    """Open the Playground without reloading (keys live in the tab's memory) and get one streamed answer."""
+    page.evaluate("() => { location.hash = '#/playground'; }")
+    page.get_by_role("heading", name=heading).wait_for()
+    page.locator("form.playground textarea").fill(message)
+    page.get_by_role("button", name=send).click()
+    page.locator(".chat .answer-cost").wait_for()
+
+
 def photograph(page: Page, url: str, width: str) -> None:
     visit(page, url, "/login")
     shoot(page, "login", width)
@@ -91,6 +100,8 @@ def photograph(page: Page, url: str, width: str) -> None:
     page.get_by_role("dialog").wait_for()
     shoot(page, "token-key-dialog", width, full_page=False)
     page.keyboard.press("Escape")
+    chat(page, "Playground", "Send", "Say hello to the team")  # the key just created is offered
+    shoot(page, "playground", width)
     visit(page, url, "/admin/users")
     shoot(page, "not-allowed", width)
     page.get_by_role("button", name="Log out").click()
@@ -113,7 +124,16 @@ def photograph_chinese(page: Page, url: str, width: str) -> None:
     page.locator("button.create-token").click()
     page.get_by_role("dialog").wait_for()
     shoot(page, "zh-CN-token-create-dialog", width, full_page=False)
+    form = page.get_by_role("dialog")
+    form.locator("[data-field=name] input").fill("测试")
+    form.locator("button[type=submit]").click()
+    page.locator("dialog.secret-dialog button[type=submit]").click()
+    page.locator("#token-list tbody tr", has_text="测试").locator("button.copy-key").click()
+    page.get_by_role("dialog").wait_for()
+    shoot(page, "zh-CN-token-copy-dialog", width, full_page=False)
     page.keyboard.press("Escape")
+    chat(page, "操练场", "发送", "你好")
+    shoot(page, "zh-CN-playground", width)
 
 
 def main() -> None:

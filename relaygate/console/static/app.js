@@ -17,6 +17,8 @@ import { pricesPage, groupsPage } from "./pages/prices.js";
 import { codesPage } from "./pages/codes.js";
 import { auditPage } from "./pages/audit.js";
 import { analyticsPage } from "./pages/analytics.js";
+import { playgroundPage } from "./pages/playground.js";
+import { forgetKeys } from "./keys.js";
 
 const ADMIN_ROLES = new Set(["admin", "root"]);
 
@@ -24,6 +26,7 @@ const PAGES = [
   { path: "/dashboard", title: "Dashboard", draw: dashboardPage },
   { path: "/tokens", title: "Tokens", draw: tokensPage },
   { path: "/usage", title: "Usage", draw: usagePage },
+  { path: "/playground", title: "Playground", draw: playgroundPage },
   { path: "/pricing", title: "Pricing", draw: pricingPage },
   { path: "/topup", title: "Top up", draw: topUpPage },
   { path: "/access-keys", title: "Access keys", draw: accessKeysPage },
@@ -97,6 +100,7 @@ async function logOut() {
   } finally {
     state.user = null;
     setCsrfToken(null);
+    forgetKeys();
     location.hash = "#/login";
     route();
   }

@@ -299,6 +299,30 @@ const zh = {
   channel: "渠道",
   token: "令牌",
   group: "分组",
+  // Copy from the list
+  "Create or rotate a token for a new key.": "如需新密钥，请新建令牌或重置密钥。",
+  "Copy the key of {name}": "复制 {name} 的密钥",
+  "The key of {name}": "{name} 的密钥",
+  "Copied to the clipboard. It is shown only this once: the list cannot show it again.": "已复制到剪贴板。它只显示这一次：列表无法再次显示。",
+  "It is shown only this once: copy it now, the list cannot show it again.": "它只显示这一次：请立即复制，列表无法再次显示。",
+  "This key can no longer be shown. Create or rotate a token for a new key.": "此密钥已无法再次显示。如需新密钥，请新建令牌或重置密钥。",
+  // Playground
+  Playground: "操练场",
+  "Chat with a model through your own key, streamed as the API does; each answer shows its tokens and cost. The key stays in this tab's memory.":
+    "用你自己的密钥与模型对话，与 API 一样流式输出；每条回答显示其令牌数和费用。密钥只保存在此标签页的内存中。",
+  "Or paste a key": "或粘贴密钥",
+  "Paste a key below": "在右侧粘贴密钥",
+  "No key seen in this tab yet": "此标签页中还没有密钥",
+  Message: "消息",
+  "Ask something…": "问点什么…",
+  Send: "发送",
+  Clear: "清空",
+  You: "你",
+  Assistant: "助手",
+  "Paste a key (sk-…) or create one on the Tokens page.": "请粘贴密钥（sk-…），或在令牌页面新建一个。",
+  "{prompt} in · {completion} out · {total} tokens · ": "输入 {prompt} · 输出 {completion} · 共 {total} tokens · ",
+  "no price for {model}": "{model} 未定价",
+  "The gateway answered {status}.": "网关返回了 {status}。",
 };
 
 // The console's own words for error codes it knows (the server's English message stays available as detail).

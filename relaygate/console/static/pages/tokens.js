@@ -22,6 +22,8 @@ import {
   usdToQuota,
 } from "../dom.js";
 import { session } from "../app.js";
+import { ApiError } from "../api.js";
+import { rememberKey } from "../keys.js";
 import { number as formatNumber, t } from "../i18n.js";
 
 const RESETS = [
@@ -128,6 +130,7 @@ export function createDialog(refresh) {
       const body = { ...tokenBody(data), count: optionalInt(data.get("count")) ?? 1 };
       const created = await post("/tokens", body);
       close("created");
+      created.items.forEach((item) => rememberKey(item.name || item.hint, item.key));
       await showSecrets(
         created.items.length > 1 ? t("{n} new tokens", { n: created.items.length }) : "Your new token",
         created.items.map((item) => item.key),
@@ -192,12 +195,61 @@ function glance(token) {
   );
 }
 
-function actions(token, refresh) {
+export const GONE = "This key can no longer be shown. Create or rotate a token for a new key.";
+
+// Copy: the full key of a token still sealed, revealed once (then the server keeps only its hash).
+function copyButton(token, label, refresh, say) {
+  if (!token.revealable) {
+    return h(
+      "button",
+      { type: "button", class: "secondary small", disabled: true, title: "Create or rotate a token for a new key." },
+      "Copy",
+    );
+  }
+  return h(
+    "button",
+    {
+      type: "button",
+      class: "secondary small copy-key",
+      "aria-label": t("Copy the key of {name}", { name: label }),
+      onclick: async () => {
+        let revealed;
+        try {
+          revealed = await post(`/tokens/${token.id}/reveal`);
+        } catch (error) {
+          if (!(error instanceof ApiError) || error.code !== "key_not_available") throw error;
+          say(GONE);
+          refresh();
+          return;
+        }
+        rememberKey(label, revealed.key);
+        let copied = true;
+        try {
+          await navigator.clipboard.writeText(revealed.key);
+        } catch {
+          copied = false;
+        }
+        await showSecrets(
+          t("The key of {name}", { name: label }),
+          [revealed.key],
+          copied
+            ? "Copied to the clipboard. It is shown only this once: the list cannot show it again."
+            : "It is shown only this once: copy it now, the list cannot show it again.",
+        );
+        refresh();
+      },
+    },
+    "Copy",
+  );
+}
+
+function actions(token, refresh, say) {
   const enabled = token.status === "enabled";
   const label = token.name || token.hint;
   return h(
     "div",
     { class: "row-actions" },
+    copyButton(token, label, refresh, say),
     h("button", { type: "button", class: "secondary small", onclick: () => editDialog(token, refresh) }, "Edit"),
     h(
       "button",
@@ -227,6 +279,7 @@ function actions(token, refresh) {
           );
           if (!sure) return;
           const rotated = await post(`/tokens/${token.id}/rotate`);
+          rememberKey(label, rotated.key);
           await showSecrets("The rotated token", [rotated.key], "Copy the new key now: it is shown only this once.");
           refresh();
         },
@@ -276,7 +329,7 @@ function filters(refresh) {
   return form;
 }
 
-async function tokenList(refresh) {
+async function tokenList(refresh, say) {
   const page = await get("/tokens" + query({ q: view.q, status: view.status, page: view.page, per_page: PER_PAGE }));
   const searching = view.q || view.status;
   const empty = searching
@@ -294,7 +347,7 @@ async function tokenList(refresh) {
     quotaCell(token),
     glance(token),
     time(token.expires_at, "Never"),
-    actions(token, refresh),
+    actions(token, refresh, say),
   ]);
   return h(
     "div",
@@ -311,9 +364,11 @@ async function tokenList(refresh) {
 
 export async function tokensPage() {
   const holder = h("div", {});
+  const message = h("div", { class: "token-message" });
+  const say = (text) => message.replaceChildren(notice(text, "bad"));
   const refresh = async () => {
     try {
-      holder.replaceChildren(await tokenList(refresh));
+      holder.replaceChildren(await tokenList(refresh, say));
     } catch (error) {
       holder.replaceChildren(notice(error.message, "bad"));
     }
@@ -330,6 +385,7 @@ export async function tokensPage() {
     ),
     h("p", { class: "muted" }, "API tokens (sk-…) for /v1 and the other relay routes. A full key is shown only once, when it is created or rotated."),
     filters(refresh),
+    message,
     holder,
   );
 }
