@@ -27,20 +27,16 @@ from relaygate.console.web import console_routes
 from relaygate.errors import GatewayError, InvalidApiKey, MethodNotAllowed, NotFound
 from relaygate.logs import configure_logging
 from relaygate.logs import request_id as request_id_var
-from relaygate.relay import (
-    anthropic_routes,
-    billing_compat_routes,
-    gemini_routes,
-    midjourney_routes,
-    model_lists,
-    openai_media,
-    openai_routes,
-    realtime,
-    suno_routes,
-)
+from relaygate.relay import billing_compat_routes, model_lists, realtime
+from relaygate.relay.anthropic import routes as anthropic_routes
 from relaygate.relay.asgi import Message, Receive, Scope, Send, send_bytes
 from relaygate.relay.error_bodies import error_body
+from relaygate.relay.gemini import routes as gemini_routes
+from relaygate.relay.openai import media as openai_media
+from relaygate.relay.openai import routes as openai_routes
+from relaygate.relay.probe import probe_channel
 from relaygate.relay.routing import RouteTable
+from relaygate.relay.tasks import midjourney_routes, suno_routes
 from relaygate.runtime import Runtime
 from relaygate.settings import Settings, load_settings
 from relaygate.store.redis import unreachable
@@ -139,7 +135,7 @@ class Gateway:
             message = await receive()
             if message["type"] == "lifespan.startup":
                 try:
-                    self.runtime = await Runtime.start(self.settings)
+                    self.runtime = await Runtime.start(self.settings, probe_channel)
                 except (SQLAlchemyError, OSError, ValueError) as exc:
                     log.exception("startup failed")
                     await send({"type": "lifespan.startup.failed", "message": str(exc)})

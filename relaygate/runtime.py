@@ -19,12 +19,11 @@ from relaygate.billing.prices import PriceBook, list_groups, list_prices
 from relaygate.channels.alerts import AlertWebhook
 from relaygate.channels.crypto import SecretBox
 from relaygate.channels.health import HealthMonitor
+from relaygate.channels.prober import ChannelProber, Probe
 from relaygate.channels.registry import ChannelRegistry
 from relaygate.channels.service import load_channel_rows, load_disabled_channel_routes
 from relaygate.limits.rate import MemoryRateLimiter, RateLimiter
 from relaygate.metrics import RelayMetrics
-from relaygate.relay.prober import ChannelProber
-from relaygate.relay.upstream import UpstreamClient
 from relaygate.settings import Settings
 from relaygate.store.changes import ChangePoller
 from relaygate.store.database import create_engine
@@ -32,6 +31,7 @@ from relaygate.store.migrate import upgrade_to_head
 from relaygate.store.redis import connect_redis
 from relaygate.tokens.resets import QuotaResetter
 from relaygate.tokens.sealing import KeySeal, SealSweeper
+from relaygate.upstream.client import UpstreamClient
 from relaygate.usage.retention import UsageRetention
 
 if TYPE_CHECKING:
@@ -67,8 +67,11 @@ class Runtime:
     seal_sweeper: SealSweeper | None = None
 
     @classmethod
-    async def start(cls, settings: Settings) -> Runtime:
-        """Migrate, load what the relay reads from memory, and start the background tasks."""
+    async def start(cls, settings: Settings, probe: Probe) -> Runtime:
+        """Migrate, load what the relay reads from memory, and start the background tasks.
+
+        `probe` is the relay's one-request channel check; the prober calls it on what health took out.
+        """
         engine = create_engine(settings.sqlalchemy_url, settings.pool)
         await upgrade_to_head(engine)
         redis = connect_redis(settings)
@@ -84,7 +87,7 @@ class Runtime:
         )
         await rt.reload_channels()
         await rt.reload_prices()
-        await rt._start_health()
+        await rt._start_health(probe)
         await rt.ledger.start()
         rt.poller = ChangePoller(engine, rt.on_change, settings.change_poll_interval)
         await rt.poller.start()
@@ -98,12 +101,12 @@ class Runtime:
         await rt.seal_sweeper.start()
         return rt
 
-    async def _start_health(self) -> None:
+    async def _start_health(self, probe: Probe) -> None:
         """Channel health: failures judged on the relay's answers, probes of what they took out."""
         self.alerts = AlertWebhook(self.settings.alert_webhook)
         self.health = HealthMonitor(self.engine, self.channels, self.alerts, self.settings.channel_failure_threshold)
         self.upstream.health = self.health
-        self.prober = ChannelProber(self.engine, self.box, self.settings, self.alerts)
+        self.prober = ChannelProber(self.engine, self.box, self.settings, self.alerts, probe)
         await self.prober.start()
 
     async def _start_scale_out(self, redis: Redis) -> None:

@@ -3,7 +3,7 @@
 - A key the upstream refuses (401, 403), that ran out of credit (402) or of quota (a 429 saying
   `insufficient_quota`) is auto-disabled at once, alone; the channel goes with its last key.
 - A channel failing `RELAYGATE_CHANNEL_FAILURE_THRESHOLD` times in a row with a 5xx, 408 or no
-  answer opens its circuit: it is auto-disabled until a probe passes (`relay/prober.py`).
+  answer opens its circuit: it is auto-disabled until a probe passes (`channels/prober.py`).
 
 Counting happens in memory, per instance; only a change of state is written (conditionally, so
 one instance makes it) and put on the change feed, which carries it to every instance. The

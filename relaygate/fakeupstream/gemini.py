@@ -49,7 +49,7 @@ from relaygate.fakeupstream.behaviour import (
     sample_json,
     stream_pieces,
 )
-from relaygate.relay.gemini_json import field
+from relaygate.relay.gemini.casing import field
 
 _STATUSES = {
     400: "INVALID_ARGUMENT",

@@ -11,7 +11,7 @@ from relaygate.billing.charge import Usage
 from relaygate.channels.registry import Channel
 from relaygate.errors import GatewayError
 from relaygate.relay.stream_meter import StreamMeter
-from relaygate.relay.upstream import UpstreamRequest
+from relaygate.upstream.client import UpstreamRequest
 
 
 @dataclass

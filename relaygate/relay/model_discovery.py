@@ -15,9 +15,9 @@ import aiohttp
 
 from relaygate.channels.registry import Channel
 from relaygate.errors import UpstreamError, UpstreamUnreachable
-from relaygate.relay.openai_adapter import AZURE_API_VERSION
-from relaygate.relay.upstream import upstream_base, upstream_message
+from relaygate.relay.openai.adapter import AZURE_API_VERSION
 from relaygate.settings import Settings
+from relaygate.upstream.client import upstream_base, upstream_message
 
 TASK_MODELS = {
     "midjourney": ["mj_imagine", "mj_action", "mj_blend", "mj_describe"],

@@ -17,8 +17,10 @@ from relaygate.auth.check import Principal
 from relaygate.auth.credentials import Family
 from relaygate.billing.groups import AUTO_GROUP
 from relaygate.errors import NotFound
-from relaygate.relay import anthropic_routes, gemini_routes, openai_routes
+from relaygate.relay.anthropic import routes as anthropic_routes
 from relaygate.relay.asgi import Receive, Scope, Send, header_map, query_map, send_bytes
+from relaygate.relay.gemini import routes as gemini_routes
+from relaygate.relay.openai import routes as openai_routes
 from relaygate.relay.requests import authenticate_request
 from relaygate.relay.routing import RelayRoute
 from relaygate.runtime import Runtime

@@ -22,12 +22,12 @@ from relaygate.relay.call import Adapter, RelayCall
 from relaygate.relay.client_watch import ClientWatch
 from relaygate.relay.convert.adapter import choose_adapter
 from relaygate.relay.convert.whole_answer import answer_as_stream, is_whole_answer
-from relaygate.relay.http_client import HttpClientError, UpstreamResponse
 from relaygate.relay.lifecycle import Hold, admitted, holding
 from relaygate.relay.streaming import stream_events
 from relaygate.relay.unserved import unserved, usable_groups
 from relaygate.runtime import Runtime
 from relaygate.settings import Settings
+from relaygate.upstream.http_client import HttpClientError, UpstreamResponse
 
 CAPPED_HEADER = b"x-relaygate-output-capped"
 

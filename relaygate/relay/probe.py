@@ -11,12 +11,12 @@ import orjson
 from relaygate.auth.credentials import Family
 from relaygate.channels.registry import Channel
 from relaygate.errors import GatewayError
-from relaygate.relay.anthropic_adapter import AnthropicAdapter
+from relaygate.relay.anthropic.adapter import AnthropicAdapter
 from relaygate.relay.call import Adapter, RelayCall
-from relaygate.relay.gemini_adapter import GeminiAdapter
-from relaygate.relay.openai_adapter import OpenAIAdapter
-from relaygate.relay.upstream import UpstreamClient
+from relaygate.relay.gemini.adapter import GeminiAdapter
+from relaygate.relay.openai.adapter import OpenAIAdapter
 from relaygate.settings import Settings
+from relaygate.upstream.client import UpstreamClient
 
 
 def probe_call(channel: Channel, model: str) -> tuple[RelayCall, Adapter]:

@@ -30,12 +30,12 @@ from relaygate.redact import redact_upstream_text
 from relaygate.relay.asgi import Receive, Scope, Send, header_map, query_map
 from relaygate.relay.error_bodies import error_body
 from relaygate.relay.lifecycle import Admission, admitted
-from relaygate.relay.openai_adapter import OpenAIAdapter
+from relaygate.relay.openai.adapter import OpenAIAdapter
 from relaygate.relay.pipeline import require_channel
 from relaygate.relay.realtime_meter import RealtimeMeter
 from relaygate.relay.requests import authenticate_request
-from relaygate.relay.upstream import upstream_base
 from relaygate.runtime import Runtime
+from relaygate.upstream.client import upstream_base
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

@@ -24,7 +24,7 @@ from relaygate.billing.charge import Usage
 from relaygate.billing.estimate import prompt_token_bound, requested_output_tokens
 from relaygate.relay.call import RelayCall
 from relaygate.relay.lifecycle import Admission, Hold
-from relaygate.relay.openai_usage import usage_from
+from relaygate.relay.openai.usage import usage_from
 
 AUDIO_CHARACTERS_PER_TOKEN = 3_200  # an upper estimate: twice the audio tokens OpenAI reports for pcm16
 

@@ -15,8 +15,8 @@ from relaygate.redact import redact_upstream_body
 from relaygate.relay.asgi import Send
 from relaygate.relay.call import StreamTap
 from relaygate.relay.client_watch import ClientWatch
-from relaygate.relay.http_client import HttpClientError, UpstreamResponse
 from relaygate.relay.sse import EventFramer
+from relaygate.upstream.http_client import HttpClientError, UpstreamResponse
 
 log = logging.getLogger(__name__)
 

@@ -59,7 +59,7 @@ def test_audio_tokens_use_the_audio_prices_when_set_and_the_text_prices_otherwis
 
 
 def test_realtime_and_chat_usage_report_their_audio_tokens() -> None:
-    from relaygate.relay.openai_usage import usage_from
+    from relaygate.relay.openai.usage import usage_from
 
     realtime = {
         "usage": {

@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 
-from relaygate.relay.http_client import ConnectionPool, HttpClientError
+from relaygate.upstream.http_client import ConnectionPool, HttpClientError
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 

@@ -17,16 +17,16 @@ from relaygate.auth.credentials import Family
 from relaygate.billing.charge import Usage
 from relaygate.channels.registry import Channel, ChannelRegistry
 from relaygate.errors import GatewayError, UpstreamError
-from relaygate.relay.anthropic_adapter import AnthropicAdapter
+from relaygate.relay.anthropic.adapter import AnthropicAdapter
 from relaygate.relay.call import Adapter, RelayCall, StreamTap
 from relaygate.relay.convert.codecs import ANTHROPIC, GEMINI, OPENAI, RESPONSES, Codec, StreamParser, StreamRenderer
 from relaygate.relay.convert.ir import ChatRequest, ChatResponse, Finish, UsageReport
 from relaygate.relay.convert.structured import AnswerToolParser, as_content
 from relaygate.relay.error_bodies import stream_error_event
-from relaygate.relay.gemini_adapter import MODEL_PLACEHOLDER, GeminiAdapter
-from relaygate.relay.openai_adapter import OpenAIAdapter
+from relaygate.relay.gemini.adapter import MODEL_PLACEHOLDER, GeminiAdapter
+from relaygate.relay.openai.adapter import OpenAIAdapter
 from relaygate.relay.unserved import unserved
-from relaygate.relay.upstream import UpstreamRequest, upstream_message
+from relaygate.upstream.client import UpstreamRequest, upstream_message
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ import orjson
 
 from relaygate.billing.charge import Usage
 from relaygate.errors import BadRequest
-from relaygate.relay.anthropic_adapter import usage_from
+from relaygate.relay.anthropic.adapter import usage_from
 from relaygate.relay.convert.ir import (
     ChatRequest,
     ChatResponse,

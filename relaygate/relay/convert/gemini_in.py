@@ -30,7 +30,7 @@ from relaygate.relay.convert.ir import (
     stop_with_calls,
 )
 from relaygate.relay.convert.openai_in import unconvertible
-from relaygate.relay.gemini_json import field, object_field, schema_keys
+from relaygate.relay.gemini.casing import field, object_field, schema_keys
 from relaygate.relay.sse import event_json
 
 FINISH_REASONS: dict[str, StopReason] = {"STOP": "stop", "MAX_TOKENS": "length"}  # the rest are refusals

@@ -15,8 +15,8 @@ from relaygate.billing.charge import Usage
 from relaygate.billing.tokencount import count_content, count_text
 from relaygate.errors import GatewayError
 from relaygate.relay.call import RelayCall, StreamTap
-from relaygate.relay.openai_adapter import OpenAIAdapter
-from relaygate.relay.openai_usage import usage_from
+from relaygate.relay.openai.adapter import OpenAIAdapter
+from relaygate.relay.openai.usage import usage_from
 from relaygate.relay.sse import event_json
 from relaygate.relay.stream_meter import StreamMeter
 

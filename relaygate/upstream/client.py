@@ -18,8 +18,8 @@ from relaygate.channels.health import HealthMonitor, Verdict, judge, unreachable
 from relaygate.channels.registry import Channel
 from relaygate.errors import GatewayError, UpstreamError, UpstreamUnreachable
 from relaygate.redact import redact_upstream_text
-from relaygate.relay.http_client import ConnectionPool, HttpClientError, UpstreamResponse
 from relaygate.settings import Settings
+from relaygate.upstream.http_client import ConnectionPool, HttpClientError, UpstreamResponse
 
 log = logging.getLogger(__name__)
 

@@ -12,10 +12,10 @@ import orjson
 from relaygate.auth.credentials import Family
 from relaygate.errors import NotFound
 from relaygate.relay.asgi import Receive, Scope, Send, header_map, read_body, send_bytes
-from relaygate.relay.midjourney_adapter import MidjourneyProtocol
 from relaygate.relay.requests import authenticate_request, parse_request_json
 from relaygate.relay.routing import RelayRoute
-from relaygate.relay.task_pipeline import fetch_tasks, requested_ids, submit_route
+from relaygate.relay.tasks.midjourney import MidjourneyProtocol
+from relaygate.relay.tasks.pipeline import fetch_tasks, requested_ids, submit_route
 from relaygate.runtime import Runtime
 
 PROTOCOL = MidjourneyProtocol()

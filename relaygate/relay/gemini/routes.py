@@ -14,7 +14,7 @@ from relaygate.auth.credentials import Family
 from relaygate.errors import NotFound
 from relaygate.relay.asgi import Receive, Scope, Send, header_map, query_map, read_body
 from relaygate.relay.call import RelayCall
-from relaygate.relay.gemini_adapter import MODEL_PLACEHOLDER, GeminiAdapter
+from relaygate.relay.gemini.adapter import MODEL_PLACEHOLDER, GeminiAdapter
 from relaygate.relay.pipeline import relay
 from relaygate.relay.requests import authenticate_request, parse_request_json
 from relaygate.relay.routing import RelayRoute

@@ -17,8 +17,8 @@ from relaygate.errors import NotFound
 from relaygate.relay.asgi import Receive, Scope, Send, header_map, read_body, send_bytes
 from relaygate.relay.requests import authenticate_request, parse_request_json
 from relaygate.relay.routing import RelayRoute
-from relaygate.relay.suno_adapter import ACCEPTED_CODE, SunoProtocol
-from relaygate.relay.task_pipeline import fetch_tasks, requested_ids, submit_route
+from relaygate.relay.tasks.pipeline import fetch_tasks, requested_ids, submit_route
+from relaygate.relay.tasks.suno import ACCEPTED_CODE, SunoProtocol
 from relaygate.runtime import Runtime
 
 PROTOCOL = SunoProtocol()

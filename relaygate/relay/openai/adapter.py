@@ -16,10 +16,10 @@ from relaygate.redact import redact_upstream_body
 from relaygate.relay.call import RelayCall, StreamTap
 from relaygate.relay.error_bodies import stream_error_event
 from relaygate.relay.json_body import with_fields
-from relaygate.relay.openai_usage import choice_text, counted_prompt, counted_usage, usage_from
+from relaygate.relay.openai.usage import choice_text, counted_prompt, counted_usage, usage_from
 from relaygate.relay.sse import event_json
 from relaygate.relay.stream_meter import StreamMeter
-from relaygate.relay.upstream import UpstreamRequest, upstream_base
+from relaygate.upstream.client import UpstreamRequest, upstream_base
 
 STREAM_USAGE_ENDPOINTS = frozenset({"chat.completions", "completions"})
 AZURE_API_VERSION = "2024-10-21"  # the GA version used when the channel's base URL names none

@@ -9,6 +9,7 @@ Every instance probes; the conditional writes of `health_state` make one of them
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -17,17 +18,20 @@ from relaygate.channels import health_state
 from relaygate.channels.alerts import AlertWebhook, health_event
 from relaygate.channels.crypto import SecretBox
 from relaygate.channels.health import KEY_FAILURE_STATUSES
-from relaygate.channels.registry import channel_from_row
+from relaygate.channels.registry import Channel, channel_from_row
 from relaygate.periodic import Periodic
-from relaygate.relay.probe import probe_channel
 from relaygate.settings import Settings
 
 log = logging.getLogger(__name__)
 
+Probe = Callable[[Channel, Settings], Awaitable[dict[str, Any]]]
+"""Sends one tiny real request through a channel (the relay's `probe_channel`): status and error."""
+
 
 class ChannelProber:
-    def __init__(self, engine: AsyncEngine, box: SecretBox, settings: Settings, alerts: AlertWebhook):
+    def __init__(self, engine: AsyncEngine, box: SecretBox, settings: Settings, alerts: AlertWebhook, probe: Probe):
         self._engine = engine
+        self._probe = probe
         self._box = box
         self._settings = settings
         self._alerts = alerts
@@ -53,7 +57,7 @@ class ChannelProber:
         passed, error = False, None
         for key_row in probed:
             channel = channel_from_row(row, key_row, self._box)
-            result = await probe_channel(channel, self._settings)
+            result = await self._probe(channel, self._settings)
             if not _passed(result["status"]):
                 error = result["error"] or f"upstream answered {result['status']}"
                 continue

@@ -14,7 +14,7 @@ import orjson
 
 from relaygate.channels.registry import Channel
 from relaygate.relay.call import RelayCall
-from relaygate.relay.upstream import UpstreamRequest, upstream_base
+from relaygate.upstream.client import UpstreamRequest, upstream_base
 
 ACCEPTED_CODE = "success"
 

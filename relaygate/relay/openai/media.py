@@ -29,15 +29,15 @@ from relaygate.relay.asgi import Receive, Scope, Send, header_map, read_body
 from relaygate.relay.call import RelayCall, StreamTap
 from relaygate.relay.error_bodies import stream_error_event
 from relaygate.relay.multipart import find_form_field, form_boundary, replace_field
-from relaygate.relay.openai_adapter import OpenAIAdapter, openai_endpoint
-from relaygate.relay.openai_usage import usage_from
+from relaygate.relay.openai.adapter import OpenAIAdapter, openai_endpoint
+from relaygate.relay.openai.usage import usage_from
 from relaygate.relay.pipeline import relay
 from relaygate.relay.requests import authenticate_request, parse_request_json, required_model
 from relaygate.relay.routing import RelayRoute
 from relaygate.relay.sse import event_json
 from relaygate.relay.stream_meter import StreamMeter
-from relaygate.relay.upstream import UpstreamRequest
 from relaygate.runtime import Runtime
+from relaygate.upstream.client import UpstreamRequest
 
 DEFAULT_IMAGE_MODEL = "dall-e-2"  # what OpenAI generates with when the request names no model
 DEFAULT_MODERATION_MODEL = "omni-moderation-latest"

@@ -23,7 +23,7 @@ from relaygate.relay.error_bodies import stream_error_event
 from relaygate.relay.json_body import with_fields
 from relaygate.relay.sse import event_json
 from relaygate.relay.stream_meter import StreamMeter
-from relaygate.relay.upstream import UpstreamRequest, upstream_base
+from relaygate.upstream.client import UpstreamRequest, upstream_base
 
 DEFAULT_VERSION = "2023-06-01"
 PASSED_HEADERS = ("anthropic-version", "anthropic-beta")  # client headers that go upstream as they are

@@ -22,10 +22,10 @@ from relaygate.errors import GatewayError
 from relaygate.redact import redact_upstream_body
 from relaygate.relay.call import RelayCall
 from relaygate.relay.error_bodies import stream_error_event
-from relaygate.relay.gemini_json import field
+from relaygate.relay.gemini.casing import field
 from relaygate.relay.sse import event_json
 from relaygate.relay.stream_meter import StreamMeter
-from relaygate.relay.upstream import UpstreamRequest, upstream_base
+from relaygate.upstream.client import UpstreamRequest, upstream_base
 
 MODEL_PLACEHOLDER = "{model}"  # in RelayCall.upstream_path, replaced by each channel's model name
 API_VERSIONS = ("/v1beta", "/v1")

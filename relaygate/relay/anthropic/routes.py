@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from relaygate.auth.credentials import Family
-from relaygate.relay.anthropic_adapter import PASSED_HEADERS, AnthropicAdapter
+from relaygate.relay.anthropic.adapter import PASSED_HEADERS, AnthropicAdapter
 from relaygate.relay.asgi import Receive, Scope, Send, header_map, read_body
 from relaygate.relay.call import RelayCall
 from relaygate.relay.pipeline import relay

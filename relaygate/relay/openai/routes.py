@@ -10,8 +10,8 @@ from typing import Any
 from relaygate.auth.credentials import Family
 from relaygate.relay.asgi import Receive, Scope, Send, header_map, read_body
 from relaygate.relay.call import Adapter, RelayCall
-from relaygate.relay.openai_adapter import OpenAIAdapter
-from relaygate.relay.openai_responses import ResponsesAdapter
+from relaygate.relay.openai.adapter import OpenAIAdapter
+from relaygate.relay.openai.responses import ResponsesAdapter
 from relaygate.relay.pipeline import relay
 from relaygate.relay.requests import authenticate_request, parse_request_json, required_model
 from relaygate.relay.routing import Handler, RelayRoute

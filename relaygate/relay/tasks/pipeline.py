@@ -28,14 +28,14 @@ from relaygate.errors import (
 from relaygate.redact import redact_upstream_body, redact_upstream_text
 from relaygate.relay.asgi import Receive, Scope, Send, header_map, read_body, send_bytes
 from relaygate.relay.call import RelayCall
-from relaygate.relay.http_client import HttpClientError, UpstreamResponse
 from relaygate.relay.lifecycle import Hold, admitted, holding
 from relaygate.relay.pipeline import require_channel
 from relaygate.relay.requests import authenticate_request, parse_request_json
 from relaygate.relay.routing import Handler
-from relaygate.relay.upstream import PickChannel, UpstreamRequest, upstream_message
 from relaygate.runtime import Runtime
 from relaygate.tasks.service import Task, owned_tasks, record_task, update_task
+from relaygate.upstream.client import PickChannel, UpstreamRequest, upstream_message
+from relaygate.upstream.http_client import HttpClientError, UpstreamResponse
 
 SUBMITTED = "SUBMITTED"
 

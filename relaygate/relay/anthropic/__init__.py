@@ -1,0 +1,1 @@
+"""The Anthropic Messages protocol: its adapter and routes."""

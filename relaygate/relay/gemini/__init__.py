@@ -1,0 +1,1 @@
+"""The Gemini protocol: its adapter, key casing and routes."""

@@ -1,0 +1,1 @@
+"""The OpenAI protocol: chat, completions, embeddings, Responses, media and their usage."""

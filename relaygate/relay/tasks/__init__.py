@@ -1,0 +1,1 @@
+"""Asynchronous task protocols (Midjourney, Suno): submit, fetch and their shared pipeline."""
