@@ -53,8 +53,11 @@ lint: install
 typecheck: install
 	$(BIN)/mypy
 
+# Most tests wait on sockets and subprocesses, so three workers keep two cores busy; each test file
+# runs whole on one worker (its module fixtures are shared). PYTEST_WORKERS=0 runs them in-process.
+PYTEST_WORKERS ?= 3
 pytest: install
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile
 
 test: lint typecheck pytest
 
