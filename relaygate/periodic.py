@@ -14,13 +14,12 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 
-from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
 
 log = logging.getLogger(__name__)
 
 STOP_GRACE_S = 5.0  # how long a run in progress may finish before it is cancelled
-EXPECTED_FAILURES = (SQLAlchemyError, RedisError, OSError, TimeoutError)
+EXPECTED_FAILURES = (SQLAlchemyError, OSError, TimeoutError)  # Redis is imported only when configured
 
 
 class Periodic:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -15,7 +16,10 @@ def planned(target: str) -> str:
     """The commands `make TARGET` would run from scratch (-n: run nothing; -B: as if nothing were installed)."""
     if shutil.which("make") is None:
         pytest.skip("make is not installed")
-    return subprocess.run(["make", "-n", "-B", target], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    # Under `make test` the outer make's MAKEFLAGS/MAKELEVEL reach this one: without them it plans alone.
+    env = {name: value for name, value in os.environ.items() if name not in ("MAKEFLAGS", "MAKELEVEL", "MFLAGS")}
+    command = ["make", "--no-print-directory", "-n", "-B", target]
+    return subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, check=True).stdout
 
 
 def test_make_run_installs_the_package_without_dev_tools_or_browser() -> None:

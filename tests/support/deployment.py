@@ -32,6 +32,9 @@ class Deployment:
             "RELAYGATE_ROOT_PASSWORD": "root-password-for-tests",
             "RELAYGATE_FLUSH_INTERVAL": "0.2",
             "RELAYGATE_CHANGE_POLL_INTERVAL": "0.1",
+            # The suite runs on three workers on two cores: a loaded database may keep a request waiting
+            # for a connection longer than the 3 s a production pool allows (saturation has its own test).
+            "RELAYGATE_DB_POOL_TIMEOUT": "30",
             **{f"RELAYGATE_{name.upper()}": str(value) for name, value in settings.items()},
         }
         self.server: UvicornThread | None = None
