@@ -11,6 +11,7 @@ from relaygate.settings import Settings
 
 LINGER_TIMEOUT_S = 10.0
 GRACEFUL_SHUTDOWN_S = 30
+WORKER_HEALTHCHECK_S = 30
 
 
 def edge_limits(settings: Settings) -> EdgeLimits:
@@ -39,4 +40,7 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
         "proxy_headers": False,  # X-Forwarded-For is judged by RELAYGATE_TRUSTED_PROXIES in auth/client_ip.py
         "timeout_keep_alive": settings.keep_alive_timeout,
         "timeout_graceful_shutdown": GRACEFUL_SHUTDOWN_S,
+        # With --workers N, uvicorn kills a worker that does not answer its healthcheck ping in time
+        # (5 s by default): on a loaded machine a busy but healthy worker was killed mid-request.
+        "timeout_worker_healthcheck": WORKER_HEALTHCHECK_S,
     }
