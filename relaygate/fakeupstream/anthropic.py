@@ -12,6 +12,9 @@ rules (a contract tests compute bills from):
 - The reply is `words` words cut to `max_tokens` (stop reason `max_tokens`, else `end_turn`). A
   request that forces a tool (`tool_choice` `any` or `tool`) gets one `tool_use` block instead,
   costing `TOOL_USE_TOKENS`, its input following the tool's `input_schema` (`sample_json`).
+- Structured output (`output_config.format`, or the older beta's `output_format`, of type
+  `json_schema`) is answered with one text block of JSON following the schema (`sample_json`),
+  costing its words, uncut, stop reason `end_turn`.
 - A stream's last `message_delta` repeats the input token counts, as Anthropic's does.
 """
 
@@ -106,6 +109,15 @@ def tool_schema(request: Mapping[str, Any], name: str | None) -> Any:
     return tools[0].get("input_schema") if tools else None
 
 
+def json_answer_text(request: Mapping[str, Any]) -> str | None:
+    """The JSON text a structured output request is answered with, or None for a plain answer."""
+    config = request.get("output_config")
+    output_format = (config.get("format") if isinstance(config, Mapping) else None) or request.get("output_format")
+    if not isinstance(output_format, Mapping) or output_format.get("type") != "json_schema":
+        return None
+    return orjson.dumps(sample_json(output_format.get("schema"))).decode()
+
+
 def anthropic_usage(prompt: int, output: int, behaviour: UpstreamBehaviour) -> JSONObject:
     read = min(behaviour.cached, prompt)
     minutes = min(behaviour.cache_write, prompt - read)
@@ -131,7 +143,14 @@ class AnthropicAnswers:
         prompt = anthropic_prompt_tokens(body)
         tool = forced_tool(body)
         words, finish = reply_length(body, behaviour.words)
-        output, stop_reason = (TOOL_USE_TOKENS, "tool_use") if tool else (words, _STOP_REASONS[finish])
+        answer = json_answer_text(body)
+        text, pieces = (reply_text(words), stream_pieces(words)) if answer is None else (answer, (answer,))
+        if tool:
+            output, stop_reason = TOOL_USE_TOKENS, "tool_use"
+        elif answer is not None:
+            output, stop_reason = count_words(answer), "end_turn"
+        else:
+            output, stop_reason = words, _STOP_REASONS[finish]
         usage = None if behaviour.no_usage else anthropic_usage(prompt, output, behaviour)
         message: JSONObject = {
             "id": self.upstream.next_id("msg_fake"),
@@ -149,9 +168,9 @@ class AnthropicAnswers:
             "input": sample_json(tool_schema(body, tool)),
         }
         if body.get("stream") is True and not behaviour.no_stream:
-            events = message_events(message, tool_block if tool else None, words, stop_reason, usage)
+            events = message_events(message, tool_block if tool else None, pieces, stop_reason, usage)
             return await stream_events(request, events, behaviour)
-        content = [tool_block] if tool else [{"type": "text", "text": reply_text(words)}]
+        content = [tool_block] if tool else [{"type": "text", "text": text}]
         message |= {"content": content, "stop_reason": stop_reason}
         return json_answer(message if usage is None else message | {"usage": usage})
 
@@ -165,7 +184,11 @@ _STOP_REASONS = {"stop": "end_turn", "length": "max_tokens"}
 
 
 def message_events(
-    message: JSONObject, tool_block: JSONObject | None, words: int, stop_reason: str, usage: JSONObject | None
+    message: JSONObject,
+    tool_block: JSONObject | None,
+    pieces: tuple[str, ...],
+    stop_reason: str,
+    usage: JSONObject | None,
 ) -> list[bytes]:
     """The events of a streamed message: start, one block with its deltas, the final delta, stop."""
     start = message if usage is None else message | {"usage": usage | {"output_tokens": 1}}
@@ -185,7 +208,7 @@ def message_events(
         events.append({"type": "ping"})
         events += [
             {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": piece}}
-            for piece in stream_pieces(words)
+            for piece in pieces
         ]
     events.append({"type": "content_block_stop", "index": 0})
     final: JSONObject = {"type": "message_delta", "delta": {"stop_reason": stop_reason, "stop_sequence": None}}

@@ -85,7 +85,7 @@ class UpstreamBehaviour:
     tokens). Two flags make a dishonest upstream, for the gateway's spend bounds: `ignore-limit`
     (the reply has its `words` whatever output limit the request set) and `report-completion=N` (the
     OpenAI chat protocol reports N completion tokens, whatever it wrote); `break-after=N` resets the
-    connection after N events of a stream, with no terminator. For OpenAI chat, `call-tools`
+    connection after N events of a stream, with no terminator. For OpenAI chat and Responses, `call-tools`
     answers every request that has tools with a call of the first (a forced tool is always called),
     and `finish-stop` reports such an answer's finish reason as "stop", as some OpenAI-compatible
     servers do. Two flags make a LiteLLM-like upstream: `usage-on-choices` (an OpenAI chat stream
@@ -205,7 +205,8 @@ def without_limits(body: Mapping[str, Any]) -> dict[str, Any]:
 def sample_json(schema: Any) -> Any:
     """A value that follows a simple JSON Schema (or Gemini schema): every property, first enum value.
 
-    Strings are "fake", numbers 1, booleans true, arrays one item; a schema without a type is an object.
+    Strings are "fake", numbers 1, booleans true, arrays one item; a schema without a type is an
+    object; of a list of types (`["integer", "null"]`) the first that is not "null".
     """
     if not isinstance(schema, Mapping):
         return {}
@@ -214,7 +215,7 @@ def sample_json(schema: Any) -> Any:
     for union in ("anyOf", "any_of", "oneOf"):
         if isinstance(schema.get(union), list) and schema[union]:
             return sample_json(schema[union][0])
-    kind = str(schema.get("type") or "object").lower()
+    kind = _first_type(schema.get("type"))
     if kind == "string":
         return "fake"
     if kind in ("integer", "number"):
@@ -228,6 +229,13 @@ def sample_json(schema: Any) -> Any:
     properties = schema.get("properties")
     fields = properties if isinstance(properties, Mapping) else {}
     return {name: sample_json(value) for name, value in fields.items()}
+
+
+def _first_type(kind: Any) -> str:
+    """A schema's type in lower case: the first that is not "null" of a list of types, "object" when none."""
+    if isinstance(kind, list):
+        kind = next((name for name in kind if isinstance(name, str) and name.lower() != "null"), None)
+    return str(kind or "object").lower()
 
 
 def count_words(text: str) -> int:

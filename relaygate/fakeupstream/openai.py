@@ -81,7 +81,7 @@ class OpenAIAnswers:
             "type": "function",
             "function": {"name": tool, "arguments": orjson.dumps(sample_json(tool_parameters(body, tool))).decode()},
         }
-        answer = json_answer_text(body)
+        answer = json_answer_text(body.get("response_format"))
         if answer is not None and tool is None:
             words, finish_reason = count_words(answer), "stop"
             usage = None if behaviour.no_usage else usage_object(prompt_tokens, words)
@@ -166,36 +166,53 @@ def chat_stream_choices(words: int, finish_reason: str, text: str | None = None)
     return [*choices, {"index": 0, "delta": {}, "logprobs": None, "finish_reason": finish_reason}]
 
 
+def function_tools(body: JSONObject) -> dict[str, object]:
+    """The request's function tools, name: parameters, in either shape.
+
+    Chat nests each under `function` (`{"type": "function", "function": {"name": ...}}`); the
+    Responses API puts its fields on the tool itself (`{"type": "function", "name": ...}`).
+    """
+    tools: dict[str, object] = {}
+    for tool in body.get("tools") or ():
+        if not isinstance(tool, dict) or tool.get("type", "function") != "function":
+            continue
+        nested = tool.get("function")
+        function: JSONObject = nested if isinstance(nested, dict) else tool
+        name = function.get("name")
+        if isinstance(name, str) and name:
+            tools[name] = function.get("parameters")
+    return tools
+
+
 def called_tool(body: JSONObject, behaviour: UpstreamBehaviour) -> str | None:
-    """The function a chat request's answer calls: the forced one, or the first under `call-tools`."""
-    functions = [tool.get("function") for tool in body.get("tools") or () if isinstance(tool, dict)]
-    names = [str(function["name"]) for function in functions if isinstance(function, dict) and function.get("name")]
+    """The function a chat or Responses request's answer calls: the forced one, or the first under `call-tools`."""
+    names = list(function_tools(body))
     choice = body.get("tool_choice")
     if not names or choice == "none":
         return None
-    named = choice.get("function") if isinstance(choice, dict) else None
+    named = (choice.get("function") or choice) if isinstance(choice, dict) else None
     if isinstance(named, dict) and isinstance(named.get("name"), str):
         return str(named["name"])
     return names[0] if choice == "required" or behaviour.call_tools else None
 
 
 def tool_parameters(body: JSONObject, name: str | None) -> object:
-    for tool in body.get("tools") or ():
-        function = tool.get("function") if isinstance(tool, dict) else None
-        if isinstance(function, dict) and function.get("name") == name:
-            return function.get("parameters")
-    return None
+    return function_tools(body).get(name) if name is not None else None
 
 
-def json_answer_text(body: JSONObject) -> str | None:
-    """The JSON text a `response_format` asks for, or None for a plain answer."""
-    response_format = body.get("response_format")
+def json_answer_text(response_format: object) -> str | None:
+    """The JSON text a structured output format asks for, or None for a plain answer.
+
+    `response_format` is chat's `response_format` (the schema under `json_schema.schema`) or the
+    Responses API's `text.format` (the schema under `schema`).
+    """
     kind = response_format.get("type") if isinstance(response_format, dict) else None
     if kind == "json_object":
         return orjson.dumps({"reply": reply_text(3)}).decode()
-    if kind == "json_schema":
-        spec = response_format.get("json_schema") if isinstance(response_format, dict) else None
-        return orjson.dumps(sample_json(spec.get("schema") if isinstance(spec, dict) else None)).decode()
+    if kind == "json_schema" and isinstance(response_format, dict):
+        spec = response_format.get("json_schema")
+        schema = spec.get("schema") if isinstance(spec, dict) else response_format.get("schema")
+        return orjson.dumps(sample_json(schema)).decode()
     return None
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import anthropic
@@ -45,6 +46,42 @@ def test_forced_tool_gets_a_tool_use_block_and_tools_count_as_input(fake_upstrea
     assert message.content[0].name == "get_weather"
     assert message.stop_reason == "tool_use"
     assert (message.usage.input_tokens, message.usage.output_tokens) == (8 + 1 + 4, TOOL_USE_TOKENS)
+
+
+CITY_FORMAT: Any = {
+    "type": "json_schema",
+    "schema": {
+        "type": "object",
+        "properties": {"name": {"type": "string"}, "coastal": {"type": "boolean"}},
+        "required": ["name", "coastal"],
+        "additionalProperties": False,
+    },
+}
+
+
+def test_structured_output_is_answered_with_json_text_following_the_schema(fake_upstream: str) -> None:
+    with sdk(fake_upstream) as client:
+        message = client.messages.create(
+            model="c", max_tokens=50, messages=MESSAGES, output_config={"format": CITY_FORMAT}
+        )
+    [block] = message.content
+    assert block.type == "text"
+    assert json.loads(block.text) == {"name": "fake", "coastal": True}
+    assert message.stop_reason == "end_turn"
+    assert message.usage.output_tokens == len(block.text.split())
+
+
+def test_structured_output_streams_its_json_text(fake_upstream: str) -> None:
+    with (
+        sdk(fake_upstream) as client,
+        client.messages.stream(
+            model="c", max_tokens=50, messages=MESSAGES, output_config={"format": CITY_FORMAT}
+        ) as stream,
+    ):
+        text = "".join(stream.text_stream)
+        final = stream.get_final_message()
+    assert json.loads(text) == {"name": "fake", "coastal": True}
+    assert (final.usage.output_tokens, final.stop_reason) == (len(text.split()), "end_turn")
 
 
 def test_cache_flags_split_the_prompt_as_anthropic_reports_it(fake_upstream: str) -> None:

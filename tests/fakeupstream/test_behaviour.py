@@ -19,7 +19,7 @@ from relaygate.fakeupstream import (
     reply_text,
     reply_words,
 )
-from relaygate.fakeupstream.behaviour import embedding_vectors, stream_pieces
+from relaygate.fakeupstream.behaviour import embedding_vectors, sample_json, stream_pieces
 
 
 def chat(*contents: object, **extra: object) -> dict[str, object]:
@@ -169,3 +169,17 @@ def test_base64_embeddings_decode_to_the_float_embeddings() -> None:
         if isinstance(text, str)
     ]
     assert decoded == floats == [embedding_vector("a"), embedding_vector("b c")]
+
+
+def test_sample_json_follows_a_json_schema_or_a_gemini_schema() -> None:
+    schema = {
+        "type": "object",
+        "properties": {
+            "name": {"type": "string"},
+            "population": {"type": ["integer", "null"]},
+            "tags": {"type": "ARRAY", "items": {"type": "STRING"}},
+            "size": {"enum": ["small", "big"]},
+            "coastal": {"anyOf": [{"type": "boolean"}, {"type": "null"}]},
+        },
+    }
+    assert sample_json(schema) == {"name": "fake", "population": 1, "tags": ["fake"], "size": "small", "coastal": True}

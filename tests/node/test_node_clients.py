@@ -33,13 +33,6 @@ CHARGES: dict[str, Callable[[int, int], int]] = {
     "claude-test": claude_charge,
     "gemini-test": gemini_charge,
 }
-FAKE_RESPONSES_TEXT_ONLY = pytest.mark.xfail(
-    strict=True,
-    reason="the fake upstream's /v1/responses answers text only: no function_call items, no text.format JSON",
-)
-FAKE_ANTHROPIC_IGNORES_FORMAT = pytest.mark.xfail(
-    strict=True, reason="the fake upstream's /v1/messages ignores output_config.format (json_schema): it answers text"
-)
 GEMINI_SCHEMA_DROPPED = pytest.mark.xfail(
     strict=True,
     reason="gateway: convert/gemini_in.py drops generationConfig.responseMimeType and responseSchema, so the "
@@ -199,16 +192,16 @@ PROVIDERS = [*NATIVE, *CONVERTED, ("openai-responses", "gpt-4o-mini"), *RESPONSE
 TOOL_PROVIDERS = [
     *NATIVE,
     *CONVERTED,
-    pytest.param("openai-responses", "gpt-4o-mini", marks=FAKE_RESPONSES_TEXT_ONLY),
+    ("openai-responses", "gpt-4o-mini"),
     *RESPONSES,
 ]
 OBJECT_PROVIDERS = [
     ("openai-chat", "gpt-4o-mini"),
-    pytest.param("anthropic", "claude-test", marks=FAKE_ANTHROPIC_IGNORES_FORMAT),
+    ("anthropic", "claude-test"),
     ("google", "gemini-test"),
     *CONVERTED[:3],
     pytest.param("google", "gpt-4o-mini", marks=GEMINI_SCHEMA_DROPPED),
-    pytest.param("openai-responses", "gpt-4o-mini", marks=FAKE_RESPONSES_TEXT_ONLY),
+    ("openai-responses", "gpt-4o-mini"),
     *RESPONSES,
 ]
 
