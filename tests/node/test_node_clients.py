@@ -33,11 +33,6 @@ CHARGES: dict[str, Callable[[int, int], int]] = {
     "claude-test": claude_charge,
     "gemini-test": gemini_charge,
 }
-GEMINI_SCHEMA_DROPPED = pytest.mark.xfail(
-    strict=True,
-    reason="gateway: convert/gemini_in.py drops generationConfig.responseMimeType and responseSchema, so the "
-    "request reaches the OpenAI channel without response_format and the answer is prose (issue 12 item 2)",
-)
 
 
 @pytest.fixture(autouse=True)
@@ -200,7 +195,7 @@ OBJECT_PROVIDERS = [
     ("anthropic", "claude-test"),
     ("google", "gemini-test"),
     *CONVERTED[:3],
-    pytest.param("google", "gpt-4o-mini", marks=GEMINI_SCHEMA_DROPPED),
+    ("google", "gpt-4o-mini"),
     ("openai-responses", "gpt-4o-mini"),
     *RESPONSES,
 ]

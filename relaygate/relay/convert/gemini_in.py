@@ -8,6 +8,7 @@ import orjson
 
 from relaygate.billing.charge import Usage
 from relaygate.errors import BadRequest
+from relaygate.relay.convert.gemini_schema import PLAIN_MIME_TYPES, json_schema, response_format
 from relaygate.relay.convert.ir import (
     ChatRequest,
     ChatResponse,
@@ -30,7 +31,7 @@ from relaygate.relay.convert.ir import (
     stop_with_calls,
 )
 from relaygate.relay.convert.openai_in import unconvertible
-from relaygate.relay.gemini.casing import field, object_field, schema_keys
+from relaygate.relay.gemini.casing import field, object_field
 from relaygate.relay.sse import event_json
 
 FINISH_REASONS: dict[str, StopReason] = {"STOP": "stop", "MAX_TOKENS": "length"}  # the rest are refusals
@@ -66,6 +67,9 @@ def refuse_unconvertible(body: dict[str, Any]) -> None:
         raise unconvertible("generationConfig.candidateCount", "a Gemini")
     if field(config, "responseLogprobs") is True:
         raise unconvertible("generationConfig.responseLogprobs", "a Gemini")
+    mime_type = field(config, "responseMimeType")
+    if mime_type is not None and mime_type not in PLAIN_MIME_TYPES:
+        raise unconvertible("generationConfig.responseMimeType", "a Gemini")
 
 
 def parse_request(body: dict[str, Any]) -> ChatRequest:
@@ -91,6 +95,7 @@ def parse_request(body: dict[str, Any]) -> ChatRequest:
         temperature=_number(config.get("temperature")),
         top_p=_number(field(config, "topP")),
         stop=[s for s in stop if isinstance(s, str)] if isinstance(stop, list) else [],
+        response_format=response_format(config),
     )
 
 
@@ -131,22 +136,10 @@ def _tools(group: Any) -> list[Tool]:
         if isinstance(declaration, dict) and isinstance(declaration.get("name"), str):
             schema = field(declaration, "parametersJsonSchema")  # JSON Schema already, kept as it is
             if not isinstance(schema, dict) and isinstance(declaration.get("parameters"), dict):
-                schema = json_schema(schema_keys(declaration["parameters"]))
+                schema = json_schema(declaration["parameters"])
             parameters = schema if isinstance(schema, dict) else {"type": "object", "properties": {}}
             tools.append(Tool(declaration["name"], str(declaration.get("description") or ""), parameters))
     return tools
-
-
-def json_schema(schema: Any) -> Any:
-    """Gemini's OpenAPI-style schema as JSON Schema: type names in lower case."""
-    if isinstance(schema, dict):
-        return {
-            key: value.lower() if key == "type" and isinstance(value, str) else json_schema(value)
-            for key, value in schema.items()
-        }
-    if isinstance(schema, list):
-        return [json_schema(item) for item in schema]
-    return schema
 
 
 def _tool_choice(config: Any) -> ToolChoice | None:
