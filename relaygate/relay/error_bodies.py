@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import orjson
 
 from relaygate.auth.credentials import Family
@@ -49,3 +51,15 @@ def stream_error_event(family: Family, error: GatewayError) -> bytes:
     if family is Family.ANTHROPIC:
         return b"event: error\ndata: " + body + b"\n\n"
     return b"data: " + body + b"\n\n"
+
+
+def failed_response(response: dict[str, Any], error: GatewayError) -> dict[str, Any]:
+    """A Responses API response object as a failure ends it (in `response.failed`): status "failed",
+    `error` {code, message}, with the code among OpenAI's ("server_error" for the gateway's 5xx)."""
+    code = "server_error" if error.status >= 500 else error.code
+    return {
+        **response,
+        "status": "failed",
+        "incomplete_details": None,
+        "error": {"code": code, "message": error.message},
+    }

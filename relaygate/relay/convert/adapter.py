@@ -22,7 +22,6 @@ from relaygate.relay.call import Adapter, RelayCall, StreamTap
 from relaygate.relay.convert.codecs import ANTHROPIC, GEMINI, OPENAI, RESPONSES, Codec, StreamParser, StreamRenderer
 from relaygate.relay.convert.ir import ChatRequest, ChatResponse, Finish, UsageReport
 from relaygate.relay.convert.structured import AnswerToolParser, as_content
-from relaygate.relay.error_bodies import stream_error_event
 from relaygate.relay.gemini.adapter import MODEL_PLACEHOLDER, GeminiAdapter
 from relaygate.relay.openai.adapter import OpenAIAdapter
 from relaygate.relay.unserved import unserved
@@ -125,18 +124,16 @@ class ConvertingAdapter:
             if self._request.response_format is not None
             else self._target.codec.stream_parser(),
             self._client.stream_renderer(self._request, call.model),
-            call.family,
         )
 
 
 class ConvertingTap:
     """The wrapped adapter's tap watches and meters the upstream's events; the client gets them converted."""
 
-    def __init__(self, upstream: StreamTap, parser: StreamParser, renderer: StreamRenderer, family: Family):
+    def __init__(self, upstream: StreamTap, parser: StreamParser, renderer: StreamRenderer):
         self._upstream = upstream
         self._parser = parser
         self._renderer = renderer
-        self._family = family
         self.meter = upstream.meter
 
     def forward(self, event: bytes) -> bytes:
@@ -151,7 +148,8 @@ class ConvertingTap:
         return self._renderer.render(Finish("length")) + self.close()
 
     def fail(self, error: GatewayError) -> bytes:
-        return stream_error_event(self._family, error)
+        # The client is told the usage it is billed for what came before the break, where its protocol can say it.
+        return self._renderer.render(UsageReport(self._upstream.usage())) + self._renderer.fail(error)
 
     def usage(self) -> Usage:
         return self._upstream.usage()

@@ -7,7 +7,9 @@ from typing import Any
 
 import orjson
 
+from relaygate.auth.credentials import Family
 from relaygate.billing.charge import Usage
+from relaygate.errors import GatewayError
 from relaygate.relay.convert.ir import (
     ChatRequest,
     ChatResponse,
@@ -27,6 +29,7 @@ from relaygate.relay.convert.ir import (
     UsageReport,
 )
 from relaygate.relay.convert.structured import ANSWER_TOOL, answer_tool
+from relaygate.relay.error_bodies import stream_error_event
 
 DEFAULT_MAX_TOKENS = 4096  # Anthropic requires max_tokens; other protocols may leave it out
 STOP_REASONS: dict[StopReason, str] = {
@@ -168,6 +171,9 @@ class StreamRenderer:
             "usage": render_usage(self._usage),
         }
         return head + self._close_block() + _event("message_delta", final) + _event("message_stop", {})
+
+    def fail(self, error: GatewayError) -> bytes:
+        return stream_error_event(Family.ANTHROPIC, error)
 
     def _start(self, upstream_id: str) -> bytes:
         self._started = True

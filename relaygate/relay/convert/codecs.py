@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from relaygate.errors import GatewayError
 from relaygate.relay.convert import (
     anthropic_in,
     anthropic_out,
@@ -30,6 +31,9 @@ class StreamRenderer(Protocol):
 
     def close(self) -> bytes:
         """The client's closing events, once the upstream's stream ended."""
+
+    def fail(self, error: GatewayError) -> bytes:
+        """The client's end of a stream the upstream broke off: the protocol's error event."""
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,9 @@ from typing import Any
 
 import orjson
 
+from relaygate.auth.credentials import Family
 from relaygate.billing.charge import Usage
+from relaygate.errors import GatewayError
 from relaygate.relay.convert.ir import (
     ChatRequest,
     ChatResponse,
@@ -26,6 +28,7 @@ from relaygate.relay.convert.ir import (
     ToolResult,
     UsageReport,
 )
+from relaygate.relay.error_bodies import stream_error_event
 
 FINISH_REASONS: dict[StopReason, str] = {
     "stop": "STOP",
@@ -155,6 +158,9 @@ class StreamRenderer:
     def close(self) -> bytes:
         calls = [render_part(ToolCall("", name, arguments)) for name, arguments in self._calls.values()]
         return self._chunk([call for call in calls if call], finish=FINISH_REASONS[self._stop])
+
+    def fail(self, error: GatewayError) -> bytes:
+        return stream_error_event(Family.GEMINI, error)
 
     def _chunk(self, parts: list[dict[str, Any]], finish: str | None = None) -> bytes:
         candidate: dict[str, Any] = {"content": {"role": "model", "parts": parts}, "index": 0}

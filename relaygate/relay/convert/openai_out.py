@@ -7,7 +7,9 @@ from typing import Any
 
 import orjson
 
+from relaygate.auth.credentials import Family
 from relaygate.billing.charge import Usage
+from relaygate.errors import GatewayError
 from relaygate.relay.convert.ir import (
     ChatRequest,
     ChatResponse,
@@ -26,6 +28,7 @@ from relaygate.relay.convert.ir import (
     UsageReport,
     data_url,
 )
+from relaygate.relay.error_bodies import stream_error_event
 
 DONE = b"data: [DONE]\n\n"
 
@@ -173,6 +176,9 @@ class StreamRenderer:
         if self._include_usage:
             tail += _event(self._head | {"model": self._model, "choices": [], "usage": render_usage(self._usage)})
         return tail + DONE
+
+    def fail(self, error: GatewayError) -> bytes:
+        return stream_error_event(Family.OPENAI, error)
 
     def _chunk(self, delta: dict[str, Any], finish_reason: str | None = None) -> bytes:
         choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}

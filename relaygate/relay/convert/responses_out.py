@@ -5,7 +5,9 @@ A stream is the documented sequence, every event with its `sequence_number`: `re
 `response.content_part.added`, `response.output_text.delta`..., `response.output_text.done`,
 `response.content_part.done`, for a function call `response.function_call_arguments.delta`...,
 `response.function_call_arguments.done`; `response.output_item.done`; and last `response.completed`
-(`response.incomplete` when the output limit or a filter cut the answer) with the usage.
+(`response.incomplete` when the output limit or a filter cut the answer) with the usage. A stream
+the upstream breaks off ends as a failed response does: `response.failed`, the response with status
+"failed", its `error` and the usage billed, the item being written left "incomplete".
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any
 import orjson
 
 from relaygate.billing.charge import Usage
+from relaygate.errors import GatewayError
 from relaygate.relay.convert.ir import (
     ChatRequest,
     ChatResponse,
@@ -35,6 +38,7 @@ from relaygate.relay.convert.ir import (
     UsageReport,
     data_url,
 )
+from relaygate.relay.error_bodies import failed_response
 
 INCOMPLETE: dict[StopReason, str] = {"length": "max_output_tokens", "content_filter": "content_filter"}
 
@@ -173,6 +177,20 @@ class StreamRenderer:
         final["usage"] = render_usage(self._usage)
         kind = "response.incomplete" if self._stop in INCOMPLETE else "response.completed"
         return head + self._close_item() + self._event(kind, {"response": final})
+
+    def fail(self, error: GatewayError) -> bytes:
+        head = b"" if self._id else self._start("")
+        output = [*self._output, *([self._incomplete_item()] if self._open is not None else [])]
+        response = response_object(self._id, self._model, self._request, output, self._stop)
+        failed = failed_response(response | {"usage": render_usage(self._usage)}, error)
+        return head + self._event("response.failed", {"response": failed})
+
+    def _incomplete_item(self) -> dict[str, Any]:
+        """The item being written when the stream broke off, with what it has so far."""
+        assert self._open is not None
+        if self._open["type"] == "message":
+            return message_item(self._open["id"], self._written) | {"status": "incomplete"}
+        return self._open | {"status": "incomplete"}
 
     def _start(self, upstream_id: str) -> bytes:
         self._id = _response_id(upstream_id)

@@ -2,11 +2,13 @@
 
 A Responses stream has no usage chunk to hide: the usage arrives inside the last event
 (`response.completed`, or `response.incomplete` / `response.failed`) as `response.usage`, with
-`input_tokens`, `input_tokens_details.cached_tokens` and `output_tokens`.
+`input_tokens`, `input_tokens_details.cached_tokens` and `output_tokens`. A stream the upstream
+breaks off ends as a failed response does: `response.failed`, numbered after the last event.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import orjson
@@ -15,6 +17,7 @@ from relaygate.billing.charge import Usage
 from relaygate.billing.tokencount import count_content, count_text
 from relaygate.errors import GatewayError
 from relaygate.relay.call import RelayCall, StreamTap
+from relaygate.relay.error_bodies import failed_response
 from relaygate.relay.openai.adapter import OpenAIAdapter
 from relaygate.relay.openai.usage import usage_from
 from relaygate.relay.sse import event_json
@@ -22,6 +25,7 @@ from relaygate.relay.stream_meter import StreamMeter
 
 TERMINAL_EVENTS = (b"response.completed", b"response.incomplete", b"response.failed")
 OUTPUT_DELTAS = frozenset({"response.output_text.delta", "response.function_call_arguments.delta"})
+SEQUENCE_NUMBER = re.compile(rb'"sequence_number":\s*(\d+)')
 
 
 class ResponsesAdapter(OpenAIAdapter):
@@ -43,9 +47,12 @@ class ResponsesStreamTap:
         self._call = call
         self._reported: Usage | None = None
         self._response: dict[str, Any] = {}  # the response object as `response.created` announced it
+        self._sequence = -1  # the last event's `sequence_number`
         self.meter = StreamMeter(call.output_limit, delta_text)
 
     def forward(self, event: bytes) -> bytes:
+        if found := SEQUENCE_NUMBER.search(event):
+            self._sequence = int(found[1])
         if not self._response and b"response.created" in event:
             created = (event_json(event) or {}).get("response")
             if isinstance(created, dict):
@@ -60,21 +67,24 @@ class ResponsesStreamTap:
         return b""
 
     def cut(self) -> bytes:
-        usage = self.usage()
-        response = {
-            **self._response,
-            "status": "incomplete",
-            "incomplete_details": {"reason": "max_output_tokens"},
-            "usage": {
-                "input_tokens": usage.prompt,
-                "output_tokens": usage.completion,
-                "total_tokens": usage.prompt + usage.completion,
-            },
-        }
-        return _event("response.incomplete", {"type": "response.incomplete", "response": response})
+        response = {**self._response, "status": "incomplete", "incomplete_details": {"reason": "max_output_tokens"}}
+        return self._last_event("response.incomplete", response | {"usage": self._usage_object()})
 
     def fail(self, error: GatewayError) -> bytes:
-        return _event("error", {"type": "error", "code": error.code, "message": error.message, "param": None})
+        return self._last_event(
+            "response.failed", failed_response(self._response, error) | {"usage": self._usage_object()}
+        )
+
+    def _last_event(self, kind: str, response: dict[str, Any]) -> bytes:
+        return _event(kind, {"type": kind, "sequence_number": self._sequence + 1, "response": response})
+
+    def _usage_object(self) -> dict[str, int]:
+        usage = self.usage()
+        return {
+            "input_tokens": usage.prompt,
+            "output_tokens": usage.completion,
+            "total_tokens": usage.prompt + usage.completion,
+        }
 
     def usage(self) -> Usage:
         if self._reported is not None and not self.meter.over:
