@@ -23,6 +23,10 @@ ChannelType = Literal["openai", "azure", "anthropic", "gemini", "midjourney", "s
 
 ChannelStatus = Literal["enabled", "disabled", "auto_disabled"]
 CostPrices = dict[str, dict[Literal["input", "cached_input", "output", "per_call"], str]]
+CHAT_COMPLETIONS_ONLY = (
+    "an OpenAI-compatible upstream with /v1/chat/completions but no /v1/responses: Responses requests for its "
+    "models are converted to chat completions, streaming included (openai and azure channels only)"
+)
 
 
 class KeyOut(BaseModel):
@@ -51,6 +55,7 @@ class ChannelOut(BaseModel):
     last_probe_at: datetime | None
     last_probe_error: str | None
     cost_prices: CostPrices = Field(description="what the upstream charges, USD per 1M tokens or per call")
+    chat_completions_only: bool = Field(description=CHAT_COMPLETIONS_ONLY)
     unpriced_models: list[str] = Field(description="served models without a price: requests for them get 503")
     created_at: datetime
 
@@ -71,6 +76,7 @@ class ChannelCreate(BaseModel):
     priority: int = Field(default=0, ge=-INT32_MAX, le=INT32_MAX, description="higher tiers are tried first")
     weight: int = Field(default=1, ge=0, le=INT32_MAX, description="share of traffic inside a priority tier")
     cost_prices: CostPrices | None = None
+    chat_completions_only: bool = Field(default=False, description=CHAT_COMPLETIONS_ONLY)
 
 
 class ChannelPatch(BaseModel):
@@ -87,6 +93,7 @@ class ChannelPatch(BaseModel):
     weight: int | None = Field(default=None, ge=0, le=INT32_MAX)
     status: Literal["enabled", "disabled"] | None = None
     cost_prices: CostPrices | None = None
+    chat_completions_only: bool | None = Field(default=None, description=CHAT_COMPLETIONS_ONLY)
 
 
 class KeysAdd(BaseModel):

@@ -2,7 +2,9 @@
 
 Highest priority tier first, weighted random inside a tier; a retry moves on to channels not
 yet tried, tier by tier. Every question names the channel types that speak the caller's
-protocol, so a route only ever reaches channels it can talk to.
+protocol, so a route only ever reaches channels it can talk to. A channel speaks its type, and an
+OpenAI-protocol one that also serves the Responses API speaks `responses_type(type)` too (all do
+but those set `chat_completions_only`), which is what `/v1/responses` asks for natively.
 
 A channel may hold many upstream keys: the view keeps one `Channel` per live key (built once per
 load, so a pick allocates nothing) and a pick spreads requests over them at random. Channel health
@@ -14,10 +16,23 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from relaygate.channels.crypto import SecretBox
+
+RESPONSES_CHANNEL_TYPES = frozenset({"openai", "azure"})  # the types whose upstreams may serve /v1/responses
+
+
+def responses_type(channel_type: str) -> str:
+    """The type a channel of `channel_type` speaks when it serves the Responses API."""
+    return f"{channel_type}+responses"
+
+
+def spoken_types(channel_type: str, chat_completions_only: bool) -> frozenset[str]:
+    if channel_type in RESPONSES_CHANNEL_TYPES and not chat_completions_only:
+        return frozenset({channel_type, responses_type(channel_type)})
+    return frozenset({channel_type})
 
 
 @dataclass(frozen=True)
@@ -36,6 +51,11 @@ class Channel:
     weight: int
     key_id: int = 0
     key_hint: str = ""
+    chat_completions_only: bool = False  # an OpenAI-compatible upstream without /v1/responses
+    speaks: frozenset[str] = field(init=False, repr=False, compare=False)  # the types routes match
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "speaks", spoken_types(self.type, self.chat_completions_only))
 
     def upstream_model(self, model: str) -> str:
         return self.model_map.get(model, model)
@@ -109,7 +129,7 @@ class ChannelRegistry:
     def serves(self, group: str, model: str, types: frozenset[str] | None = None) -> bool:
         """Whether a channel of one of `types` (None: any type) serves `model` to `group`."""
         tiers = self._by_route.get((group, model), ())
-        return any(types is None or channel.type in types for tier in tiers for channel in tier)
+        return any(types is None or not channel.speaks.isdisjoint(types) for tier in tiers for channel in tier)
 
     def listed_in(self, groups: frozenset[str], model: str) -> bool:
         """Whether any channel, enabled or not, lists `model` for one of `groups`."""
@@ -124,7 +144,7 @@ class ChannelRegistry:
         return {
             model
             for channel in self._all
-            if channel.type in types and group in channel.groups
+            if not channel.speaks.isdisjoint(types) and group in channel.groups
             for model in channel.models
         }
 
@@ -132,7 +152,7 @@ class ChannelRegistry:
         """A channel of one of `types` for `model` in `group`, not in `tried`, with one of its live keys;
         None when none is left."""
         for tier in self._by_route.get((group, model), ()):
-            left = [channel for channel in tier if channel.id not in tried and channel.type in types]
+            left = [channel for channel in tier if channel.id not in tried and not channel.speaks.isdisjoint(types)]
             if not left:
                 continue
             chosen = left[0]
@@ -165,4 +185,5 @@ def channel_from_row(row: Any, key_row: Any, box: SecretBox) -> Channel:
         weight=row["weight"],
         key_id=key_row["id"],
         key_hint=key_row["key_hint"],
+        chat_completions_only=bool(row.get("chat_completions_only", False)),
     )

@@ -15,7 +15,7 @@ from sqlalchemy import delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from relaygate.channels.crypto import SecretBox, secret_hint
-from relaygate.channels.registry import Channel, channel_from_row
+from relaygate.channels.registry import RESPONSES_CHANNEL_TYPES, Channel, channel_from_row
 from relaygate.clock import now
 from relaygate.errors import InvalidValue, NotFoundError
 from relaygate.store.changes import record_change
@@ -24,7 +24,18 @@ from relaygate.store.schema import channel_keys, channels
 CHANNEL_TYPES = ("openai", "azure", "anthropic", "gemini", "midjourney", "suno")
 STATUSES = ("enabled", "disabled", "auto_disabled")
 MANUAL_STATUSES = ("enabled", "disabled")  # what an admin sets; auto_disabled is channel health's
-EDITABLE = ("name", "type", "base_url", "models", "model_map", "groups", "priority", "weight", "cost_prices")
+EDITABLE = (
+    "name",
+    "type",
+    "base_url",
+    "models",
+    "model_map",
+    "groups",
+    "priority",
+    "weight",
+    "cost_prices",
+    "chat_completions_only",
+)
 MANUAL_DISABLE = "disabled by an administrator"
 COST_KINDS = ("input", "cached_input", "output", "per_call")
 
@@ -42,6 +53,7 @@ class NewChannel:
     weight: int = 1
     keys: tuple[str, ...] = ()  # many upstream keys; `key` is the one-key form
     cost_prices: dict[str, dict[str, str]] | None = None
+    chat_completions_only: bool = False  # the upstream has no /v1/responses: Responses requests are converted
 
     def all_keys(self) -> list[str]:
         return clean_keys([*self.keys, *([self.key] if self.key else [])])
@@ -66,6 +78,12 @@ def validate_channel(spec: NewChannel, *, keys_required: bool = True) -> None:
         raise InvalidValue("models must list at least one model this channel serves", field="models")
     if spec.weight < 0:
         raise InvalidValue("weight must not be negative", field="weight")
+    if spec.chat_completions_only and spec.type not in RESPONSES_CHANNEL_TYPES:
+        raise InvalidValue(
+            f"chat_completions_only is for {' and '.join(sorted(RESPONSES_CHANNEL_TYPES))} channels: other types "
+            "have no Responses API of their own, and their Responses requests are always converted",
+            field="chat_completions_only",
+        )
     for model, rates in (spec.cost_prices or {}).items():
         for kind, value in rates.items():
             if kind not in COST_KINDS or not _is_usd(value):
@@ -96,6 +114,7 @@ async def add_channel(conn: AsyncConnection, spec: NewChannel, box: SecretBox) -
             weight=spec.weight,
             status="enabled",
             cost_prices=spec.cost_prices,
+            chat_completions_only=spec.chat_completions_only,
             created_at=now(),
             **_first_key(spec.all_keys(), box),
         )
@@ -165,6 +184,7 @@ async def update_channel(
         priority=merged["priority"],
         weight=merged["weight"],
         cost_prices=merged["cost_prices"],
+        chat_completions_only=merged["chat_completions_only"],
     )
     validate_channel(spec, keys_required=False)
     values = {name: merged[name] for name in EDITABLE}
@@ -282,6 +302,7 @@ def public_channel(row: Any, key_rows: list[Any]) -> dict[str, Any]:
         "last_probe_at": row["last_probe_at"],
         "last_probe_error": row["last_probe_error"],
         "cost_prices": row["cost_prices"] or {},
+        "chat_completions_only": bool(row["chat_completions_only"]),
         "created_at": row["created_at"],
     }
 

@@ -37,9 +37,15 @@ COLUMNS = (
     "groups",
     "priority",
     "weight",
+    "chat_completions_only",
     "status",
     "disabled_reason",
     "last_probe_at",
+)
+
+CHAT_ONLY_HELP = (
+    "The upstream (openai or azure type) serves /v1/chat/completions but not /v1/responses: convert Responses "
+    "requests for its models to chat completions, as for Anthropic and Gemini channels."
 )
 
 
@@ -61,6 +67,9 @@ def channel_group() -> None:
 @click.option("--group", "groups", multiple=True, help="Groups served (repeatable); default: default.")
 @click.option("--priority", default=0, show_default=True, help="Higher tiers are tried first.")
 @click.option("--weight", default=1, show_default=True, help="Share of traffic inside a priority tier.")
+@click.option(
+    "--chat-completions-only/--no-chat-completions-only", default=False, show_default=True, help=CHAT_ONLY_HELP
+)
 @json_option
 def add(
     type_: str,
@@ -73,6 +82,7 @@ def add(
     groups: tuple[str, ...],
     priority: int,
     weight: int,
+    chat_completions_only: bool,
     as_json: bool,
 ) -> None:
     """Add an upstream provider; its keys are stored encrypted and only their hints are ever shown."""
@@ -90,6 +100,7 @@ def add(
         groups=groups or ("default",),
         priority=priority,
         weight=weight,
+        chat_completions_only=chat_completions_only,
     )
     config = settings()
 
@@ -118,6 +129,7 @@ def add(
 @click.option("--group", "groups", multiple=True, help="Groups served (repeatable; replaces the list).")
 @click.option("--priority", type=int, help="Higher tiers are tried first.")
 @click.option("--weight", type=click.IntRange(min=0), help="Share of traffic inside a priority tier.")
+@click.option("--chat-completions-only/--no-chat-completions-only", default=None, help=CHAT_ONLY_HELP)
 @json_option
 def update(
     channel_id: int,
@@ -132,6 +144,7 @@ def update(
     groups: tuple[str, ...],
     priority: int | None,
     weight: int | None,
+    chat_completions_only: bool | None,
     as_json: bool,
 ) -> None:
     """Change a channel's settings; only the options given change. Running servers follow within 1 s."""
@@ -145,6 +158,7 @@ def update(
             ("name", name),
             ("priority", priority),
             ("weight", weight),
+            ("chat_completions_only", chat_completions_only),
         )
         if value is not None
     }

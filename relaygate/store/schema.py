@@ -110,6 +110,9 @@ channels = Table(
     # decimal strings per 1M tokens (or per call): the cost beside the charge in analytics.
     Column("cost_prices", JSON, nullable=True),
     Column("created_at", BigInteger, nullable=False),
+    # An OpenAI-compatible upstream that has /v1/chat/completions but no /v1/responses: Responses
+    # requests for its models are converted to chat completions, as for Anthropic and Gemini channels.
+    Column("chat_completions_only", Boolean, nullable=False, server_default=false()),
 )
 
 # The upstream keys of a channel (one or many), encrypted; requests spread over its enabled ones.

@@ -138,3 +138,21 @@ def test_fetch_models_reads_the_upstream_list_and_unpriced_models_are_flagged(
     assert fetched.json()["new"]
     refused = new_channel(root, fake_upstream, key="fake;fail=401")
     assert error_of(root.post(f"/api/channels/{refused['id']}/fetch-models"))[0] == 502
+
+
+def test_chat_completions_only_is_created_read_patched_and_documented(root: httpx.Client, fake_upstream: str) -> None:
+    body = {"type": "openai", "base_url": fake_upstream, "key": "k", "models": ["m"], "chat_completions_only": True}
+    created = root.post("/api/channels", json=body)
+    assert created.status_code == 201, created.text
+    channel_id = created.json()["id"]
+    assert root.get(f"/api/channels/{channel_id}").json()["chat_completions_only"] is True
+    assert new_channel(root, fake_upstream)["chat_completions_only"] is False
+    patched = root.patch(f"/api/channels/{channel_id}", json={"chat_completions_only": False})
+    assert patched.json()["chat_completions_only"] is False
+    assert root.patch(f"/api/channels/{channel_id}", json={"priority": 2}).json()["chat_completions_only"] is False
+    refused = root.post("/api/channels", json=body | {"type": "gemini"})
+    assert error_of(refused) == (422, "invalid_value")
+    assert "chat_completions_only" in refused.json()["error"]["fields"]
+    schemas = root.get("/api/openapi.json").json()["components"]["schemas"]
+    for name in ("ChannelCreate", "ChannelPatch", "ChannelOut"):
+        assert "/v1/responses" in schemas[name]["properties"]["chat_completions_only"]["description"]

@@ -52,6 +52,24 @@ def test_channel_update_changes_only_what_is_given(sqlite_deployment: Deployment
     assert "http(s) URL" in gw.cli_fails("channel", "update", str(channel_id), "--base-url", "ftp://x")
 
 
+def test_channel_chat_completions_only_is_set_and_cleared(sqlite_deployment: Deployment) -> None:
+    gw = sqlite_deployment
+    assert gw.cli("channel", "list") == []
+    [added] = gw.cli("channel", "add", "--type", "openai", "--base-url", FAKE, "--key", "sk-upstream-1",
+                     "--models", "m", "--chat-completions-only")  # fmt: skip
+    assert added["chat_completions_only"] is True
+    add_channel(gw)
+    assert gw.cli("channel", "list")[1]["chat_completions_only"] is False
+    [cleared] = gw.cli("channel", "update", str(added["id"]), "--no-chat-completions-only")
+    assert cleared["chat_completions_only"] is False
+    [set_again] = gw.cli("channel", "update", str(added["id"]), "--chat-completions-only")
+    assert (set_again["chat_completions_only"], set_again["models"]) == (True, ["m"])
+    refused = gw.cli_fails("channel", "add", "--type", "anthropic", "--base-url", FAKE, "--key", "k",
+                           "--models", "c", "--chat-completions-only")  # fmt: skip
+    assert "chat_completions_only is for azure and openai channels" in refused
+    assert "CHAT_COMPLETIONS_ONLY" in human(gw, "channel", "list").output
+
+
 def test_channel_enable_disable_delete(sqlite_deployment: Deployment) -> None:
     gw = sqlite_deployment
     channel_id = add_channel(gw)

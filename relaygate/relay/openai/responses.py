@@ -15,6 +15,7 @@ import orjson
 
 from relaygate.billing.charge import Usage
 from relaygate.billing.tokencount import count_content, count_text
+from relaygate.channels.registry import RESPONSES_CHANNEL_TYPES, responses_type
 from relaygate.errors import GatewayError
 from relaygate.relay.call import RelayCall, StreamTap
 from relaygate.relay.error_bodies import failed_response
@@ -29,6 +30,9 @@ SEQUENCE_NUMBER = re.compile(rb'"sequence_number":\s*(\d+)')
 
 
 class ResponsesAdapter(OpenAIAdapter):
+    # Not a `chat_completions_only` channel: a Responses request for its models converts to chat completions.
+    channel_types = frozenset(responses_type(kind) for kind in RESPONSES_CHANNEL_TYPES)
+
     def response_usage(self, call: RelayCall, data: Any) -> Usage:
         reported = usage_from(data)
         if reported is not None:
