@@ -115,3 +115,49 @@ def test_a_user_sees_only_their_own_usage_and_no_site_filters(browse: Context, s
     expect(filters.get_by_label("User")).to_have_count(0)
     expect(filters.get_by_label("Channel")).to_have_count(0)
     expect(page.locator("#usage-charts")).to_have_count(0)
+
+
+def test_an_admin_resets_a_password_sets_rate_limits_tops_up_disables_and_deletes_a_user(
+    browse: Context, console: Deployment
+) -> None:
+    create_user(console, "quinn", balance_usd="2")
+    page = browse.log_in("root", ROOT_PASSWORD)
+    browse.open("/admin/users")
+    row = page.locator("tbody tr", has_text="quinn")
+    expect(row.locator("td[data-label='Rate limits']")).to_have_text("No limit")
+
+    row.get_by_role("button", name="Manage").click()
+    manage = page.get_by_role("dialog", name="Manage quinn")
+    manage.get_by_label("Requests per minute").fill("30")
+    manage.get_by_label("Tokens per minute").fill("20000")
+    manage.get_by_label("Max concurrent").fill("2")
+    manage.get_by_role("button", name="Save").click()
+    expect(manage.locator(".user-settings .notice.ok")).to_have_text("Saved.")
+    expect(row.locator("td[data-label='Rate limits']")).to_have_text("30 RPM · 20,000 TPM · 2 concurrent")
+    limits = off_the_browser_loop(lambda: console.user("quinn"))
+    assert (limits["rpm"], limits["tpm"], limits["max_concurrent"]) == (30, 20000, 2)
+
+    manage.get_by_label("Amount (USD)").fill("-0.5")
+    manage.get_by_role("button", name="Top up").click()
+    expect(manage.locator(".user-topup .notice.ok")).to_have_text("Took back $0.50. Balance now $1.50.")
+    manage.get_by_label("Amount (USD)").fill("-100")
+    manage.get_by_role("button", name="Top up").click()
+    expect(manage.locator(".user-topup .form-error")).not_to_be_empty()
+    expect(manage.locator(".user-topup .notice.ok")).to_have_count(0)  # no success beside the error
+
+    manage.get_by_label("New password").fill("quinn-new-password")
+    manage.get_by_role("button", name="Set password").click()
+    expect(manage.locator(".user-password .notice.ok")).to_have_text("Password set. quinn is logged out everywhere.")
+    manage.get_by_label("Requests per minute").fill("")
+    manage.get_by_role("button", name="Save").click()
+    expect(row.locator("td[data-label='Rate limits']")).to_have_text("20,000 TPM · 2 concurrent")
+    manage.get_by_role("button", name="Close").click()
+    login = {"username": "quinn", "password": "quinn-new-password"}  # in another client: not root's cookies
+    assert httpx.post(console.url + "/api/auth/login", json=login).status_code == 200
+
+    row.get_by_role("button", name="Disable").click()
+    expect(row.locator(".badge")).to_have_text("disabled")
+    row.get_by_role("button", name="Delete").click()
+    page.get_by_role("dialog", name="Delete quinn?").get_by_role("button", name="Delete").click()
+    expect(page.locator("tbody tr", has_text="quinn")).to_have_count(0)
+    assert httpx.post(console.url + "/api/auth/login", json=login).status_code != 200
