@@ -5,12 +5,17 @@ prices edited in place, loaded from the defaults, and the served-but-unpriced mo
 
 from __future__ import annotations
 
+import re
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 import pytest
 from playwright.sync_api import Page, expect
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncConnection
 
+from relaygate.store.schema import channels
 from tests.api.conftest import ROOT_PASSWORD
 from tests.console.browser import off_the_browser_loop
 from tests.console.conftest import Context, create_user
@@ -161,3 +166,70 @@ def test_an_admin_resets_a_password_sets_rate_limits_tops_up_disables_and_delete
     page.get_by_role("dialog", name="Delete quinn?").get_by_role("button", name="Delete").click()
     expect(page.locator("tbody tr", has_text="quinn")).to_have_count(0)
     assert httpx.post(console.url + "/api/auth/login", json=login).status_code != 200
+
+
+def test_channels_show_their_id_mapping_and_health_and_fetch_models(browse: Context, console: Deployment) -> None:
+    mapped = off_the_browser_loop(
+        lambda: console.cli(
+            "channel", "add", "--type", "openai", "--base-url", "http://127.0.0.1:9", "--key", "k",
+            "--name", "mapped", "--models", "gpt-4o", "--map", "gpt-4o=gpt-4o-2024-08-06",
+        )[0]
+    )  # fmt: skip
+
+    async def take_out(conn: AsyncConnection) -> None:
+        await conn.execute(
+            update(channels)
+            .where(channels.c.id == mapped["id"])
+            .values(
+                status="auto_disabled",
+                disabled_reason="upstream answered 401",
+                disabled_at=datetime.now(UTC),
+                last_probe_at=datetime.now(UTC),
+                last_probe_error="connection refused",
+            )
+        )
+
+    off_the_browser_loop(lambda: console.db(take_out))
+    page = browse.log_in("root", ROOT_PASSWORD)
+    browse.open("/admin/channels")
+    row = page.locator("tbody tr", has_text="mapped")
+    expect(row.locator("td[data-label=ID]")).to_have_text(f"#{mapped['id']}")
+    expect(row.locator(".mapping")).to_have_text("gpt-4o → gpt-4o-2024-08-06")
+    health = row.locator("td[data-label=Health]")
+    expect(health.locator(".badge")).to_have_text("auto_disabled")
+    expect(health).to_contain_text("upstream answered 401")
+    expect(health).to_contain_text("connection refused")
+
+    row.get_by_role("button", name="Edit").click()
+    edit = page.get_by_role("dialog", name="Edit mapped")
+    mapping = edit.get_by_label("Model mapping")
+    expect(mapping).to_have_value("gpt-4o=gpt-4o-2024-08-06")
+    mapping.fill("gpt-4o gpt-4o-latest")
+    edit.get_by_role("button", name="Save").click()
+    expect(edit.locator("[data-field=model_map] .error")).to_contain_text("FROM=TO")
+    mapping.fill("gpt-4o=gpt-4o-latest\ngpt-4o-mini = gpt-4o-mini-2024-07-18")
+    edit.get_by_role("button", name="Save").click()
+    expect(page.get_by_role("dialog")).to_have_count(0)
+    expect(row.locator(".mapping li")).to_have_text(["gpt-4o → gpt-4o-latest", "gpt-4o-mini → gpt-4o-mini-2024-07-18"])
+    stored = page.request.get(f"/api/channels/{mapped['id']}").json()
+    assert stored["model_map"] == {"gpt-4o": "gpt-4o-latest", "gpt-4o-mini": "gpt-4o-mini-2024-07-18"}
+
+    fetcher = off_the_browser_loop(lambda: add_channel(console, "fetcher", "gpt-4o-mini"))
+    page.reload()
+    row = page.locator("tbody tr", has_text="fetcher")
+    row.get_by_role("button", name="Fetch models").click()
+    expect(row.locator(".fetch-result")).to_have_text(re.compile(r"^3 listed, 2 new: \S+, \S+ Add new models$"))
+    row.get_by_role("button", name="Add new models").click()
+    expect(row.locator("td[data-label=Models]")).to_have_text(re.compile(r"^gpt-4o-mini, \S+, \S+$"))
+    served = page.request.get(f"/api/channels/{fetcher['id']}").json()["models"]
+    assert len(served) == 3
+    assert served[0] == "gpt-4o-mini"
+
+
+def add_channel(console: Deployment, name: str, models: str) -> dict[str, Any]:
+    """A channel to the fake upstream."""
+    base_url = console.cli("channel", "list")[0]["base_url"]
+    added: dict[str, Any] = console.cli(
+        "channel", "add", "--type", "openai", "--base-url", base_url, "--key", "fake", "--name", name, "--models", models
+    )[0]  # fmt: skip
+    return added

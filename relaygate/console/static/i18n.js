@@ -275,6 +275,12 @@ const zh = {
   "Fetch models": "获取模型列表",
   "Fetching…": "获取中…",
   "Add new models": "添加新模型",
+  ID: "ID",
+  Health: "健康状态",
+  "Model mapping": "模型重定向",
+  "One per line: the model clients ask for = the name sent upstream. Blank: names go upstream as asked.":
+    "每行一条：客户端请求的模型 = 发往上游的名称。留空：按请求的名称发往上游。",
+  "Write each mapping as FROM=TO, one per line: {line}": "每条重定向写成 FROM=TO，每行一条：{line}",
   "No channels yet: add one below.": "还没有渠道：在下方添加。",
   "One per line. Stored encrypted; only their start and end are shown again.": "每行一个。加密保存；之后只显示开头和结尾。",
   "Comma or space separated.": "逗号或空格分隔。",
