@@ -12,7 +12,7 @@ from relaygate.api.caller import AdminDep, CallerDep
 from relaygate.api.numbers import ModelName, PathName
 from relaygate.billing import groups as group_service
 from relaygate.billing.default_prices import default_price_table, load_default_prices
-from relaygate.billing.prices import delete_price, list_groups, list_prices, set_price
+from relaygate.billing.prices import PriceBook, delete_price, list_groups, list_prices, set_price
 from relaygate.catalog.price_list import unpriced_models
 from relaygate.channels.service import list_channels
 
@@ -111,7 +111,11 @@ async def get_prices(caller: CallerDep) -> dict[str, Any]:
     async with caller.transaction() as conn:
         items = await list_prices(conn)
         served = [model for channel in await list_channels(conn) for model in channel["models"]]
-    unpriced = unpriced_models(caller.rt.prices, served) if caller.is_admin else []
+    # Checked against the prices just read, not the relay's copy: the change feed refreshes that up to a
+    # poll later, and a model priced a moment ago must not still show as unpriced.
+    listed = PriceBook()
+    listed.load(items, [])
+    unpriced = unpriced_models(listed, served) if caller.is_admin else []
     return {"items": items, "unpriced_models": unpriced}
 
 

@@ -101,3 +101,9 @@ def test_an_admin_loads_the_default_prices_without_overwriting_and_it_is_audited
     assert len(actions) == 3
     assert error_of(login_as("alice").post("/api/prices/load-defaults")) == (403, "forbidden")
     assert error_of(root.post("/api/prices/load-defaults", json={"replace": "sometimes"}))[0] == 422
+
+
+def test_a_model_priced_a_moment_ago_is_no_longer_listed_as_unpriced(root: httpx.Client) -> None:
+    assert "unpriced-model" in root.get("/api/prices").json()["unpriced_models"]
+    assert root.put("/api/prices/unpriced-model", json={"input": "1"}).status_code == 200
+    assert "unpriced-model" not in root.get("/api/prices").json()["unpriced_models"]  # before any poll

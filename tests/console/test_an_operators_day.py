@@ -233,3 +233,52 @@ def add_channel(console: Deployment, name: str, models: str) -> dict[str, Any]:
         "channel", "add", "--type", "openai", "--base-url", base_url, "--key", "fake", "--name", name, "--models", models
     )[0]  # fmt: skip
     return added
+
+
+def test_prices_are_edited_in_place_unpriced_models_flagged_and_defaults_loaded(
+    browse: Context, console: Deployment
+) -> None:
+    page = browse.log_in("root", ROOT_PASSWORD)
+    csrf = {"X-CSRF-Token": page.request.get("/api/me").json()["csrf_token"]}
+    page.request.put(
+        "/api/prices/gpt-4o", data={"input": "2.5", "output": "10", "max_output_tokens": 16384}, headers=csrf
+    )
+    browse.open("/admin/prices")
+    flagged = page.locator("tbody tr", has_text="unpriced-model")
+    expect(flagged.locator(".badge")).to_have_text("No price")  # served by the fixture's channel, never priced
+    expect(page.locator("#unpriced-models")).to_contain_text("unpriced-model")
+    flagged.get_by_label("Input of unpriced-model", exact=True).fill("1")
+    flagged.get_by_label("Output of unpriced-model", exact=True).fill("2")
+    flagged.get_by_role("button", name="Save").click()
+    expect(page.locator("#prices-result")).to_have_text("Saved the price of unpriced-model.")
+    expect(page.locator("#unpriced-models")).to_have_count(0)
+    expect(page.locator("tbody tr", has_text="unpriced-model").locator(".badge")).to_have_count(0)
+
+    row = page.locator("tbody tr", has_text="gpt-4o").filter(has_not_text="mini").first
+    expect(row.get_by_label("Output of gpt-4o", exact=True)).to_have_value("10")
+    row.get_by_label("Output of gpt-4o", exact=True).fill("12")
+    row.get_by_role("button", name="Save").click()
+    expect(page.locator("#prices-result")).to_have_text("Saved the price of gpt-4o.")
+    prices = {price["model"]: price for price in page.request.get("/api/prices").json()["items"]}
+    assert (prices["gpt-4o"]["input"], prices["gpt-4o"]["output"]) == ("2.5", "12")
+    assert prices["gpt-4o"]["max_output_tokens"] == 16384  # what the row does not show is kept
+    assert (prices["unpriced-model"]["input"], prices["unpriced-model"]["output"]) == ("1", "2")
+
+    row = page.locator("tbody tr", has_text="gpt-4o").filter(has_not_text="mini").first
+    for name in ("Input", "Output"):
+        row.get_by_label(f"{name} of gpt-4o", exact=True).fill("")
+    row.get_by_role("button", name="Save").click()
+    expect(row.locator(".row-result.bad")).not_to_be_empty()  # nothing left to price it by: refused in the row
+
+    before = len(prices)
+    page.get_by_role("button", name="Load default prices").click()
+    page.get_by_role("dialog", name="Load the default prices?").get_by_role(
+        "button", name="Load default prices"
+    ).click()
+    expect(page.locator("#prices-result")).to_contain_text(re.compile(r"^Set \d+ prices from the list prices"))
+    after = {price["model"]: price for price in page.request.get("/api/prices").json()["items"]}
+    assert len(after) > before
+    assert after["gpt-4o"]["output"] == "12"  # an operator's own price is not replaced
+    expect(page.locator("tbody tr")).to_have_count(len(after))
+    audit = page.request.get("/api/audit").json()["items"]
+    assert "price.load_defaults" in [entry["action"] for entry in audit]

@@ -306,6 +306,16 @@ const zh = {
   "USD per 1M tokens (per call for images and tasks). Setting an existing model replaces its price.":
     "每百万 Tokens 的美元价格（图像和任务按次）。设置已有模型会替换其价格。",
   "Requests for an unpriced model are refused.": "未定价模型的请求会被拒绝。",
+  "{field} of {model}": "{model} 的{field}",
+  "Saved the price of {model}.": "已保存 {model} 的价格。",
+  "No price": "未定价",
+  "Load the default prices?": "载入默认价格？",
+  "Prices current OpenAI, Anthropic and Gemini models from the list prices shipped with relaygate. Models that already have a price keep it.":
+    "按 relaygate 自带的官方价格为当前 OpenAI、Anthropic 和 Gemini 模型定价。已有价格的模型保持不变。",
+  "Load default prices": "载入默认价格",
+  "Set {n} prices from the list prices published as of {as_of}; check them before use.": "已按截至 {as_of} 公布的官方价格设置 {n} 个价格；使用前请核对。",
+  "USD per 1M tokens (per call for images and tasks). Edit a row and Save it; a blank field is left out of the price.":
+    "每百万 Tokens 的美元价格（图像和任务按次）。修改一行后点保存；留空的字段不计入价格。",
   "Search models": "搜索模型",
   "No model matches.": "没有匹配的模型。",
   "No model is available to you yet.": "暂时没有可用的模型。",
