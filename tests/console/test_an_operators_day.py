@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Browser, Page, expect
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -282,3 +282,43 @@ def test_prices_are_edited_in_place_unpriced_models_flagged_and_defaults_loaded(
     expect(page.locator("tbody tr")).to_have_count(len(after))
     audit = page.request.get("/api/audit").json()["items"]
     assert "price.load_defaults" in [entry["action"] for entry in audit]
+
+
+ALLOWED_LATIN = {"ID", "Base URL", "relaygate"}  # the same words in new-api's Chinese console
+# Data, not console words: the users, channels, models and channel types the module's tests created.
+NAMES = {"root", "olga", "pete", "quinn", "flaky", "mapped", "fetcher", "default"}
+CHANNEL_TYPES = {"openai", "azure", "anthropic", "gemini", "midjourney", "suno"}
+
+
+def test_the_operators_pages_are_in_chinese_and_names_stay_as_they_are(
+    browser: Browser, console: Deployment, site: dict[str, Any]
+) -> None:
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, base_url=console.url, locale="zh-CN")
+    chinese = Context(context, console.url)
+    try:
+        page = chinese.open("/login")
+        page.get_by_label("用户名").fill("root")
+        page.get_by_label("密码").fill(ROOT_PASSWORD)
+        page.get_by_role("button", name="登录").click()
+        page.get_by_role("heading", name="仪表盘").wait_for()
+        expect(page.get_by_role("button", name="全站")).to_have_attribute("aria-pressed", "true")
+        expect(page.locator("section[data-per=user] h2")).to_have_text("近 30 天按用户")
+        untranslated = {}
+        for route in ["/dashboard", "/usage", "/admin/users", "/admin/channels", "/admin/prices"]:
+            chinese.open(route)
+            page.locator("main .loading").wait_for(state="detached")
+            words = page.locator("main").locator("h1, h2, h3, th, label, button, figcaption, .stat-label, option")
+            texts = [text.strip() for text in words.all_inner_texts()]
+            english = [text for text in texts if re.fullmatch(r"[A-Za-z][A-Za-z .,'/()…-]*", text)]
+            known = {word.lower() for word in ALLOWED_LATIN | NAMES | CHANNEL_TYPES}
+            untranslated[route] = [text for text in english if text.lower() not in known]  # th: upper case
+        assert untranslated == {route: [] for route in untranslated}
+        chinese.open("/admin/users")
+        root_row = page.locator("tbody tr").first
+        expect(root_row.locator("td").nth(0)).to_have_text("root")  # a name, even one that spells a role
+        expect(root_row.locator("td").nth(1)).to_have_text("超级管理员")
+        chinese.open("/usage")
+        expect(page.get_by_role("search").locator("option", has_text="root")).to_have_count(1)
+        assert chinese.errors == []
+    finally:
+        context.close()

@@ -4,7 +4,7 @@
 
 import { get, query } from "../api.js";
 import { barChart } from "../charts.js";
-import { field, h, input, localToIso, money, pager, select, table, time, usd } from "../dom.js";
+import { field, h, input, literal, localToIso, money, pager, select, table, time, usd } from "../dom.js";
 import { session } from "../app.js";
 import { number, t } from "../i18n.js";
 import { siteNames } from "../names.js";
@@ -31,10 +31,10 @@ async function records(refresh, tokenName, names) {
   const page = await get("/usage" + query({ ...filterParams(), page: view.page, per_page: PER_PAGE }));
   const rows = page.items.map((record) => [
     time(record.created_at),
-    ...(names ? [names.user(record.user_id)] : []),
+    ...(names ? [literal(names.user(record.user_id))] : []),
     record.model,
     record.token_id === null ? "" : tokenName(record.token_id),
-    ...(names ? [names.channel(record.channel_id)] : []),
+    ...(names ? [literal(names.channel(record.channel_id))] : []),
     record.endpoint,
     `${record.prompt_tokens} / ${record.completion_tokens}`,
     money(record.quota),
@@ -77,9 +77,9 @@ async function siteCharts(names) {
 }
 
 function adminFields(names) {
-  const users = select([["", "All users"], ...names.users.map((user) => [String(user.id), user.name])], view.user_id);
+  const users = select([["", "All users"], ...names.users.map((user) => [String(user.id), literal(user.name)])], view.user_id);
   const channels = select(
-    [["", "All channels"], ...names.channels.map((channel) => [String(channel.id), `${channel.name || "#" + channel.id} (#${channel.id})`])],
+    [["", "All channels"], ...names.channels.map((channel) => [String(channel.id), literal(`${channel.name || "#" + channel.id} (#${channel.id})`)])],
     view.channel_id,
   );
   const token = input({ type: "number", min: 1, step: 1, value: view.token_id, inputmode: "numeric" });

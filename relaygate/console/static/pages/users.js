@@ -4,7 +4,7 @@
 import { number, t } from "../i18n.js";
 import { del, get, patch, post, query } from "../api.js";
 import { confirmAction, formDialog } from "../dialogs.js";
-import { field, formError, h, input, money, onSubmit, optionalInt, pager, select, table, usd } from "../dom.js";
+import { field, formError, h, input, literal, money, onSubmit, optionalInt, pager, select, table, usd } from "../dom.js";
 import { session } from "../app.js";
 
 const PER_PAGE = 20;
@@ -178,7 +178,7 @@ export async function usersPage() {
   const refresh = async () => {
     const page = await get("/users" + query({ q: view.q, page: view.page, per_page: PER_PAGE }));
     const rows = page.items.map((user) => [
-      user.name,
+      literal(user.name),
       user.role,
       user.group,
       h("span", { class: `badge ${user.status}` }, user.status),
