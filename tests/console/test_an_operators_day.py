@@ -319,6 +319,9 @@ def test_the_operators_pages_are_in_chinese_and_names_stay_as_they_are(
         expect(root_row.locator("td").nth(1)).to_have_text("超级管理员")
         chinese.open("/usage")
         expect(page.get_by_role("search").locator("option", has_text="root")).to_have_count(1)
+        chinese.open("/admin/analytics")
+        page.get_by_label("汇总维度").select_option("user")
+        expect(page.locator("#analytics-table th").first).to_have_text("用户")  # the bucket, not the role 普通用户
         assert chinese.errors == []
     finally:
         context.close()

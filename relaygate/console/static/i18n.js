@@ -156,6 +156,7 @@ const zh = {
   User: "用户",
   Channel: "渠道",
   "Token ID": "令牌 ID",
+  Day: "日期",
   "All users": "全部用户",
   "All channels": "全部渠道",
   Success: "成功",
