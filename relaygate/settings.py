@@ -143,10 +143,16 @@ def to_async_url(url: str) -> str:
     raise ValueError(f"unsupported database URL scheme in {url.split(':', 1)[0]!r}: use sqlite:// or postgresql://")
 
 
+# Found in the working directory when RELAYGATE_CONFIG names no file: the server and every CLI command run
+# from that directory read the same settings without exporting anything.
+LOCAL_CONFIG = "relaygate.toml"
+
+
 def load_settings(**overrides: Any) -> Settings:
-    """Read settings: a TOML file (`RELAYGATE_CONFIG`) first, env vars over it, explicit overrides last."""
+    """Read settings: a TOML file (`RELAYGATE_CONFIG`, else `relaygate.toml` in the working directory)
+    first, env vars over it, explicit overrides last."""
     file_values: dict[str, Any] = {}
-    config_path = os.environ.get("RELAYGATE_CONFIG")
+    config_path = os.environ.get("RELAYGATE_CONFIG") or (LOCAL_CONFIG if Path(LOCAL_CONFIG).is_file() else None)
     if config_path:
         with open(config_path, "rb") as handle:
             file_values = {key.lower(): value for key, value in tomllib.load(handle).items()}

@@ -57,3 +57,26 @@ def test_the_cli_names_a_bad_setting_without_a_traceback(
     assert result.returncode == 2
     assert expected in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_relaygate_toml_in_the_working_directory_is_read_by_the_cli(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every terminal started in the directory finds the server's settings without exporting them."""
+    (tmp_path / "relaygate.toml").write_text('data_dir = "gateway-data"\nport = 9191\n')
+    env = {key: value for key, value in os.environ.items() if not key.startswith("RELAYGATE_")}
+
+    def relaygate(*args: str, **extra: str) -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, "-m", "relaygate", *args]
+        return subprocess.run(command, cwd=tmp_path, env={**env, **extra}, capture_output=True, text=True, timeout=60)
+
+    created = relaygate("user", "create", "tess", "--password", "tess-password", "--json")
+    assert created.returncode == 0, created.stderr
+    assert (tmp_path / "gateway-data" / "relaygate.db").is_file()
+    assert "tess" in relaygate("user", "list").stdout
+    monkeypatch.chdir(tmp_path)
+    for name in ("RELAYGATE_CONFIG", "RELAYGATE_PORT", "RELAYGATE_DATA_DIR"):
+        monkeypatch.delenv(name, raising=False)
+    assert load_settings().port == 9191  # the server's settings: the same file
+    moved = relaygate("user", "list", RELAYGATE_DATA_DIR=str(tmp_path / "elsewhere"))  # the env var wins
+    assert "tess" not in moved.stdout

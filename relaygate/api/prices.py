@@ -11,7 +11,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from relaygate.api.caller import AdminDep, CallerDep
 from relaygate.api.numbers import ModelName, PathName
 from relaygate.billing import groups as group_service
-from relaygate.billing.prices import delete_price, list_groups, list_prices, set_price
+from relaygate.billing.default_prices import default_price_table, load_default_prices
+from relaygate.billing.prices import PriceBook, delete_price, list_groups, list_prices, set_price
 from relaygate.catalog.price_list import unpriced_models
 from relaygate.channels.service import list_channels
 
@@ -66,6 +67,16 @@ class PriceSet(BaseModel):
     )
 
 
+class DefaultsLoad(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    replace: bool = Field(default=False, description="also overwrite the models that already have a price")
+
+
+class DefaultsLoaded(BaseModel):
+    as_of: str = Field(description="when the list prices shipped with relaygate were published")
+    items: list[PriceOut] = Field(description="the prices set (models already priced are left alone without replace)")
+
+
 class GroupOut(BaseModel):
     name: str
     multiplier: str = Field(description="prices are multiplied by this for the group's users and tokens")
@@ -100,8 +111,24 @@ async def get_prices(caller: CallerDep) -> dict[str, Any]:
     async with caller.transaction() as conn:
         items = await list_prices(conn)
         served = [model for channel in await list_channels(conn) for model in channel["models"]]
-    unpriced = unpriced_models(caller.rt.prices, served) if caller.is_admin else []
+    # Checked against the prices just read, not the relay's copy: the change feed refreshes that up to a
+    # poll later, and a model priced a moment ago must not still show as unpriced.
+    listed = PriceBook()
+    listed.load(items, [])
+    unpriced = unpriced_models(listed, served) if caller.is_admin else []
     return {"items": items, "unpriced_models": unpriced}
+
+
+@router.post("/prices/load-defaults", response_model=DefaultsLoaded)
+async def load_defaults(caller: AdminDep, body: DefaultsLoad | None = None) -> dict[str, Any]:
+    """`relaygate price load-defaults`: price current OpenAI, Anthropic and Gemini models from the list prices
+    shipped with relaygate; check them before use."""
+    replace = body.replace if body else False
+    async with caller.transaction() as conn:
+        loaded = await load_default_prices(conn, replace=replace)
+        await caller.audit(conn, "price.load_defaults", "", count=len(loaded), replace=replace)
+    as_of, _ = default_price_table()
+    return {"as_of": as_of, "items": loaded}
 
 
 @router.put("/prices/{model:path}", response_model=PriceOut)

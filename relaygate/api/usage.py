@@ -84,15 +84,31 @@ def usage_filter(
     start: Annotated[IsoTime | None, Query(alias="from", description="ISO-8601, inclusive")] = None,
     end: Annotated[IsoTime | None, Query(alias="to", description="ISO-8601, exclusive")] = None,
     user_id: Annotated[int | None, Query(ge=1, le=INT64_MAX, description="admins only: another user's records")] = None,
+    all_users: Annotated[
+        bool, Query(description="admins only: every user's records (the site); user_id narrows it to one")
+    ] = False,
+    channel_id: Annotated[
+        int | None, Query(ge=1, le=INT64_MAX, description="admins only: the records one channel served")
+    ] = None,
+    status: Annotated[
+        Literal["ok", "error"] | None,
+        Query(
+            description="ok: answered below 400; error: 400 or more. Days already folded into daily totals "
+            "(older than RELAYGATE_USAGE_RETENTION_DAYS) are not counted when it is given"
+        ),
+    ] = None,
 ) -> UsageFilter:
-    if user_id is not None and user_id != caller.id and not caller.is_admin:
-        raise Forbidden("Only administrators see other users' usage.")
+    if not caller.is_admin and ((user_id is not None and user_id != caller.id) or all_users or channel_id is not None):
+        raise Forbidden("Only administrators see other users' usage or filter by channel.")
+    owner = user_id if user_id is not None else (None if all_users else caller.id)
     return UsageFilter(
-        user_id=user_id if user_id is not None else caller.id,
+        user_id=owner,
         token_id=token_id,
         model=model,
         start=unix_seconds(start),
         end=unix_seconds(end),
+        channel_id=channel_id,
+        status=status,
     )
 
 

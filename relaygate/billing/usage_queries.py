@@ -10,7 +10,7 @@ from fractions import Fraction
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, Table, case, func, select
+from sqlalchemy import Select, Table, case, false, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.sql import ColumnElement
 
@@ -47,13 +47,16 @@ COLUMNS = (
 
 @dataclass(frozen=True)
 class UsageFilter:
-    """Which records: one user's (None: everyone's), optionally one token, one model, a time range [start, end)."""
+    """Which records: one user's (None: everyone's), optionally one token, channel and model, the answers'
+    status (`ok`: below 400, `error`: 400 or more), a time range [start, end)."""
 
     user_id: int | None
     token_id: int | None = None
     model: str | None = None
     start: int | None = None
     end: int | None = None
+    channel_id: int | None = None
+    status: str | None = None
 
     def conditions(self, table: Table = usage_records) -> list[ColumnElement[bool]]:
         """On `usage_records`, or on `usage_daily` (where a folded day counts when its UTC midnight is in range)."""
@@ -65,11 +68,20 @@ class UsageFilter:
             found.append(table.c.token_id == self.token_id)
         if self.model:
             found.append(table.c.model == self.model)
+        if self.channel_id is not None:
+            found.append(table.c.channel_id == self.channel_id)
+        if self.status is not None:
+            # A folded day keeps only a count of its errors, not their tokens or charges: it cannot be split.
+            found.append(false() if table is usage_daily else _status_is(table, self.status))
         if self.start is not None:
             found.append(moment >= self.start - self.start % DAY if table is usage_daily else moment >= self.start)
         if self.end is not None:
             found.append(moment < self.end)
         return found
+
+
+def _status_is(table: Table, status: str) -> ColumnElement[bool]:
+    return table.c.status_code >= 400 if status == "error" else table.c.status_code < 400
 
 
 async def usage_page(

@@ -52,12 +52,14 @@ def test_the_openapi_document_lists_every_route(gateway: Deployment) -> None:
         ("POST", "/channels/{channel_id}/test"), ("POST", "/channels/{channel_id}/keys"),
         ("PATCH", "/channels/{channel_id}/keys/{key_id}"), ("DELETE", "/channels/{channel_id}/keys/{key_id}"),
         ("POST", "/channels/{channel_id}/fetch-models"), ("POST", "/users/{user_id}/password"), ("GET", "/pricing"),
-        ("GET", "/prices"), ("PUT", "/prices/{model}"), ("DELETE", "/prices/{model}"),
+        ("GET", "/prices"), ("PUT", "/prices/{model}"), ("DELETE", "/prices/{model}"), ("POST", "/prices/load-defaults"),
         ("GET", "/groups"), ("POST", "/groups"), ("PATCH", "/groups/{name}"), ("DELETE", "/groups/{name}"),
         ("POST", "/redemptions"), ("GET", "/redemptions"), ("POST", "/redeem"),
         ("GET", "/usage"), ("GET", "/usage/summary"), ("GET", "/usage/totals"), ("GET", "/usage.csv"), ("GET", "/audit"),
     }  # fmt: skip
     assert routes == expected
+    usage_filters = {parameter["name"] for parameter in document["paths"]["/usage"]["get"]["parameters"]}
+    assert {"all_users", "channel_id", "status", "user_id", "token_id", "model", "from", "to"} <= usage_filters
     token_create = document["paths"]["/tokens"]["post"]["requestBody"]["content"]["application/json"]["schema"]
     assert token_create["$ref"].endswith("/TokenCreate")
     fields = set(document["components"]["schemas"]["TokenCreate"]["properties"])

@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 import httpx
 
+from relaygate.billing.default_prices import default_price_table
 from tests.api.conftest import error_of
 from tests.support.deployment import Deployment
 
@@ -77,3 +78,32 @@ def test_a_price_change_is_charged_by_the_relay(gateway: Deployment, root: httpx
     gateway.flush()
     # fake upstream: prompt 1 word + 3 + 3 priming = 7 tokens, reply cut to 5; at $1000 per 1M both ways
     assert gateway.user("alice")["used_quota"] == (7 + 5) * 1000 * 500_000 // 1_000_000
+
+
+def test_an_admin_loads_the_default_prices_without_overwriting_and_it_is_audited(
+    root: httpx.Client, login_as: Callable[..., httpx.Client]
+) -> None:
+    as_of, table = default_price_table()
+    mine = next(iter(table))
+    root.put(f"/api/prices/{mine}", json={"input": "123", "output": "456"})
+    priced = {price["model"] for price in root.get("/api/prices").json()["items"]}
+    loaded = root.post("/api/prices/load-defaults")
+    assert loaded.status_code == 200, loaded.text
+    assert loaded.json()["as_of"] == as_of
+    assert {price["model"] for price in loaded.json()["items"]} == set(table) - priced
+    prices = {price["model"]: price for price in root.get("/api/prices").json()["items"]}
+    assert prices[mine]["input"] == "123"  # an operator's own price stays
+    assert root.post("/api/prices/load-defaults", json={}).json()["items"] == []
+    replaced = root.post("/api/prices/load-defaults", json={"replace": True}).json()["items"]
+    assert len(replaced) == len(table)
+    assert {price["model"]: price for price in root.get("/api/prices").json()["items"]}[mine]["input"] != "123"
+    actions = [entry for entry in root.get("/api/audit").json()["items"] if entry["action"] == "price.load_defaults"]
+    assert len(actions) == 3
+    assert error_of(login_as("alice").post("/api/prices/load-defaults")) == (403, "forbidden")
+    assert error_of(root.post("/api/prices/load-defaults", json={"replace": "sometimes"}))[0] == 422
+
+
+def test_a_model_priced_a_moment_ago_is_no_longer_listed_as_unpriced(root: httpx.Client) -> None:
+    assert "unpriced-model" in root.get("/api/prices").json()["unpriced_models"]
+    assert root.put("/api/prices/unpriced-model", json={"input": "1"}).status_code == 200
+    assert "unpriced-model" not in root.get("/api/prices").json()["unpriced_models"]  # before any poll

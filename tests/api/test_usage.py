@@ -73,3 +73,50 @@ def test_usage_list_summary_and_csv(
     as_admin = root.get("/api/usage", params={"user_id": bob_id}).json()
     assert as_admin["total"] == 1
     assert as_admin["items"][0]["channel_id"] is not None
+
+
+def test_an_admin_filters_the_whole_sites_usage_by_user_channel_and_status(
+    gateway: Deployment, login_as: Callable[..., httpx.Client], root: httpx.Client
+) -> None:
+    channel = root.get("/api/channels").json()["items"][0]
+    gateway.cli(
+        "channel", "add", "--type", "openai", "--base-url", channel["base_url"], "--key", "fake;fail=500",
+        "--models", "failing-model",
+    )  # fmt: skip
+    gateway.cli("price", "set", "failing-model", "--input", "1", "--output", "1")
+    gateway.runtime_poll()
+    alice, bob = login_as("alice"), login_as("bob")
+    [alices] = alice.post("/api/tokens", json={}).json()["items"]
+    [bobs] = bob.post("/api/tokens", json={}).json()["items"]
+    chat(gateway, alices["key"])
+    chat(gateway, alices["key"])
+    chat(gateway, bobs["key"])
+    failed = httpx.post(
+        gateway.url + "/v1/chat/completions",
+        json={"model": "failing-model", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 5},
+        headers={"Authorization": f"Bearer {bobs['key']}"},
+    )
+    assert failed.status_code == 500
+    gateway.flush()
+    bob_id = bob.get("/api/me").json()["id"]
+
+    assert root.get("/api/usage").json()["total"] == 0  # without all_users: the admin's own records
+    site = root.get("/api/usage", params={"all_users": "true"}).json()
+    assert site["total"] == 4
+    assert root.get("/api/usage/totals", params={"all_users": "true"}).json()["requests"] == 4
+    assert root.get("/api/usage", params={"all_users": "true", "user_id": bob_id}).json()["total"] == 2
+    served = root.get("/api/usage", params={"all_users": "true", "channel_id": channel["id"]}).json()
+    assert (served["total"], {item["channel_id"] for item in served["items"]}) == (3, {channel["id"]})
+    errors = root.get("/api/usage", params={"all_users": "true", "status": "error"}).json()
+    assert [(item["model"], item["status_code"]) for item in errors["items"]] == [("failing-model", 500)]
+    assert root.get("/api/usage", params={"all_users": "true", "status": "ok"}).json()["total"] == 3
+    by_user = root.get("/api/usage/summary", params={"by": "user", "status": "error"}).json()["items"]
+    assert [(row["key"], row["requests"]) for row in by_user] == [(str(bob_id), 1)]
+    by_model = root.get("/api/usage/summary", params={"by": "model", "channel_id": channel["id"]}).json()["items"]
+    assert [(row["key"], row["requests"]) for row in by_model] == [("gpt-4o-mini", 3)]
+    exported = root.get("/api/usage.csv", params={"all_users": "true", "status": "error"})
+    assert len(list(csv.DictReader(io.StringIO(exported.text)))) == 1
+
+    assert error_of(alice.get("/api/usage", params={"all_users": "true"})) == (403, "forbidden")
+    assert error_of(alice.get("/api/usage", params={"channel_id": channel["id"]})) == (403, "forbidden")
+    assert error_of(root.get("/api/usage", params={"status": "broken"}))[0] == 422

@@ -37,11 +37,29 @@ def seed(gw: Deployment, upstream: str) -> None:
         gw.cli("token", "create", "--user", "alice", "--name", "staging", "--models", "gpt-4o-mini")[0]["key"],
     ]
     gw.cli("token", "create", "--user", "alice", "--name", "old-laptop")
+    gw.cli("channel", "add", "--type", "openai", "--base-url", upstream, "--key", "fake", "--name", "backup",
+           "--models", "gpt-4o,o3-mini", "--map", "gpt-4o=gpt-4o-2024-08-06", "--priority", "-1")  # fmt: skip
+    bobs = gw.cli("token", "create", "--user", "bob", "--name", "bob-cli")[0]["key"]
     for index in range(14):
         model = "gpt-4o" if index % 3 == 0 else "gpt-4o-mini"
         body = {"model": model, "messages": [{"role": "user", "content": "hello " * (index + 1)}], "max_tokens": 20}
         headers = {"Authorization": f"Bearer {keys[0 if model == 'gpt-4o' else index % 2]}"}
         httpx.post(gw.url + "/v1/chat/completions", json=body, headers=headers, timeout=30).raise_for_status()
+    for index in range(5):
+        body = {
+            "model": "gpt-4o-mini",
+            "messages": [{"role": "user", "content": "hi " * (index + 3)}],
+            "max_tokens": 20,
+        }
+        headers = {"Authorization": f"Bearer {bobs}"}
+        httpx.post(gw.url + "/v1/chat/completions", json=body, headers=headers, timeout=30).raise_for_status()
+    # A channel whose upstream refuses its key: channel health takes it out, with the reason.
+    gw.cli("channel", "add", "--type", "openai", "--base-url", upstream, "--key", "fake;fail=401", "--name", "flaky",
+           "--models", "gpt-4.1")  # fmt: skip
+    gw.cli("price", "set", "gpt-4.1", "--input", "2", "--output", "8")
+    gw.runtime_poll()
+    body = {"model": "gpt-4.1", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 20}
+    httpx.post(gw.url + "/v1/chat/completions", json=body, headers={"Authorization": f"Bearer {bobs}"}, timeout=30)
     gw.flush()
 
 
@@ -106,13 +124,29 @@ def photograph(page: Page, url: str, width: str) -> None:
     shoot(page, "not-allowed", width)
     page.get_by_role("button", name="Log out").click()
     log_in(page, url, "root", ROOT_PASSWORD)
-    for name in ADMIN_PAGES:
+    photograph_admin(page, url, width, "", "Test", "Manage", ADMIN_PAGES)
+    page.get_by_role("button", name="Log out").click()
+
+
+def photograph_admin(page: Page, url: str, width: str, prefix: str, test: str, manage: str, pages: list[str]) -> None:
+    """The whole site as root: dashboard, usage, the admin `pages` (channels after a Test), a user's Manage dialog."""
+    for name in ["dashboard", "usage"]:
+        visit(page, url, "/" + name)
+        shoot(page, f"{prefix}admin-{name}", width)
+    for name in pages:
         visit(page, url, "/admin/" + name)
         if name == "channels":
-            page.get_by_role("button", name="Test").first.click()
+            page.get_by_role("button", name=test, exact=True).first.click()
             page.locator(".test-result.ok").first.wait_for()
-        shoot(page, "admin-" + name, width)
-    page.get_by_role("button", name="Log out").click()
+        shoot(page, f"{prefix}admin-{name}", width)
+    visit(page, url, "/admin/users")
+    page.locator("tbody tr", has_text="bob").get_by_role("button", name=manage).click()
+    dialog = page.get_by_role("dialog")
+    dialog.locator("[data-field=usd] input").fill("2.5")
+    dialog.locator("form.user-topup button[type=submit]").click()
+    dialog.locator(".user-topup .notice.ok").wait_for()
+    shoot(page, f"{prefix}admin-user-manage", width, full_page=False)
+    page.keyboard.press("Escape")
 
 
 def photograph_chinese(page: Page, url: str, width: str) -> None:
@@ -134,6 +168,9 @@ def photograph_chinese(page: Page, url: str, width: str) -> None:
     page.keyboard.press("Escape")
     chat(page, "操练场", "发送", "你好")
     shoot(page, "zh-CN-playground", width)
+    page.get_by_role("button", name="退出登录").click()
+    log_in(page, url, "root", ROOT_PASSWORD, "zh-CN")
+    photograph_admin(page, url, width, "zh-CN-", "测试", "管理", ["users", "channels", "prices"])
 
 
 def main() -> None:

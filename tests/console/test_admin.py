@@ -117,13 +117,15 @@ def test_an_admin_creates_tops_up_regroups_and_disables_a_user(browse: Context, 
     manage.get_by_label("Amount (USD)").fill("2.5")
     manage.get_by_label("Reason").fill("welcome credit")
     manage.get_by_role("button", name="Top up").click()
+    expect(manage.locator(".user-topup .notice.ok")).to_have_text("Added $2.50. Balance now $3.50.")
     expect(row.locator("td[data-label=Balance]")).to_have_text("$3.50")
     expect(row.locator("td[data-label=Balance] .money")).to_have_attribute("title", "1,750,000 quota units")
 
-    row.get_by_role("button", name="Manage").click()
     manage.get_by_label("Group").select_option("vip")
     manage.get_by_role("button", name="Save").click()
+    expect(manage.locator(".user-settings .notice.ok")).to_have_text("Saved.")
     expect(row.locator("td[data-label=Group]")).to_have_text("vip")
+    manage.get_by_role("button", name="Close").click()
 
     row.get_by_role("button", name="Disable").click()
     expect(row).to_contain_text("disabled")

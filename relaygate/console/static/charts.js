@@ -1,5 +1,7 @@
 // Small SVG bar charts, drawn here so the console loads nothing from elsewhere.
 
+import { number, t } from "./i18n.js";
+
 const SVG = "http://www.w3.org/2000/svg";
 
 function svg(tag, attributes = {}, text) {
@@ -19,7 +21,7 @@ export function barChart(caption, bars, format = String) {
   if (!bars.length) {
     const empty = document.createElement("p");
     empty.className = "muted";
-    empty.textContent = "No requests in this period yet.";
+    empty.textContent = t("No requests in this period yet.");
     figure.append(empty);
     return figure;
   }
@@ -54,4 +56,26 @@ export function barChart(caption, bars, format = String) {
   });
   figure.append(chart);
   return figure;
+}
+
+// Requests, tokens and spend per bucket of a usage summary (the rows of /api/usage/summary), under one heading.
+// `per` is day, model, user or channel (each caption is a whole string of the dictionary); `name` turns a
+// bucket's key (a user's or channel's id) into what a person knows it by.
+export function usageCharts(title, per, rows, spend, name = (key) => key) {
+  const bars = (pick) => rows.map((row) => ({ label: name(row.key), value: pick(row) }));
+  const section = document.createElement("section");
+  section.className = "charts";
+  section.dataset.per = per;
+  section.setAttribute("aria-label", title);
+  const heading = document.createElement("h2");
+  heading.textContent = title;
+  const grid = document.createElement("div");
+  grid.className = "chart-grid";
+  grid.append(
+    barChart(t(`Requests per ${per}`), bars((row) => row.requests), (n) => number(n)),
+    barChart(t(`Tokens per ${per}`), bars((row) => row.prompt_tokens + row.completion_tokens), (n) => number(n)),
+    barChart(t(`Spend per ${per}`), bars((row) => row.quota), spend),
+  );
+  section.append(heading, grid);
+  return section;
 }

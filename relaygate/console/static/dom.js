@@ -27,6 +27,9 @@ function append(element, children) {
   }
 }
 
+// Text that is data (a user's name, a model), never translated even when it spells a console word ("root").
+export const literal = (text) => document.createTextNode(String(text ?? ""));
+
 let fieldCounter = 0;
 
 // One labelled field: <label for>, the control, an optional hint, and a slot for the API's error.

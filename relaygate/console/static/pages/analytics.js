@@ -4,7 +4,15 @@
 import { get, query } from "../api.js";
 import { field, h, money, select, table } from "../dom.js";
 
-const BUCKETS = ["model", "channel", "user", "token", "group", "day"].map((by) => [by, by]); // shown in the console's language by h()
+// Each bucket's label is a console word (a bucket "user" is not the role "user").
+const BUCKETS = [
+  ["model", "Model"],
+  ["channel", "Channel"],
+  ["user", "User"],
+  ["token", "Token"],
+  ["group", "Group"],
+  ["day", "Day"],
+];
 
 export async function analyticsPage() {
   const holder = h("div", { id: "analytics-table" });
@@ -22,7 +30,7 @@ export async function analyticsPage() {
       `${row.mean_latency_ms} ms`,
     ]);
     holder.replaceChildren(
-      table([by.value, "Requests", "Errors", "Tokens in / out", "Charged", "Upstream cost", "Margin", "Mean latency"], rows, "No usage yet."),
+      table([BUCKETS.find(([name]) => name === by.value)[1], "Requests", "Errors", "Tokens in / out", "Charged", "Upstream cost", "Margin", "Mean latency"], rows, "No usage yet."),
     );
   };
   by.addEventListener("change", draw);

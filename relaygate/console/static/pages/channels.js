@@ -1,7 +1,8 @@
-// Admin · Channels: upstreams with create, edit, Test (status and latency), enable/disable, priority, weight,
-// their keys (hint and status), health (status, reason, last probe), fetch models, and unpriced models.
+// Admin · Channels: upstreams with their id, create, edit, Test (status and latency), enable/disable, priority,
+// weight, their keys (hint and status), model mapping, health (status, reason, last probe), fetch models, and
+// unpriced models.
 
-import { del, get, patch, post } from "../api.js";
+import { ApiError, del, get, patch, post } from "../api.js";
 import { confirmAction, formDialog } from "../dialogs.js";
 import { field, formError, h, input, list, onSubmit, select, table } from "../dom.js";
 import { dateTime, t } from "../i18n.js";
@@ -26,6 +27,12 @@ function channelFields(channel) {
         : "One per line. Stored encrypted; only their start and end are shown again.",
     ),
     field("Models", "models", h("textarea", { rows: 2, required: true }, channel ? channel.models.join(", ") : ""), "Comma or space separated."),
+    field(
+      "Model mapping",
+      "model_map",
+      h("textarea", { rows: 2, spellcheck: "false", placeholder: "gpt-4o=gpt-4o-2024-08-06" }, channel ? mappingText(channel.model_map) : ""),
+      "One per line: the model clients ask for = the name sent upstream. Blank: names go upstream as asked.",
+    ),
     field("Groups", "groups", input({ value: channel ? channel.groups.join(", ") : "default" }), "Which user groups may use it."),
     h(
       "div",
@@ -36,11 +43,31 @@ function channelFields(channel) {
   ];
 }
 
+const mappingText = (map) =>
+  Object.entries(map || {})
+    .map(([from, to]) => `${from}=${to}`)
+    .join("\n");
+
+// `from=to` lines to {from: to}; a line that is not one is refused in the field, before anything is sent.
+function parseMapping(text) {
+  const map = {};
+  for (const line of String(text || "").split(/\r?\n/).map((item) => item.trim()).filter(Boolean)) {
+    const [from, to, ...rest] = line.split("=").map((part) => part.trim());
+    if (!from || !to || rest.length) {
+      const message = t("Write each mapping as FROM=TO, one per line: {line}", { line });
+      throw new ApiError(422, "invalid_value", message, { model_map: message });
+    }
+    map[from] = to;
+  }
+  return map;
+}
+
 function channelBody(data, editing) {
   const body = {
     name: String(data.get("name") || ""),
     type: data.get("type"),
     models: list(data.get("models")),
+    model_map: parseMapping(data.get("model_map")),
     groups: list(data.get("groups")),
     priority: Number(data.get("priority") || 0),
     weight: Number(data.get("weight") || 0),
@@ -138,7 +165,11 @@ function modelsCell(channel) {
   const unpriced = channel.unpriced_models.length
     ? h("div", { class: "warning note" }, t("No price: {models} (requests for these are refused)", { models: channel.unpriced_models.join(", ") }))
     : null;
-  return h("div", {}, channel.models.join(", "), unpriced);
+  const mapping = Object.entries(channel.model_map || {});
+  const mapped = mapping.length
+    ? h("ul", { class: "plain mapping", "aria-label": "Model mapping" }, mapping.map(([from, to]) => h("li", {}, h("code", {}, from), " → ", h("code", {}, to))))
+    : null;
+  return h("div", {}, channel.models.join(", "), mapped, unpriced);
 }
 
 function editDialog(channel, refresh) {
@@ -163,6 +194,7 @@ export async function channelsPage() {
   const refresh = async () => {
     const channels = (await get("/channels?per_page=100")).items;
     const rows = channels.map((channel) => [
+      h("code", { class: "channel-id" }, `#${channel.id}`),
       h("span", {}, channel.name || h("span", { class: "muted" }, `#${channel.id}`)),
       channel.type,
       h("code", { class: "url", title: channel.base_url }, channel.base_url),
@@ -204,7 +236,7 @@ export async function channelsPage() {
         ),
       ),
     ]);
-    holder.replaceChildren(table(["Name", "Type", "Base URL", "Models", "Keys", "Priority", "Weight", "Status", "Actions"], rows, "No channels yet: add one below."));
+    holder.replaceChildren(table(["ID", "Name", "Type", "Base URL", "Models", "Keys", "Priority", "Weight", "Health", "Actions"], rows, "No channels yet: add one below."));
   };
   const form = h(
     "form",

@@ -1,9 +1,11 @@
-// Admin · Prices (USD per 1M tokens or per call) and Groups (price multipliers).
+// Admin · Prices (USD per 1M tokens or per call), edited in place; the models channels serve without a price
+// flagged at the top, to price where they stand; the default list prices loaded on request. And Groups
+// (price multipliers).
 
 import { t } from "../i18n.js";
 import { del, get, patch, post, put } from "../api.js";
 import { confirmAction } from "../dialogs.js";
-import { field, formError, h, input, onSubmit, table } from "../dom.js";
+import { field, formError, h, inLanguage, input, notice, onSubmit, table } from "../dom.js";
 
 const PRICE_FIELDS = [
   ["input", "Input"],
@@ -13,35 +15,85 @@ const PRICE_FIELDS = [
   ["audio_input", "Audio input"],
   ["audio_output", "Audio output"],
 ];
+// Kept as they are when a row is saved: a PUT replaces the whole price.
+const KEPT_FIELDS = ["cache_write_5m", "cache_write_1h", "max_output_tokens"];
 
-const dash = (value) => (value === null || value === undefined ? h("span", { class: "muted" }, "—") : `$${value}`);
+// One row's inputs and its Save: blank fields are left out of the new price.
+function editableRow(price, refresh) {
+  const inputs = PRICE_FIELDS.map(([name, label]) =>
+    input({
+      type: "number",
+      min: 0,
+      step: "any",
+      inputmode: "decimal",
+      name,
+      value: price?.[name] ?? "",
+      "aria-label": t("{field} of {model}", { field: t(label), model: price?.model ?? "" }),
+    }),
+  );
+  const result = h("span", { class: "row-result", role: "status" });
+  const save = async () => {
+    result.className = "row-result";
+    result.textContent = "";
+    const body = {};
+    for (const name of KEPT_FIELDS) if (price[name] !== null && price[name] !== undefined) body[name] = price[name];
+    for (const control of inputs) if (control.value.trim() !== "") body[control.name] = control.value.trim();
+    try {
+      await put(`/prices/${encodeURIComponent(price.model)}`, body);
+    } catch (error) {
+      if (error.status === undefined) throw error;
+      result.className = "row-result bad";
+      result.textContent = inLanguage(error, error.message);
+      return;
+    }
+    refresh(t("Saved the price of {model}.", { model: price.model }));
+  };
+  return { inputs, actions: [h("button", { type: "button", class: "small", onclick: save }, "Save"), result] };
+}
+
+function priceRow(price, refresh) {
+  const { inputs, actions } = editableRow(price, refresh);
+  const remove = async () => {
+    if (!(await confirmAction(t("Delete the price of {model}?", { model: price.model }), "Requests for an unpriced model are refused."))) return;
+    await del(`/prices/${encodeURIComponent(price.model)}`);
+    refresh();
+  };
+  return [h("code", {}, price.model), ...inputs, h("div", { class: "row-actions" }, actions, h("button", { type: "button", class: "danger small", onclick: remove }, "Delete"))];
+}
+
+function unpricedRow(model, refresh) {
+  const { inputs, actions } = editableRow({ model }, refresh);
+  return [h("div", {}, h("code", {}, model), " ", h("span", { class: "badge disabled" }, "No price")), ...inputs, h("div", { class: "row-actions" }, actions)];
+}
+
+function loadDefaultsButton(refresh) {
+  const load = async () => {
+    const sure = await confirmAction(
+      t("Load the default prices?"),
+      "Prices current OpenAI, Anthropic and Gemini models from the list prices shipped with relaygate. Models that already have a price keep it.",
+      "Load default prices",
+    );
+    if (!sure) return;
+    const loaded = await post("/prices/load-defaults", {});
+    refresh(t("Set {n} prices from the list prices published as of {as_of}; check them before use.", { n: loaded.items.length, as_of: loaded.as_of }));
+  };
+  return h("button", { type: "button", class: "secondary", id: "load-defaults", onclick: load }, "Load default prices");
+}
 
 export async function pricesPage() {
   const holder = h("div", {});
-  const refresh = async () => {
+  const said = h("div", { role: "status", id: "prices-result" });
+  const refresh = async (message) => {
     const listing = await get("/prices");
-    const prices = listing.items;
-    const rows = prices.map((price) => [
-      h("code", {}, price.model),
-      ...PRICE_FIELDS.map(([name]) => dash(price[name])),
-      h(
-        "button",
-        {
-          type: "button",
-          class: "danger small",
-          onclick: async () => {
-            if (!(await confirmAction(t("Delete the price of {model}?", { model: price.model }), "Requests for an unpriced model are refused."))) return;
-            await del(`/prices/${encodeURIComponent(price.model)}`);
-            refresh();
-          },
-        },
-        "Delete",
-      ),
-    ]);
-    const unpriced = listing.unpriced_models.length
+    said.replaceChildren(message ? notice(message) : "");
+    const rows = [
+      ...listing.unpriced_models.map((model) => unpricedRow(model, refresh)),
+      ...listing.items.map((price) => priceRow(price, refresh)),
+    ];
+    const flagged = listing.unpriced_models.length
       ? h("p", { class: "warning", id: "unpriced-models" }, t("Served by a channel but not priced (requests for these are refused): {models}", { models: listing.unpriced_models.join(", ") }))
       : null;
-    holder.replaceChildren(unpriced ?? "", table(["Model", ...PRICE_FIELDS.map(([, label]) => label), "Actions"], rows, "No prices yet: set one below."));
+    holder.replaceChildren(flagged ?? "", table(["Model", ...PRICE_FIELDS.map(([, label]) => label), "Actions"], rows, "No prices yet: set one below."));
   };
   const form = h(
     "form",
@@ -56,12 +108,22 @@ export async function pricesPage() {
   onSubmit(form, async (data) => {
     const body = {};
     for (const [name] of PRICE_FIELDS) if (data.get(name)) body[name] = String(data.get(name));
-    await put(`/prices/${encodeURIComponent(String(data.get("model")).trim())}`, body);
+    const model = String(data.get("model")).trim();
+    await put(`/prices/${encodeURIComponent(model)}`, body);
     form.reset();
-    refresh();
+    refresh(t("Saved the price of {model}.", { model }));
   });
   await refresh();
-  return h("section", {}, h("h1", {}, "Prices"), holder, form);
+  return h(
+    "section",
+    {},
+    h("h1", {}, "Prices"),
+    h("p", { class: "muted" }, "USD per 1M tokens (per call for images and tasks). Edit a row and Save it; a blank field is left out of the price."),
+    h("div", { class: "toolbar" }, loadDefaultsButton(refresh)),
+    said,
+    holder,
+    form,
+  );
 }
 
 export async function groupsPage() {
