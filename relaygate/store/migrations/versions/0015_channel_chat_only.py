@@ -13,11 +13,13 @@ branch_labels = None
 depends_on = None
 
 
+# Never `batch_alter_table` on channels: on SQLite it recreates the table, and dropping the old one
+# cascade-deletes every row of channel_keys (tests/store/test_channel_keys_migration.py).
 def upgrade() -> None:
-    with op.batch_alter_table("channels") as batch:
-        batch.add_column(sa.Column("chat_completions_only", sa.Boolean(), nullable=False, server_default=sa.false()))
+    op.add_column(
+        "channels", sa.Column("chat_completions_only", sa.Boolean(), nullable=False, server_default=sa.text("false"))
+    )
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("channels") as batch:
-        batch.drop_column("chat_completions_only")
+    op.drop_column("channels", "chat_completions_only")
