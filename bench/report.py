@@ -28,6 +28,9 @@ class Run:
     via: str
     connections: int
     result: WrkResult
+    cpu_us: float | None = (
+        None  # CPU of the serving processes per request (the gateway's, or the upstream's when direct)
+    )
 
 
 @dataclass(frozen=True)
@@ -45,14 +48,14 @@ class Check:
 def scenario_table(runs: list[Run]) -> str:
     """The runs as a Markdown table."""
     rows = [
-        "| scenario | via | connections | requests | requests/s | p50 ms | p99 ms | errors |",
-        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| scenario | via | connections | requests | requests/s | p50 ms | p99 ms | CPU us/request | errors |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for run in runs:
         r = run.result
         rows.append(
             f"| {run.scenario} | {run.via} | {run.connections} | {r.requests} | {r.requests_per_sec:,.0f} "
-            f"| {r.p50_ms:.2f} | {r.p99_ms:.2f} | {r.errors} |"
+            f"| {r.p50_ms:.2f} | {r.p99_ms:.2f} | {'-' if run.cpu_us is None else f'{run.cpu_us:,.0f}'} | {r.errors} |"
         )
     return "\n".join(rows)
 

@@ -21,6 +21,7 @@ from pathlib import Path
 import processes
 import scale_out
 from report import Check, Run, load_average, prepend_section, results_section, scenario_table
+from ttfb import Ttfb, measure_ttfb
 from wrk import ensure_wrk, run_wrk
 
 BENCH_DIR = Path(__file__).resolve().parent
@@ -46,6 +47,7 @@ class Target:
     via: str
     url: str
     key: str
+    pid: int  # the process serving it (with its workers): its CPU time per request is reported
     scenarios: tuple[tuple[str, Path, int], ...] = SCENARIOS
 
 
@@ -87,11 +89,12 @@ def configure_gateway(env: dict[str, str], upstream_port: int) -> str:
     return str(tokens[0]["key"])
 
 
-def start_fake_upstream(children: contextlib.ExitStack, workdir: Path, port: int) -> None:
+def start_fake_upstream(children: contextlib.ExitStack, workdir: Path, port: int) -> subprocess.Popen[bytes]:
     log = workdir / "fake-upstream.log"
     process = processes.start([RELAYGATE, "fake-upstream", "--port", str(port)], log, dict(os.environ))
     children.callback(processes.stop, process)
     processes.wait_for_port(process, port, log)
+    return process
 
 
 def start_gateway(
@@ -114,8 +117,10 @@ def measure(wrk: str, targets: list[Target], seconds: int) -> tuple[list[Run], l
     for target in targets:
         for name, script, connections in target.scenarios:
             print(f"wrk: {name} {target.via}, {connections} conn, {seconds} s", flush=True)
+            cpu_before = processes.cpu_seconds(target.pid)
             result = run_wrk(wrk, target.url, script, connections=connections, seconds=seconds, key=target.key)
-            runs.append(Run(name, target.via, connections, result))
+            cpu_us = (processes.cpu_seconds(target.pid) - cpu_before) * 1e6 / max(result.requests, 1)
+            runs.append(Run(name, target.via, connections, result, cpu_us))
     return warmups, runs
 
 
@@ -191,7 +196,7 @@ def evaluate(
     ]
 
 
-def benchmark(wrk: str, seconds: int, scaled: str, redis: bool) -> tuple[list[Run], list[Check]]:
+def benchmark(wrk: str, seconds: int, scaled: str, redis: bool) -> tuple[list[Run], dict[str, Ttfb], list[Check]]:
     with (
         tempfile.TemporaryDirectory(prefix="relaygate-bench-") as tmp,
         scale_out.postgres_and_redis(redis=redis) as shared,
@@ -201,25 +206,33 @@ def benchmark(wrk: str, seconds: int, scaled: str, redis: bool) -> tuple[list[Ru
         env = gateway_env(workdir / "data")
         scaled_env = gateway_env(workdir / "data-scaled") | shared
         upstream_port = processes.free_port()
-        start_fake_upstream(children, workdir, upstream_port)
+        upstream = start_fake_upstream(children, workdir, upstream_port)
         key = configure_gateway(env, upstream_port)
         scaled_key = configure_gateway(scaled_env, upstream_port)
         gateway_port, scaled_port = processes.free_port(), processes.free_port()
         gateway = start_gateway(children, workdir, env, gateway_port)
         scaled_process = start_gateway(children, workdir, scaled_env, scaled_port, "--workers", str(scale_out.WORKERS))
         targets = [
-            Target("direct", f"http://127.0.0.1:{upstream_port}/v1/chat/completions", "bench"),
-            Target("gateway", f"http://127.0.0.1:{gateway_port}/v1/chat/completions", key),
-            Target(scaled, f"http://127.0.0.1:{scaled_port}/v1/chat/completions", scaled_key, SCALE_OUT_SCENARIOS),
+            Target("direct", f"http://127.0.0.1:{upstream_port}/v1/chat/completions", "bench", upstream.pid),
+            Target("gateway", f"http://127.0.0.1:{gateway_port}/v1/chat/completions", key, gateway.pid),
+            Target(
+                scaled,
+                f"http://127.0.0.1:{scaled_port}/v1/chat/completions",
+                scaled_key,
+                scaled_process.pid,
+                SCALE_OUT_SCENARIOS,
+            ),
         ]
         warmups, runs = measure(wrk, targets, seconds)
+        print("time to first byte of streams, 1 connection", flush=True)
+        ttfbs = {target.via: measure_ttfb(target.url, target.key) for target in targets}
         rss_mb = processes.rss_mb(gateway.pid)
         # SIGTERM makes a gateway flush pending usage records; uvicorn then exits with -15.
         print(f"gateway stopped with exit code {processes.stop(gateway)}", flush=True)
         print(f"scale-out gateway stopped with exit code {processes.stop(scaled_process)}", flush=True)
         billing = read_billing(env)
         scaled_billing = read_billing(scaled_env)
-    return runs, evaluate(warmups, runs, rss_mb, billing, scaled_billing, scaled)
+    return runs, ttfbs, evaluate(warmups, runs, rss_mb, billing, scaled_billing, scaled)
 
 
 def main() -> int:
@@ -231,7 +244,7 @@ def main() -> int:
     args = parser.parse_args()
     load_before = load_average()
     scaled = f"{scale_out.WORKERS} workers, PG alone" if args.no_redis else f"{scale_out.WORKERS} workers, PG + Redis"
-    runs, checks = benchmark(ensure_wrk(), args.seconds, scaled, redis=not args.no_redis)
+    runs, ttfbs, checks = benchmark(ensure_wrk(), args.seconds, scaled, redis=not args.no_redis)
     chat_ratio, stream_ratio, added_p50 = ratios(runs)
     summary = [
         f"Throughput via gateway / direct, chat at 32 connections: {chat_ratio:.2f}",
@@ -241,6 +254,15 @@ def main() -> int:
         f"{find(runs, 'chat', scaled, 32).result.requests_per_sec / find(runs, 'chat', 'direct', 32).result.requests_per_sec:.2f}"
         f" ({find(runs, 'chat', scaled, 32).result.requests_per_sec:,.0f} req/s; SQLite gateway "
         f"{find(runs, 'chat', 'gateway', 32).result.requests_per_sec:,.0f} req/s)",
+    ]
+    summary += [
+        f"Time to first byte of a stream, 1 connection, {via}: p50 {t.p50_ms:.2f} ms, p99 {t.p99_ms:.2f} ms"
+        + (
+            ""
+            if via == "direct"
+            else f" (added: p50 {t.p50_ms - ttfbs['direct'].p50_ms:+.2f} ms, p99 {t.p99_ms - ttfbs['direct'].p99_ms:+.2f} ms)"
+        )
+        for via, t in ttfbs.items()
     ]
     table = scenario_table(runs)
     print("\n".join(["", table, "", *summary, "", *[check.line() for check in checks]]))

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from relaygate.accounts.access_keys import PREFIX as ACCESS_KEY_PREFIX
 from relaygate.auth.access import AccessCache, TokenAccess, UserAccess
-from relaygate.auth.client_ip import IPAddress
+from relaygate.auth.client_ip import IPAddress, address_text
 from relaygate.billing.groups import AUTO_GROUP
 from relaygate.clock import now
 from relaygate.errors import (
@@ -64,7 +64,7 @@ async def authenticate(
         raise IpNotAllowed(
             f"Requests from {ip} are not allowed for this API key: add the address to the key's IP allowlist."
         )
-    return Principal(token=token, user=user, group=token_group(token, user, selectable), client_ip=str(ip or ""))
+    return Principal(token=token, user=user, group=token_group(token, user, selectable), client_ip=address_text(ip))
 
 
 def token_group(token: TokenAccess, user: UserAccess, selectable: frozenset[str]) -> str:

@@ -40,5 +40,11 @@ def _parse(text: str | None) -> IPAddress | None:
     return address
 
 
+@functools.lru_cache(maxsize=8192)
+def address_text(address: IPAddress | None) -> str:
+    """The address as a usage record writes it ("" for none); `str()` of an address is slow."""
+    return "" if address is None else str(address)
+
+
 def _is_trusted(address: IPAddress, trusted: Sequence[IPNetwork]) -> bool:
     return any(address.version == network.version and address in network for network in trusted)

@@ -13,6 +13,7 @@ The client's own output limit is read from every protocol's field.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from relaygate.errors import BadRequest
@@ -20,6 +21,7 @@ from relaygate.errors import BadRequest
 IMAGE_TOKEN_BOUND = 3_000  # OpenAI high detail <= 2,642 (o4-mini patches), Claude <= ~1,600, Gemini tiles of 258
 MEDIA_BYTES_PER_TOKEN = 100  # base64 of audio or documents: far more bytes than the tokens they are billed
 MEDIA_MARKERS = (b"image", b"base64", b"inlineData", b"inline_data", b"fileData", b"file_data", b"audio", b'"data"')
+_ANY_MEDIA_MARKER = re.compile(b"|".join(re.escape(marker) for marker in MEDIA_MARKERS))  # one scan, not eight
 IMAGE_TYPES = frozenset({"image_url", "input_image", "image"})
 INLINE_KEYS = ("inlineData", "inline_data")
 OUTPUT_FIELDS = (
@@ -34,7 +36,7 @@ GENERATION_CONFIGS = ("generationConfig", "generation_config")
 
 def prompt_token_bound(body: Any, raw: bytes | None = None) -> int:
     """An upper bound of the prompt tokens of any protocol's request body (see the module doc)."""
-    if raw is not None and not any(marker in raw for marker in MEDIA_MARKERS):
+    if raw is not None and _ANY_MEDIA_MARKER.search(raw) is None:
         return len(raw)
     total = 0
     stack = [body]

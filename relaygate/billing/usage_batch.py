@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -149,7 +150,7 @@ async def _insert_in_chunks(conn: AsyncConnection, records: list[UsageRecord]) -
     for size in _chunk_sizes(len(records)):
         chunk = records[start : start + size]
         start += size
-        values = tuple(getattr(record, name) for record in chunk for name in COLUMNS)
+        values = tuple(itertools.chain.from_iterable(chunk))  # a record's values are in COLUMNS order
         sql = f"INSERT INTO usage_records ({names}) VALUES {', '.join([row] * size)}"  # noqa: S608 - names from the table
         await conn.exec_driver_sql(sql, values)
 

@@ -1,17 +1,22 @@
-"""Noticing that a client has gone while its request waits on the upstream.
+"""Noticing that a client has gone while its request waits on the upstream or streams its answer.
 
 Once a request's body is read, the next ASGI `receive()` returns only when the client disconnects.
 A task waiting on it for every request would cost the hot path, and most requests are answered
-in well under a second; so the watch starts only after `GRACE_SECONDS` of waiting, or at once for
-a stream. A client that leaves before the upstream's headers arrive cancels the wait (the request
-ends unbilled and its hold, slot and upstream connection are freed at once); one that leaves
-mid-answer runs the callbacks given to `on_leave` (the stream closes its upstream response).
+in well under a second; so the watch starts only once a request has waited `GRACE_SECONDS`. Nor
+does each request set a timer of its own for that: the requests waiting now are noted in one
+`GraceSweeper` per event loop, whose one timer starts the watch of those past their grace.
+
+A client that leaves before the upstream's headers arrive cancels the wait (the request ends
+unbilled and its hold, slot and upstream connection are freed at once); one that leaves mid-answer
+runs the callbacks given to `on_leave` (the stream closes its upstream response).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
+import weakref
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
@@ -19,6 +24,7 @@ from relaygate.errors import ClientGone
 from relaygate.relay.asgi import Receive
 
 GRACE_SECONDS = 1.0
+SWEEP_SECONDS = 0.25  # how often the waiting requests are looked at: a watch starts within this of its grace
 T = TypeVar("T")
 
 
@@ -34,12 +40,18 @@ class ClientWatch:
             self._task = asyncio.ensure_future(self._watch())
 
     def on_leave(self, callback: Callable[[], None]) -> None:
-        """Call `callback` when the client leaves (at once if it already has); watching starts now."""
+        """Call `callback` when the client leaves (at once if it already has), watching from now on."""
+        self.on_leave_after_grace(callback)
+        self.start()
+
+    def on_leave_after_grace(self, callback: Callable[[], None]) -> None:
+        """Call `callback` if the client leaves; the watch starts once the request has had its grace."""
         if self.left:
             callback()
             return
         self._callbacks.append(callback)
-        self.start()
+        if self._task is None:
+            _sweeper().note(self)
 
     async def guard(self, waiting: Awaitable[T]) -> T:
         """Await `waiting`; raise ClientGone (cancelling it) if the client leaves before it is done."""
@@ -49,7 +61,7 @@ class ClientWatch:
         def cancel() -> None:
             task.cancel()
 
-        timer = asyncio.get_running_loop().call_later(GRACE_SECONDS, self.on_leave, cancel)
+        self.on_leave_after_grace(cancel)
         try:
             return await waiting
         except asyncio.CancelledError:
@@ -57,11 +69,11 @@ class ClientWatch:
                 raise ClientGone("The client closed the connection before the upstream answered.") from None
             raise
         finally:
-            timer.cancel()
             with contextlib.suppress(ValueError):
                 self._callbacks.remove(cancel)
 
     def stop(self) -> None:
+        _sweeper().forget(self)
         if self._task is not None:
             self._task.cancel()
 
@@ -73,3 +85,47 @@ class ClientWatch:
                 for callback in self._callbacks:
                     callback()
                 return
+
+
+class GraceSweeper:
+    """The watches of one event loop still in their grace, and the one timer that ends it."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop):
+        self._loop = loop
+        self._waiting: dict[ClientWatch, float] = {}  # in the order noted, so by deadline
+        self._timer: asyncio.TimerHandle | None = None
+
+    def note(self, watch: ClientWatch) -> None:
+        if watch not in self._waiting:
+            self._waiting[watch] = time.monotonic() + GRACE_SECONDS
+        if self._timer is None:
+            self._timer = self._loop.call_later(SWEEP_SECONDS, self._sweep)
+
+    def forget(self, watch: ClientWatch) -> None:
+        self._waiting.pop(watch, None)
+
+    def _sweep(self) -> None:
+        self._timer = None
+        now = time.monotonic()
+        due = []
+        for watch, deadline in self._waiting.items():
+            if deadline > now:
+                break
+            due.append(watch)
+        for watch in due:
+            del self._waiting[watch]
+            if watch._callbacks:  # a request that is still waiting (or streaming)
+                watch.start()
+        if self._waiting:
+            self._timer = self._loop.call_later(SWEEP_SECONDS, self._sweep)
+
+
+_sweepers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, GraceSweeper] = weakref.WeakKeyDictionary()
+
+
+def _sweeper() -> GraceSweeper:
+    loop = asyncio.get_running_loop()
+    sweeper = _sweepers.get(loop)
+    if sweeper is None:
+        sweeper = _sweepers[loop] = GraceSweeper(loop)
+    return sweeper

@@ -15,13 +15,12 @@ here, so a money rule is written once:
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import TypeVar
+from typing import Generic, TypeVar
 
 from relaygate.auth.check import Principal, authorise_model, serving_group
 from relaygate.billing.charge import Usage, charge_for
@@ -161,41 +160,63 @@ def usage_record(hold: Hold, charge: int, overrun: int) -> UsageRecord:
     )
 
 
-@contextlib.asynccontextmanager
-async def admitted(
-    rt: Runtime, principal: Principal, model: str, route: Callable[[Principal], T], *, free: bool = False
-) -> AsyncIterator[tuple[Admission, T]]:
+class admitted(Generic[T]):
     """Authorise the model, settle the group that serves it (a token set to `auto` picks one), `route`
     it (find what serves it, or raise), quote it at that group's multiplier, then hold a rate-limit
     permit until the block ends. Yields the admission (with the serving principal) and what `route`
-    returned."""
-    authorise_model(principal, model)
-    principal = serving_group(principal, model, rt.prices.auto_order(), lambda group: rt.channels.serves(group, model))
-    routed = route(principal)
-    price, multiplier = quote(rt, principal, model)
-    permit = await rt.limiter.acquire(principal.token, principal.user)
-    admission = Admission(rt, principal, model, FREE if free else price, multiplier, permit)
-    try:
-        yield admission, routed
-    finally:  # after every hold settled: a Redis round trip for the limiter never stands before a bill
-        await rt.limiter.release(permit, admission.tokens)
+    returned.
+
+    A class rather than an `asynccontextmanager`: every relay request enters it, and a generator-based
+    context manager costs an async generator (and its registration with the loop) per request.
+    """
+
+    __slots__ = ("_admission", "_free", "_model", "_principal", "_route", "_rt")
+
+    def __init__(
+        self, rt: Runtime, principal: Principal, model: str, route: Callable[[Principal], T], *, free: bool = False
+    ):
+        self._rt, self._principal, self._model, self._route, self._free = rt, principal, model, route, free
+        self._admission: Admission | None = None
+
+    async def __aenter__(self) -> tuple[Admission, T]:
+        rt, model = self._rt, self._model
+        authorise_model(self._principal, model)
+        principal = serving_group(
+            self._principal, model, rt.prices.auto_order(), lambda group: rt.channels.serves(group, model)
+        )
+        routed = self._route(principal)
+        price, multiplier = quote(rt, principal, model)
+        permit = await rt.limiter.acquire(principal.token, principal.user)
+        self._admission = Admission(rt, principal, model, FREE if self._free else price, multiplier, permit)
+        return self._admission, routed
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        # after every hold settled: a Redis round trip for the limiter never stands before a bill
+        admission = self._admission
+        if admission is not None:
+            await self._rt.limiter.release(admission.permit, admission.tokens)
 
 
-@contextlib.asynccontextmanager
-async def holding(
-    admission: Admission, call: RelayCall, prompt: int, output: int | None, calls: int = 1
-) -> AsyncIterator[Hold]:
+class holding:
     """A hold settled when the block ends: an error ends it unbilled with the error's status."""
-    hold = await admission.reserve(call, prompt, output, calls)
-    try:
-        yield hold
-    except GatewayError as error:
-        hold.status = error.status
-        raise
-    except BaseException:
-        hold.status = 500 if hold.status < 400 else hold.status
-        raise
-    finally:
+
+    __slots__ = ("_admission", "_call", "_calls", "_hold", "_output", "_prompt")
+
+    def __init__(self, admission: Admission, call: RelayCall, prompt: int, output: int | None, calls: int = 1):
+        self._admission, self._call, self._prompt, self._output, self._calls = admission, call, prompt, output, calls
+        self._hold: Hold | None = None
+
+    async def __aenter__(self) -> Hold:
+        self._hold = await self._admission.reserve(self._call, self._prompt, self._output, self._calls)
+        return self._hold
+
+    async def __aexit__(self, kind: type[BaseException] | None, error: BaseException | None, tb: object) -> None:
+        hold = self._hold
+        assert hold is not None
+        if isinstance(error, GatewayError):
+            hold.status = error.status
+        elif error is not None:
+            hold.status = 500 if hold.status < 400 else hold.status
         await hold.settle()
 
 

@@ -35,7 +35,7 @@ def parse_request_json(raw: bytes) -> dict[str, Any]:
         ) from exc
     if not isinstance(body, dict):
         raise BadRequest("The request body must be a JSON object.", code="invalid_json")
-    if json_depth_over_limit(body):
+    if json_depth_over_limit(body, raw=raw):
         raise BadRequest(too_deep_message(), code="json_too_deep")
     return body
 

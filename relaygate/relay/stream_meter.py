@@ -1,12 +1,15 @@
 """Metering a stream's output as it flows, against the limit its upstream was given.
 
 An upstream that ignores the limit must not run past the hold, so every stream is watched; most
-are watched for free. No tokenizer makes more tokens of a text than it has bytes, so while the
-events seen hold fewer bytes than the limit nothing is parsed. Past that, each new event's output
-text is taken out (the tap knows its protocol), and once that text has more bytes than the limit
-it is counted with the local tokenizer. The stream is over its limit when that count passes the
-limit by `TOLERANCE`: the local tokenizer is not the upstream's, and an upstream that keeps to its
-limit must never be cut short.
+are watched for free. An event carries its output text inside its framing (JSON keys, ids, `data:`),
+and an answer that keeps to its limit rarely needs more than `FRAMING_BYTES_PER_TOKEN` bytes of
+events per token of it, so nothing is parsed until the events seen pass that many bytes per token
+of the limit; from then on they are looked at every `LOOK_BYTES` or so. Looking is reading each new
+event's output text (the tap knows its protocol); no tokenizer makes more tokens of a text than it
+has bytes, so the text is counted with the local tokenizer only once it has more bytes than the
+limit allows tokens. The stream is over its limit when that count passes the limit by `TOLERANCE`:
+the local tokenizer is not the upstream's, and an upstream that keeps to its limit must never be
+cut short. One that does not is cut within about `LOOK_BYTES` of events past that point.
 
 The same text is the local count of the output when the upstream reports no usage.
 """
@@ -18,6 +21,10 @@ from collections.abc import Callable
 from relaygate.billing.tokencount import count_text
 
 TextOf = Callable[[bytes], str]
+
+
+FRAMING_BYTES_PER_TOKEN = 256
+LOOK_BYTES = 4096
 
 
 def tolerance(limit: int) -> int:
@@ -35,6 +42,7 @@ class StreamMeter:
         self._counted = 0  # tokens of self._texts[: self._counted_texts], counted a stretch at a time
         self._counted_texts = 0
         self._next_count = 0  # text bytes at which the next stretch is counted
+        self._next_look = 0 if limit is None else limit * FRAMING_BYTES_PER_TOKEN  # event bytes
         self.over = False
 
     def feed(self, event: bytes) -> bool:
@@ -42,13 +50,15 @@ class StreamMeter:
         self._unread.append(event)
         self._bytes += len(event)
         limit = self._limit
-        if limit is None or self.over or self._bytes <= limit:
+        if limit is None or self.over or self._bytes <= self._next_look:
             return self.over
+        self._next_look = self._bytes + LOOK_BYTES
         self._read_texts()
-        if self._text_bytes > limit and self._text_bytes >= self._next_count:
+        most = limit + tolerance(limit)
+        if self._text_bytes > most and self._text_bytes >= self._next_count:
             self._count_new()
             self._next_count = self._text_bytes + max(64, limit // 8)
-            self.over = self._counted > limit + tolerance(limit)
+            self.over = self._counted > most
         return self.over
 
     def output_text(self) -> str:

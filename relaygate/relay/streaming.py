@@ -40,7 +40,7 @@ async def stream_events(
     A client that disconnects closes the upstream response at once, so the provider stops
     generating and only what was produced is billed.
     """
-    watch.on_leave(response.close)
+    watch.on_leave_after_grace(response.close)
     framer = EventFramer()
     try:
         await send({"type": "http.response.start", "status": 200, "headers": SSE_HEADERS + headers})
