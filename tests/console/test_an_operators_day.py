@@ -208,11 +208,18 @@ def test_channels_show_their_id_mapping_and_health_and_fetch_models(browse: Cont
     edit.get_by_role("button", name="Save").click()
     expect(edit.locator("[data-field=model_map] .error")).to_contain_text("FROM=TO")
     mapping.fill("gpt-4o=gpt-4o-latest\ngpt-4o-mini = gpt-4o-mini-2024-07-18")
+    chat_only = edit.get_by_label("Chat Completions only")
+    expect(chat_only).not_to_be_checked()
+    chat_only.check()
     edit.get_by_role("button", name="Save").click()
     expect(page.get_by_role("dialog")).to_have_count(0)
     expect(row.locator(".mapping li")).to_have_text(["gpt-4o → gpt-4o-latest", "gpt-4o-mini → gpt-4o-mini-2024-07-18"])
     stored = page.request.get(f"/api/channels/{mapped['id']}").json()
     assert stored["model_map"] == {"gpt-4o": "gpt-4o-latest", "gpt-4o-mini": "gpt-4o-mini-2024-07-18"}
+    assert stored["chat_completions_only"] is True
+    row.get_by_role("button", name="Edit").click()
+    expect(page.get_by_role("dialog", name="Edit mapped").get_by_label("Chat Completions only")).to_be_checked()
+    page.keyboard.press("Escape")
 
     fetcher = off_the_browser_loop(lambda: add_channel(console, "fetcher", "gpt-4o-mini"))
     page.reload()

@@ -286,6 +286,8 @@ const zh = {
   "One per line. Stored encrypted; only their start and end are shown again.": "每行一个。加密保存；之后只显示开头和结尾。",
   "Comma or space separated.": "逗号或空格分隔。",
   "Which user groups may use it.": "哪些用户分组可以使用。",
+  "Chat Completions only": "仅 Chat Completions",
+  "OpenAI-compatible upstreams without /v1/responses: Responses requests are converted to Chat Completions.": "OpenAI 兼容但没有 /v1/responses 的上游：Responses 请求将转换为 Chat Completions 发送。",
   "Higher tiers are tried first.": "优先级高的先尝试。",
   "Share of traffic in a tier.": "同一优先级内的流量占比。",
   "Requests stop going to this upstream.": "请求将不再发往此上游。",

@@ -34,6 +34,12 @@ function channelFields(channel) {
       "One per line: the model clients ask for = the name sent upstream. Blank: names go upstream as asked.",
     ),
     field("Groups", "groups", input({ value: channel ? channel.groups.join(", ") : "default" }), "Which user groups may use it."),
+    field(
+      "Chat Completions only",
+      "chat_completions_only",
+      input({ type: "checkbox", checked: Boolean(channel?.chat_completions_only) }),
+      "OpenAI-compatible upstreams without /v1/responses: Responses requests are converted to Chat Completions.",
+    ),
     h(
       "div",
       { class: "row" },
@@ -71,6 +77,7 @@ function channelBody(data, editing) {
     groups: list(data.get("groups")),
     priority: Number(data.get("priority") || 0),
     weight: Number(data.get("weight") || 0),
+    chat_completions_only: data.get("chat_completions_only") === "on",
   };
   const baseUrl = String(data.get("base_url") || "").trim();
   const keys = String(data.get("keys") || "").split(/\r?\n/).map((key) => key.trim()).filter(Boolean);
