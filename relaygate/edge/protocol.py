@@ -96,7 +96,7 @@ class EdgeProtocol(HttpToolsProtocol):
     def on_headers_complete(self) -> None:
         self._in_headers = False
         self._body_pending = True
-        declared = dict(self.headers).get(b"content-length", b"")
+        declared = next((value for name, value in self.headers if name == b"content-length"), b"")
         self._body_left = int(declared) if declared.isdigit() else None
         self._cancel_header_timer()
         self.guard.waiting.pop(self, None)

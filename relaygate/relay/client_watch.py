@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import threading
 import time
-import weakref
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
@@ -120,12 +120,18 @@ class GraceSweeper:
             self._timer = self._loop.call_later(SWEEP_SECONDS, self._sweep)
 
 
-_sweepers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, GraceSweeper] = weakref.WeakKeyDictionary()
+class _LoopSweeper(threading.local):
+    """The sweeper of the event loop running in this thread (tests run gateways in several threads)."""
+
+    loop: asyncio.AbstractEventLoop | None = None
+    sweeper: GraceSweeper | None = None
+
+
+_local = _LoopSweeper()
 
 
 def _sweeper() -> GraceSweeper:
     loop = asyncio.get_running_loop()
-    sweeper = _sweepers.get(loop)
-    if sweeper is None:
-        sweeper = _sweepers[loop] = GraceSweeper(loop)
-    return sweeper
+    if _local.loop is not loop or _local.sweeper is None:
+        _local.loop, _local.sweeper = loop, GraceSweeper(loop)
+    return _local.sweeper
