@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 from typing import Any
 
 import pytest
@@ -135,7 +134,7 @@ def test_a_failed_write_keeps_its_records_for_the_next(form: tuple[str, Settings
         await ledger.settle(hold, record(user_id, token_id, 10, model=None))  # violates NOT NULL
         assert await ledger.flush() == 0
         entries = ledger.batcher.entries  # type: ignore[attr-defined]
-        entries[0] = (dataclasses.replace(entries[0][0], model="m"), entries[0][1])  # the database is healthy again
+        entries[0] = (entries[0][0]._replace(model="m"), entries[0][1])  # the database is healthy again
         assert await ledger.flush() == 1
         async with engine.connect() as conn:
             assert (await check_books(conn))["balanced"]
