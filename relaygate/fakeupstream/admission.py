@@ -77,6 +77,8 @@ class FakeUpstream:
     ) -> tuple[JSONObject, UpstreamBehaviour]:
         body = parse_json(await request.read()) if with_body else None
         entry: JSONObject = {"method": request.method, "path": request.path}
+        peer = request.transport.get_extra_info("peername") if request.transport is not None else None
+        entry["client_port"] = peer[1] if isinstance(peer, tuple) else None  # which connection it came on
         if request.query_string:
             entry["query"] = request.query_string
         for name in (hdrs.AUTHORIZATION, *dialect.logged_headers):

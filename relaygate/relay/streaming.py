@@ -68,7 +68,9 @@ async def stream_events(
     except OSError:
         watch.left = True  # the server could not write to the client: it is gone
     finally:
-        response.close()
+        # A stream read to its end leaves its connection to the next request; one cut short (a
+        # client gone, an output limit reached, a failure) is closed, so the upstream stops.
+        response.release()
     return not watch.left
 
 

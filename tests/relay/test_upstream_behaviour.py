@@ -73,6 +73,22 @@ def test_client_disconnect_mid_stream_stops_the_upstream_and_bills_what_was_prod
     assert gateway.books()["balanced"]
 
 
+def test_streams_read_to_their_end_leave_the_upstream_connection_for_the_next(
+    gateway: Deployment, fake_upstream: str
+) -> None:
+    add_model(gateway, "stream-model", "fake;words=5", fake_upstream)
+    key, _ = new_key(gateway)
+    httpx.delete(fake_upstream + "/_fake/requests")
+    with openai.OpenAI(api_key=key, base_url=gateway.url + "/v1", max_retries=0) as sdk:
+        for _ in range(3):
+            chunks = list(sdk.chat.completions.create(model="stream-model", messages=MESSAGES, stream=True))  # type: ignore[arg-type]
+            assert chunks[-1].choices[0].finish_reason == "stop"
+    log = httpx.get(fake_upstream + "/_fake/requests").json()
+    ports = [entry["client_port"] for entry in log if entry["path"] == "/v1/chat/completions"]
+    assert len(ports) == 3
+    assert len(set(ports)) == 1, "each stream opened a new connection to the upstream"
+
+
 def test_usage_is_counted_locally_when_the_upstream_reports_none(gateway: Deployment, fake_upstream: str) -> None:
     add_model(gateway, "quiet-model", "fake;no-usage;words=6", fake_upstream)
     key, token_id = new_key(gateway)
