@@ -4,22 +4,24 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, Table, case, func, select
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy import Select, Table, and_, case, func, or_, select, true
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.sql import ColumnElement
 
 from relaygate.billing.charge import Usage, charge_for
 from relaygate.billing.prices import Price
-from relaygate.store.schema import channels, tokens, usage_daily, usage_records, users
+from relaygate.store.schema import channels, tokens, usage_records, usage_rollups, users
+from relaygate.usage.retention import folded_before
+from relaygate.usage.rollups import ALL_TIME, DAY, HOUR
+from relaygate.usage.spans import Plan, Range, cut_hours, plan_range
 
 QUARTER_HOUR = 900
-DAY = 86400
 EXPORT_BATCH = 1000
 COLUMNS = (
     "id",
@@ -55,9 +57,17 @@ class UsageFilter:
     start: int | None = None
     end: int | None = None
 
-    def conditions(self, table: Table = usage_records) -> list[ColumnElement[bool]]:
-        """On `usage_records`, or on `usage_daily` (where a folded day counts when its UTC midnight is in range)."""
-        moment = table.c.day if table is usage_daily else table.c.created_at
+    def conditions(self) -> list[ColumnElement[bool]]:
+        """On `usage_records`."""
+        found = self.owned(usage_records)
+        if self.start is not None:
+            found.append(usage_records.c.created_at >= self.start)
+        if self.end is not None:
+            found.append(usage_records.c.created_at < self.end)
+        return found
+
+    def owned(self, table: Table) -> list[ColumnElement[bool]]:
+        """Whose and which model, on `usage_records` or `usage_rollups` (the time is the caller's)."""
         found: list[ColumnElement[bool]] = []
         if self.user_id is not None:
             found.append(table.c.user_id == self.user_id)
@@ -65,10 +75,6 @@ class UsageFilter:
             found.append(table.c.token_id == self.token_id)
         if self.model:
             found.append(table.c.model == self.model)
-        if self.start is not None:
-            found.append(moment >= self.start - self.start % DAY if table is usage_daily else moment >= self.start)
-        if self.end is not None:
-            found.append(moment < self.end)
         return found
 
 
@@ -94,32 +100,44 @@ async def usage_summary(
     engine: AsyncEngine, where: UsageFilter, by: str, zone: ZoneInfo | None = None
 ) -> list[dict[str, Any]]:
     """Totals per bucket of `by` (`day`: key `2026-01-31`, days of `zone`, UTC without; `model`, `user`,
-    `token`, `channel`, `group`), over the records and the daily totals folded from older ones.
+    `token`, `channel`, `group`), read from the rollups (`relaygate.usage.spans` says which rows, and
+    which partial hours come from the records).
 
     Each bucket: requests, errors (status >= 400), tokens, quota charged, mean latency, and the upstream
     `cost` and `margin` (quota minus cost) over the requests whose channel has a cost price for the model.
     """
     async with engine.connect() as conn:
-        rows = [*(await conn.execute(_record_totals(where, by))).all()]
-        rows += (await conn.execute(_folded_totals(where, by))).all()
+        plan = await _plan(conn, where, by, zone)
+        rows = [row for statement in _statements(plan, where, by) for row in (await conn.execute(statement)).all()]
         costs = {
             row.id: row.cost_prices or {} for row in await conn.execute(select(channels.c.id, channels.c.cost_prices))
         }
-    totals: dict[str, dict[str, Any]] = {}
+    parts: dict[tuple[str, int | None, str], dict[str, int]] = {}
     for row in rows:
-        name = _bucket_name(row.key, by, zone or UTC)
+        part = parts.setdefault((_bucket_name(row.key, by, zone or UTC), row.channel_id, row.model), _zeros())
+        for field in SUMMED:
+            part[field] += int(getattr(row, field) or 0)
+    totals: dict[str, dict[str, Any]] = {}
+    for (name, channel_id, model), part in parts.items():
         total = totals.setdefault(name, _empty(name))
         for field in ("requests", "errors", "prompt_tokens", "cached_tokens", "completion_tokens", "quota"):
-            total[field] += int(getattr(row, field) or 0)
-        total["_latency"] += int(row.latency or 0)
-        cost = _cost(costs.get(row.channel_id, {}).get(row.model), row)
+            total[field] += part[field]
+        total["_latency"] += part["latency"]
+        cost = _cost(costs.get(channel_id, {}).get(model), part)
         if cost is not None:
             total["cost"] = (total["cost"] or 0) + cost
-            total["margin"] = (total["margin"] or 0) + int(row.quota or 0) - cost
+            total["margin"] = (total["margin"] or 0) + part["quota"] - cost
     for total in totals.values():
         latency = total.pop("_latency")
         total["mean_latency_ms"] = round(latency / total["requests"], 1) if total["requests"] else 0.0
     return sorted(totals.values(), key=lambda total: total["key"])
+
+
+SUMMED = ("requests", "served", "errors", "prompt_tokens", "cached_tokens", "completion_tokens", "quota", "latency")
+
+
+def _zeros() -> dict[str, int]:
+    return dict.fromkeys(SUMMED, 0)
 
 
 def _empty(name: str) -> dict[str, Any]:
@@ -127,34 +145,93 @@ def _empty(name: str) -> dict[str, Any]:
     return {"key": name, **counts, "_latency": 0, "cost": None, "margin": None}
 
 
-def _record_totals(where: UsageFilter, by: str) -> Select[Any]:
+async def _plan(conn: AsyncConnection, where: UsageFilter, by: str, zone: ZoneInfo | None) -> Plan:
+    """Days of UTC read whole days; days of another zone read hours, and the records of any hour a local
+    midnight cuts (half past, a quarter to)."""
+    utc_days = by != "day" or zone is None or zone.key in UTC_NAMES
+    fold = await folded_before(conn)
+    plan = plan_range(where.start, where.end, fold, whole_days=utc_days, all_time=by != "day")
+    if zone is None or utc_days or not plan.hours:
+        return plan
+    table = usage_rollups
+    first, last = (
+        await conn.execute(select(func.min(table.c.bucket), func.max(table.c.bucket)).where(table.c.span == HOUR))
+    ).one()
+    if first is None:
+        return plan
+    lo = max(first if where.start is None else where.start, fold, first)
+    hi = min(last + HOUR if where.end is None else where.end, last + HOUR)
+    return cut_hours(plan, _local_midnights(zone, lo, hi))
+
+
+UTC_NAMES = frozenset({"UTC", "Etc/UTC", "Etc/UCT", "UCT", "Etc/Universal", "Universal", "Etc/Zulu", "Zulu", "GMT", "Etc/GMT"})
+
+
+def _local_midnights(zone: ZoneInfo, lo: int, hi: int) -> list[int]:
+    day = datetime.fromtimestamp(lo, zone).date()
+    found: list[int] = []
+    while True:
+        midnight = int(datetime(day.year, day.month, day.day, tzinfo=zone).timestamp())
+        if midnight >= hi:
+            return found
+        found.append(midnight)
+        day += timedelta(days=1)
+
+
+def _statements(plan: Plan, where: UsageFilter, by: str) -> list[Select[Any]]:
+    table = usage_rollups
+    found: list[Select[Any]] = []
+    if plan.all_time:
+        found.append(_rolled_up(where, by, table.c.span == ALL_TIME))
+    for span, parts in ((DAY, plan.days), (HOUR, plan.hours)):
+        if parts:
+            found.append(_rolled_up(where, by, table.c.span == span, or_(*(_within(table.c.bucket, p) for p in parts))))
+    if plan.records:
+        found.append(_recorded(where, by, or_(*(_within(usage_records.c.created_at, p) for p in plan.records))))
+    return found
+
+
+def _within(column: ColumnElement[Any], part: Range) -> ColumnElement[bool]:
+    lo, hi = part
+    bounds = [column >= lo] if lo is not None else []
+    bounds += [column < hi] if hi is not None else []
+    return and_(true(), *bounds)
+
+
+def _recorded(where: UsageFilter, by: str, when: ColumnElement[bool]) -> Select[Any]:
     table = usage_records
     return _grouped(
         table,
         by,
-        where.conditions(),
+        [*where.owned(table), when],
+        channel_id=table.c.channel_id,
         requests=func.count(),
-        errors=func.sum(case((table.c.status_code >= 400, 1), else_=0)),
         served=func.sum(case((table.c.status_code < 300, 1), else_=0)),
+        errors=func.sum(case((table.c.status_code >= 400, 1), else_=0)),
         latency=func.sum(table.c.latency_ms),
     )
 
 
-def _folded_totals(where: UsageFilter, by: str) -> Select[Any]:
-    table = usage_daily
+def _rolled_up(where: UsageFilter, by: str, *when: ColumnElement[bool]) -> Select[Any]:
+    table = usage_rollups
     return _grouped(
         table,
         by,
-        where.conditions(table),
+        [*where.owned(table), *when],
+        channel_id=func.nullif(table.c.channel_id, 0),
         requests=func.sum(table.c.requests),
+        served=func.sum(table.c.served),
         errors=func.sum(table.c.errors),
-        served=func.sum(table.c.requests - table.c.errors),
         latency=func.sum(table.c.latency_ms_total),
     )
 
 
 def _grouped(
-    table: Table, by: str, conditions: list[ColumnElement[bool]], **counted: ColumnElement[Any]
+    table: Table,
+    by: str,
+    conditions: list[ColumnElement[bool]],
+    channel_id: ColumnElement[Any],
+    **counted: ColumnElement[Any],
 ) -> Select[Any]:
     sums = [
         func.sum(table.c[name]).label(name) for name in ("prompt_tokens", "cached_tokens", "completion_tokens", "quota")
@@ -162,7 +239,7 @@ def _grouped(
     key = _key(table, by)
     query = select(
         key.label("key"),
-        table.c.channel_id,
+        channel_id.label("channel_id"),
         table.c.model,
         *sums,
         *(value.label(name) for name, value in counted.items()),
@@ -171,16 +248,18 @@ def _grouped(
         query = query.select_from(
             table.outerjoin(tokens, tokens.c.id == table.c.token_id).outerjoin(users, users.c.id == table.c.user_id)
         )
-    return query.group_by(key, table.c.channel_id, table.c.model)
+    return query.group_by(key, channel_id, table.c.model)
 
 
 def _key(table: Table, by: str) -> ColumnElement[Any]:
-    if by == "day":  # quarter hours, summed per local day afterwards (see usage_summary)
-        return table.c.day if table is usage_daily else table.c.created_at - table.c.created_at % QUARTER_HOUR
+    rolled = table is usage_rollups
+    if by == "day":  # hours or days, or the records' quarter hours, summed per local day afterwards
+        return table.c.bucket if rolled else table.c.created_at - table.c.created_at % QUARTER_HOUR
     if by == "group":
         # The group that served the request; records from before it was recorded: the token's, else the owner's.
         return func.coalesce(func.nullif(table.c.group, ""), tokens.c.group, users.c.group)
-    return table.c[{"model": "model", "user": "user_id", "token": "token_id", "channel": "channel_id"}[by]]
+    column = table.c[{"model": "model", "user": "user_id", "token": "token_id", "channel": "channel_id"}[by]]
+    return func.nullif(column, 0) if rolled and by in ("token", "channel") else column
 
 
 def _bucket_name(key: Any, by: str, zone: tzinfo) -> str:
@@ -189,7 +268,7 @@ def _bucket_name(key: Any, by: str, zone: tzinfo) -> str:
     return "" if key is None else str(key)
 
 
-def _cost(rates: dict[str, str] | None, row: Any) -> int | None:
+def _cost(rates: dict[str, str] | None, part: dict[str, int]) -> int | None:
     """What the upstream charged for these requests, in quota units (None: no cost price)."""
     if not rates:
         return None
@@ -200,10 +279,10 @@ def _cost(rates: dict[str, str] | None, row: Any) -> int | None:
         per_call=_usd(rates.get("per_call")),
     )
     usage = Usage(
-        prompt=int(row.prompt_tokens or 0),
-        cached=int(row.cached_tokens or 0),
-        completion=int(row.completion_tokens or 0),
-        calls=int(row.served or 0),
+        prompt=part["prompt_tokens"],
+        cached=part["cached_tokens"],
+        completion=part["completion_tokens"],
+        calls=part["served"],
     )
     return charge_for(price, usage, Fraction(1))
 
