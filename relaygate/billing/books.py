@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Subquery, func, select
+from sqlalchemy import Subquery, and_, false, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from relaygate.store.schema import channels, ledger_entries, tokens, usage_rollups, users
@@ -35,31 +35,28 @@ async def check_books(conn: AsyncConnection) -> dict[str, Any]:
         .subquery()
     )
     user_charges = _charges_by("user_id")
+    credited, charged = func.coalesce(credits.c.credits, 0), func.coalesce(user_charges.c.charges, 0)
+    # Only the accounts and tokens that break a rule come back from the database.
     account_rows = (
         await conn.execute(
-            select(
-                users.c.id,
-                users.c.name,
-                users.c.balance,
-                users.c.used_quota,
-                func.coalesce(credits.c.credits, 0).label("credits"),
-                func.coalesce(user_charges.c.charges, 0).label("charges"),
-            )
+            select(users.c.id, users.c.name, users.c.balance, credited.label("credits"), charged.label("charges"))
             .outerjoin(credits, credits.c.user_id == users.c.id)
             .outerjoin(user_charges, user_charges.c.owner == users.c.id)
+            .where(or_(credited != users.c.balance + charged, users.c.used_quota != charged, users.c.balance < 0))
         )
     ).all()
     token_charges = _charges_by("token_id")
+    token_charged = func.coalesce(token_charges.c.charges, 0)
     token_rows = (
         await conn.execute(
-            select(
-                tokens.c.id,
-                tokens.c.used_quota,
-                tokens.c.quota_cleared,
-                tokens.c.unlimited,
-                tokens.c.quota_limit,
-                func.coalesce(token_charges.c.charges, 0).label("charges"),
-            ).outerjoin(token_charges, token_charges.c.owner == tokens.c.id)
+            select(tokens.c.id, tokens.c.used_quota, tokens.c.quota_cleared, token_charged.label("charges"))
+            .outerjoin(token_charges, token_charges.c.owner == tokens.c.id)
+            .where(
+                or_(
+                    tokens.c.used_quota + tokens.c.quota_cleared != token_charged,
+                    and_(tokens.c.unlimited == false(), tokens.c.used_quota > tokens.c.quota_limit),
+                )
+            )
         )
     ).all()
     accounts = [
@@ -72,7 +69,6 @@ async def check_books(conn: AsyncConnection) -> dict[str, Any]:
             "problem": "below_zero" if row.balance < 0 else "unbalanced",
         }
         for row in account_rows
-        if int(row.credits) != row.balance + int(row.charges) or row.used_quota != int(row.charges) or row.balance < 0
     ]
     bad_tokens = [
         {
@@ -83,7 +79,6 @@ async def check_books(conn: AsyncConnection) -> dict[str, Any]:
             "problem": "unbalanced" if row.used_quota + row.quota_cleared != int(row.charges) else "over_limit",
         }
         for row in token_rows
-        if row.used_quota + row.quota_cleared != int(row.charges) or _over_limit(row)
     ]
     return {
         "balanced": not accounts and not bad_tokens,
@@ -91,10 +86,6 @@ async def check_books(conn: AsyncConnection) -> dict[str, Any]:
         "tokens": bad_tokens,
         "overruns": await upstream_overruns(conn),
     }
-
-
-def _over_limit(row: Any) -> bool:
-    return not row.unlimited and row.used_quota > row.quota_limit
 
 
 async def upstream_overruns(conn: AsyncConnection) -> list[dict[str, Any]]:

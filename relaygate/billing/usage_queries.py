@@ -10,7 +10,7 @@ from fractions import Fraction
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, Table, and_, case, func, or_, select, true
+from sqlalchemy import Select, Table, and_, case, func, literal, null, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.sql import ColumnElement
 
@@ -107,18 +107,27 @@ async def usage_summary(
     `cost` and `margin` (quota minus cost) over the requests whose channel has a cost price for the model.
     """
     async with engine.connect() as conn:
-        plan = await _plan(conn, where, by, zone)
-        rows = [row for statement in _statements(plan, where, by) for row in (await conn.execute(statement)).all()]
         costs = {
-            row.id: row.cost_prices or {} for row in await conn.execute(select(channels.c.id, channels.c.cost_prices))
+            row.id: row.cost_prices
+            for row in await conn.execute(select(channels.c.id, channels.c.cost_prices))
+            if row.cost_prices
         }
-    parts: dict[tuple[str, int | None, str], dict[str, int]] = {}
-    for row in rows:
-        part = parts.setdefault((_bucket_name(row.key, by, zone or UTC), row.channel_id, row.model), _zeros())
-        for field in SUMMED:
-            part[field] += int(getattr(row, field) or 0)
+        plan = await _plan(conn, where, by, zone)
+        # Per channel and model only where some channel has cost prices: the cost is priced per pair.
+        statements = _statements(plan, where, by, per_channel=bool(costs))
+        rows = [row for statement in statements for row in (await conn.execute(statement)).all()]
+    names: dict[Any, str] = {}
+    parts: dict[tuple[str, Any, Any], list[int]] = {}
+    for key, channel_id, model, *values in rows:
+        name = names.get(key)
+        if name is None:
+            name = names[key] = _bucket_name(key, by, zone or UTC)
+        sums = parts.setdefault((name, channel_id, model), [0] * len(SUMMED))
+        for index, value in enumerate(values):
+            sums[index] += int(value or 0)
     totals: dict[str, dict[str, Any]] = {}
-    for (name, channel_id, model), part in parts.items():
+    for (name, channel_id, model), summed in parts.items():
+        part = dict(zip(SUMMED, summed, strict=True))
         total = totals.setdefault(name, _empty(name))
         for field in ("requests", "errors", "prompt_tokens", "cached_tokens", "completion_tokens", "quota"):
             total[field] += part[field]
@@ -133,11 +142,8 @@ async def usage_summary(
     return sorted(totals.values(), key=lambda total: total["key"])
 
 
-SUMMED = ("requests", "served", "errors", "prompt_tokens", "cached_tokens", "completion_tokens", "quota", "latency")
-
-
-def _zeros() -> dict[str, int]:
-    return dict.fromkeys(SUMMED, 0)
+# The summed columns of every statement, in their order after (key, channel_id, model).
+SUMMED = ("prompt_tokens", "cached_tokens", "completion_tokens", "quota", "requests", "served", "errors", "latency")
 
 
 def _empty(name: str) -> dict[str, Any]:
@@ -178,16 +184,18 @@ def _local_midnights(zone: ZoneInfo, lo: int, hi: int) -> list[int]:
         day += timedelta(days=1)
 
 
-def _statements(plan: Plan, where: UsageFilter, by: str) -> list[Select[Any]]:
+def _statements(plan: Plan, where: UsageFilter, by: str, *, per_channel: bool) -> list[Select[Any]]:
     table = usage_rollups
     found: list[Select[Any]] = []
     if plan.all_time:
-        found.append(_rolled_up(where, by, table.c.span == ALL_TIME))
+        found.append(_rolled_up(where, by, per_channel, table.c.span == ALL_TIME))
     for span, parts in ((DAY, plan.days), (HOUR, plan.hours)):
         if parts:
-            found.append(_rolled_up(where, by, table.c.span == span, or_(*(_within(table.c.bucket, p) for p in parts))))
+            within = or_(*(_within(table.c.bucket, part) for part in parts))
+            found.append(_rolled_up(where, by, per_channel, table.c.span == span, within))
     if plan.records:
-        found.append(_recorded(where, by, or_(*(_within(usage_records.c.created_at, p) for p in plan.records))))
+        within = or_(*(_within(usage_records.c.created_at, part) for part in plan.records))
+        found.append(_recorded(where, by, per_channel, within))
     return found
 
 
@@ -198,13 +206,13 @@ def _within(column: ColumnElement[Any], part: Range) -> ColumnElement[bool]:
     return and_(true(), *bounds)
 
 
-def _recorded(where: UsageFilter, by: str, when: ColumnElement[bool]) -> Select[Any]:
+def _recorded(where: UsageFilter, by: str, per_channel: bool, when: ColumnElement[bool]) -> Select[Any]:
     table = usage_records
     return _grouped(
         table,
         by,
         [*where.owned(table), when],
-        channel_id=table.c.channel_id,
+        channel_id=table.c.channel_id if per_channel else None,
         requests=func.count(),
         served=func.sum(case((table.c.status_code < 300, 1), else_=0)),
         errors=func.sum(case((table.c.status_code >= 400, 1), else_=0)),
@@ -212,13 +220,13 @@ def _recorded(where: UsageFilter, by: str, when: ColumnElement[bool]) -> Select[
     )
 
 
-def _rolled_up(where: UsageFilter, by: str, *when: ColumnElement[bool]) -> Select[Any]:
+def _rolled_up(where: UsageFilter, by: str, per_channel: bool, *when: ColumnElement[bool]) -> Select[Any]:
     table = usage_rollups
     return _grouped(
         table,
         by,
         [*where.owned(table), *when],
-        channel_id=func.nullif(table.c.channel_id, 0),
+        channel_id=func.nullif(table.c.channel_id, 0) if per_channel else None,
         requests=func.sum(table.c.requests),
         served=func.sum(table.c.served),
         errors=func.sum(table.c.errors),
@@ -230,17 +238,19 @@ def _grouped(
     table: Table,
     by: str,
     conditions: list[ColumnElement[bool]],
-    channel_id: ColumnElement[Any],
+    channel_id: ColumnElement[Any] | None,
     **counted: ColumnElement[Any],
 ) -> Select[Any]:
+    """Sums per key, and per channel and model unless `channel_id` is None; columns in SUMMED's order."""
     sums = [
         func.sum(table.c[name]).label(name) for name in ("prompt_tokens", "cached_tokens", "completion_tokens", "quota")
     ]
     key = _key(table, by)
+    pair: tuple[ColumnElement[Any], ...] = (null(), literal("")) if channel_id is None else (channel_id, table.c.model)
     query = select(
         key.label("key"),
-        channel_id.label("channel_id"),
-        table.c.model,
+        pair[0].label("channel_id"),
+        pair[1].label("model"),
         *sums,
         *(value.label(name) for name, value in counted.items()),
     ).where(*conditions)
@@ -248,7 +258,7 @@ def _grouped(
         query = query.select_from(
             table.outerjoin(tokens, tokens.c.id == table.c.token_id).outerjoin(users, users.c.id == table.c.user_id)
         )
-    return query.group_by(key, channel_id, table.c.model)
+    return query.group_by(key) if channel_id is None else query.group_by(key, channel_id, table.c.model)
 
 
 def _key(table: Table, by: str) -> ColumnElement[Any]:
