@@ -18,7 +18,7 @@ from relaygate.billing.charge import Usage, charge_for
 from relaygate.billing.prices import Price
 from relaygate.store.schema import channels, tokens, usage_records, usage_rollups, users
 from relaygate.usage.retention import folded_before
-from relaygate.usage.rollups import ALL_TIME, DAY, HOUR
+from relaygate.usage.rollups import ALL_TIME, DAY, EVERYONE, HOUR
 from relaygate.usage.spans import Plan, Range, cut_hours, plan_range
 
 QUARTER_HOUR = 900
@@ -189,10 +189,14 @@ def _statements(plan: Plan, where: UsageFilter, by: str, *, per_channel: bool) -
     found: list[Select[Any]] = []
     if plan.all_time:
         found.append(_rolled_up(where, by, per_channel, table.c.span == ALL_TIME))
+    # Hours and days over everyone per day, model or channel come from the site-wide rows (user 0);
+    # anything else from the rows of each user.
+    site = where.user_id is None and where.token_id is None and by in ("day", "model", "channel")
+    whose = table.c.user_id == EVERYONE if site else table.c.user_id != EVERYONE
     for span, parts in ((DAY, plan.days), (HOUR, plan.hours)):
         if parts:
             within = or_(*(_within(table.c.bucket, part) for part in parts))
-            found.append(_rolled_up(where, by, per_channel, table.c.span == span, within))
+            found.append(_rolled_up(where, by, per_channel, table.c.span == span, whose, within))
     if plan.records:
         within = or_(*(_within(usage_records.c.created_at, part) for part in plan.records))
         found.append(_recorded(where, by, per_channel, within))

@@ -2,7 +2,9 @@
 
 Every write of usage records (the batch writer, imports) calls `roll_up` in the same transaction, so
 the sums can never disagree with the records. Each record adds to three rows of its user, token,
-channel, model and serving group: its hour, its UTC day, and all time. Rows are upserted
+channel, model and serving group: its hour, its UTC day, and all time; and to the hour and day rows
+of everyone (user and token 0) for its channel, model and group, which answer the site-wide questions
+(per day, model or channel over all users) without reading every user's rows. Rows are upserted
 (`INSERT ... ON CONFLICT DO UPDATE SET n = n + excluded.n`), the same statement on SQLite and
 PostgreSQL; the rows of one call are distinct and sorted, so concurrent writers of several
 processes lock them in the same order and cannot deadlock, and an addition is never lost.
@@ -22,6 +24,8 @@ HOUR = 3600
 DAY = 86400
 ALL_TIME = 0  # the span of the rows that sum all time (bucket 0)
 SPANS = (HOUR, DAY, ALL_TIME)
+EVERYONE = 0  # the user and token of the site-wide rows (ids start at 1)
+SITE_SPANS = (HOUR, DAY)  # all time over everyone is small enough as it is
 KEY = ("span", "bucket", "user_id", "token_id", "channel_id", "model", "group")
 COUNTS = (
     "requests",
@@ -66,7 +70,7 @@ def counts_of(record: Mapping[str, Any]) -> dict[str, int]:
 
 
 def keys_of(record: Mapping[str, Any]) -> list[Key]:
-    """The record's row of each span."""
+    """The record's row of each span, and its site-wide rows."""
     owner = (
         int(record["user_id"]),
         int(record.get("token_id") or 0),
@@ -75,7 +79,10 @@ def keys_of(record: Mapping[str, Any]) -> list[Key]:
         str(record.get("group") or ""),
     )
     moment = int(record["created_at"])
-    return [(span, bucket_of(span, moment), *owner) for span in SPANS]
+    site = (EVERYONE, EVERYONE, *owner[2:])
+    return [(span, bucket_of(span, moment), *owner) for span in SPANS] + [
+        (span, bucket_of(span, moment), *site) for span in SITE_SPANS
+    ]
 
 
 async def roll_up(conn: AsyncConnection, records: Iterable[Mapping[str, Any]]) -> None:

@@ -145,7 +145,7 @@ def test_rollups_answer_as_a_scan_of_the_records_before_and_after_a_fold(url: st
 
 
 def test_a_batch_adds_each_record_to_its_hour_day_and_all_time(url: str) -> None:
-    async def main() -> list[tuple[int, int, int, int]]:
+    async def main() -> list[tuple[int, ...]]:
         engine, accounts = await written(url, seed=4, count=0)
         user_id, token_id = accounts.tokens[0]
         [record] = random_records(random.Random(5), accounts, 1, 1_800_000_000, 1_800_000_001)
@@ -153,16 +153,18 @@ def test_a_batch_adds_each_record_to_its_hour_day_and_all_time(url: str) -> None
         async with engine.begin() as conn:
             await write_usage(conn, [record, record])
         async with engine.connect() as conn:
+            table = usage_rollups
             rows = await conn.execute(
-                select(usage_rollups.c.span, usage_rollups.c.bucket, usage_rollups.c.requests, usage_rollups.c.quota)
-                .order_by(usage_rollups.c.span)
+                select(table.c.span, table.c.bucket, table.c.user_id, table.c.requests, table.c.quota)
+                .order_by(table.c.span, table.c.user_id)
             )
             found = [tuple(row) for row in rows]
         await engine.dispose()
         return found
 
-    assert run(main()) == [(ALL_TIME, 0, 2, 14), (HOUR, 1_800_000_000 - 1_800_000_000 % HOUR, 2, 14),
-                           (DAY, 1_800_000_000 - 1_800_000_000 % DAY, 2, 14)]  # fmt: skip
+    hour, day = 1_800_000_000 - 1_800_000_000 % HOUR, 1_800_000_000 - 1_800_000_000 % DAY
+    assert run(main()) == [(ALL_TIME, 0, 1, 2, 14), (HOUR, hour, 0, 2, 14), (HOUR, hour, 1, 2, 14),
+                           (DAY, day, 0, 2, 14), (DAY, day, 1, 2, 14)]  # fmt: skip
 
 
 def write_batches(url: str, seed: int, accounts: Accounts, batches: int) -> None:

@@ -1,6 +1,6 @@
 """usage rollups: the usage records summed per hour, UTC day and all time as they are written
 
-Backfilled from usage_records and usage_daily (which the rollups replace: retention now keeps the days
+Also per hour and day over everyone (user and token 0). Backfilled from usage_records and usage_daily (which the rollups replace: retention now keeps the days
 and all-time totals of the records it deletes), so an upgraded database answers at once. The fold
 point is the day after the last folded one.
 
@@ -19,6 +19,7 @@ depends_on = None
 Id = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 HOUR, DAY = 3600, 86400
 KEYS = 'user_id, token_id, channel_id, model, "group"'
+SITE_KEYS = 'channel_id, model, "group"'
 COUNTS = (
     "requests, served, errors, prompt_tokens, cached_tokens, cache_write_5m_tokens, cache_write_1h_tokens, "
     "completion_tokens, quota, overrun, overruns, latency_ms_total"
@@ -43,12 +44,15 @@ def _sums() -> str:
     return ", ".join(f"SUM({name.strip()})" for name in COUNTS.split(","))
 
 
-def _backfill(span: int, source: str) -> str:
+def _backfill(span: int, source: str, *, site: bool = False) -> str:
+    """The rows of one span; `site`: those of everyone (user and token 0) per channel, model and group."""
     bucket = "0" if span == 0 else f"moment - moment % {span}"
-    grouped = KEYS if span == 0 else f"{bucket}, {KEYS}"
+    keys = SITE_KEYS if site else KEYS
+    grouped = keys if span == 0 else f"{bucket}, {keys}"
+    selected = f"0, 0, {SITE_KEYS}" if site else KEYS
     return (
         f"INSERT INTO usage_rollups (span, bucket, {KEYS}, {COUNTS}) "  # noqa: S608 - no input
-        f"SELECT {span}, {bucket}, {KEYS}, {_sums()} FROM ({source}) AS unit GROUP BY {grouped}"
+        f"SELECT {span}, {bucket}, {selected}, {_sums()} FROM ({source}) AS unit GROUP BY {grouped}"
     )
 
 
@@ -77,6 +81,8 @@ def upgrade() -> None:
     op.execute(_backfill(HOUR, RECORDS))
     op.execute(_backfill(DAY, both))
     op.execute(_backfill(0, both))
+    op.execute(_backfill(HOUR, RECORDS, site=True))
+    op.execute(_backfill(DAY, both, site=True))
     op.execute(
         f"INSERT INTO usage_folds (id, before) SELECT 1, (SELECT MAX(day) FROM usage_daily) + {DAY} "
         "WHERE EXISTS (SELECT 1 FROM usage_daily)"
@@ -118,7 +124,8 @@ def downgrade() -> None:
         "quota, overrun, overruns, latency_ms_total) "
         "SELECT bucket, user_id, NULLIF(token_id, 0), NULLIF(channel_id, 0), model, \"group\", requests, errors, "
         "prompt_tokens, cached_tokens, completion_tokens, quota, overrun, overruns, latency_ms_total "
-        f"FROM usage_rollups WHERE span = {DAY} AND bucket < (SELECT COALESCE(MAX(before), 0) FROM usage_folds)"
+        f"FROM usage_rollups WHERE span = {DAY} AND user_id > 0 "
+        "AND bucket < (SELECT COALESCE(MAX(before), 0) FROM usage_folds)"
     )
     op.drop_index("ix_usage_records_created_at", table_name="usage_records")
     op.drop_table("usage_folds")
