@@ -160,17 +160,19 @@ async def _plan(conn: AsyncConnection, where: UsageFilter, by: str, zone: ZoneIn
     if zone is None or utc_days or not plan.hours:
         return plan
     table = usage_rollups
-    first, last = (
-        await conn.execute(select(func.min(table.c.bucket), func.max(table.c.bucket)).where(table.c.span == HOUR))
-    ).one()
-    if first is None:
+    hours = table.c.user_id == EVERYONE, table.c.span == HOUR  # an index range: min and max are one step each
+    first = await conn.scalar(select(func.min(table.c.bucket)).where(*hours))
+    last = await conn.scalar(select(func.max(table.c.bucket)).where(*hours))
+    if first is None or last is None:
         return plan
     lo = max(first if where.start is None else where.start, fold, first)
     hi = min(last + HOUR if where.end is None else where.end, last + HOUR)
     return cut_hours(plan, _local_midnights(zone, lo, hi))
 
 
-UTC_NAMES = frozenset({"UTC", "Etc/UTC", "Etc/UCT", "UCT", "Etc/Universal", "Universal", "Etc/Zulu", "Zulu", "GMT", "Etc/GMT"})
+UTC_NAMES = frozenset(
+    {"UTC", "Etc/UTC", "Etc/UCT", "UCT", "Etc/Universal", "Universal", "Etc/Zulu", "Zulu", "GMT", "Etc/GMT"}
+)
 
 
 def _local_midnights(zone: ZoneInfo, lo: int, hi: int) -> list[int]:

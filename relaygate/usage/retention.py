@@ -66,7 +66,9 @@ async def fold_old_usage(engine: AsyncEngine, retention_days: int) -> int:
                     delete(usage_rollups).where(usage_rollups.c.span == HOUR, usage_rollups.c.bucket < point)
                 )
                 return folded
-            await conn.execute(delete(usage_records).where(usage_records.c.created_at < point, usage_records.c.id <= ids[-1]))
+            await conn.execute(
+                delete(usage_records).where(usage_records.c.created_at < point, usage_records.c.id <= ids[-1])
+            )
         folded += len(ids)
 
 
@@ -74,7 +76,9 @@ async def _move_fold_point(conn: AsyncConnection, before: int) -> None:
     """Never back: a shorter retention period folds more, a longer one cannot bring records back."""
     insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
     statement = insert(usage_folds).values(id=1, before=before)
-    later = case((statement.excluded.before > usage_folds.c.before, statement.excluded.before), else_=usage_folds.c.before)
+    later = case(
+        (statement.excluded.before > usage_folds.c.before, statement.excluded.before), else_=usage_folds.c.before
+    )
     await conn.execute(statement.on_conflict_do_update(index_elements=["id"], set_={"before": later}))
 
 

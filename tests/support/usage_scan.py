@@ -53,9 +53,17 @@ async def make_accounts(engine: AsyncEngine) -> Accounts:
         for name, costs in (("costed", COSTS), ("plain", None)):
             row = await conn.execute(
                 insert(channels).values(
-                    name=name, type="openai", base_url="http://127.0.0.1:1", key_encrypted="x", key_hint="x",
-                    models=list(MODELS), model_map={}, groups=["default"], cost_prices=costs, created_at=1,
-                )  # fmt: skip
+                    name=name,
+                    type="openai",
+                    base_url="http://127.0.0.1:1",
+                    key_encrypted="x",
+                    key_hint="x",
+                    models=list(MODELS),
+                    model_map={},
+                    groups=["default"],
+                    cost_prices=costs,
+                    created_at=1,
+                )
             )
             found.channels.append(int(row.inserted_primary_key[0]))
     return found
@@ -70,15 +78,26 @@ def random_records(rng: random.Random, accounts: Accounts, count: int, start: in
         status = rng.choice((200, 200, 200, 200, 302, 429, 500))
         found.append(
             UsageRecord(
-                request_id=f"r{rng.getrandbits(40)}", user_id=user_id, token_id=token_id if rng.random() > 0.05 else None,
-                channel_id=rng.choice([*accounts.channels, None]), endpoint="chat.completions", model=rng.choice(MODELS),
-                upstream_model="m", group=rng.choice(("default", "vip", "")), prompt_tokens=rng.randrange(0, 3000),
-                cached_tokens=rng.randrange(0, 50), completion_tokens=rng.randrange(0, 2000),
-                quota=rng.randrange(0, 5000) if status < 400 else 0, latency_ms=rng.randrange(1, 3000),
-                status_code=status, stream=rng.random() < 0.5, client_ip="127.0.0.1",
-                created_at=rng.randrange(start, end), overrun=rng.randrange(1, 900) if rng.random() < 0.05 else 0,
+                request_id=f"r{rng.getrandbits(40)}",
+                user_id=user_id,
+                token_id=token_id if rng.random() > 0.05 else None,
+                channel_id=rng.choice([*accounts.channels, None]),
+                endpoint="chat.completions",
+                model=rng.choice(MODELS),
+                upstream_model="m",
+                group=rng.choice(("default", "vip", "")),
+                prompt_tokens=rng.randrange(0, 3000),
+                cached_tokens=rng.randrange(0, 50),
+                completion_tokens=rng.randrange(0, 2000),
+                quota=rng.randrange(0, 5000) if status < 400 else 0,
+                latency_ms=rng.randrange(1, 3000),
+                status_code=status,
+                stream=rng.random() < 0.5,
+                client_ip="127.0.0.1",
+                created_at=rng.randrange(start, end),
+                overrun=rng.randrange(1, 900) if rng.random() < 0.05 else 0,
                 cache_write_5m_tokens=rng.randrange(0, 20),
-            )  # fmt: skip
+            )
         )
     return found
 
@@ -98,7 +117,10 @@ class Scan:
             records=[dict(row) for row in (await conn.execute(select(usage_records))).mappings()],
             token_groups={row.id: row.group for row in await conn.execute(select(tokens.c.id, tokens.c.group))},
             user_groups={row.id: row.group for row in await conn.execute(select(users.c.id, users.c.group))},
-            costs={row.id: row.cost_prices or {} for row in await conn.execute(select(channels.c.id, channels.c.cost_prices))},
+            costs={
+                row.id: row.cost_prices or {}
+                for row in await conn.execute(select(channels.c.id, channels.c.cost_prices))
+            },
         )
 
     def summary(self, where: UsageFilter, by: str, zone: ZoneInfo | None = None, fold: int = 0) -> list[dict[str, Any]]:
@@ -187,11 +209,15 @@ def _cost(rates: dict[str, str] | None, part: dict[str, int]) -> int | None:
         return None if rates.get(name) is None else Fraction(Decimal(rates[name]))
 
     price = Price(
-        input=usd("input") or Fraction(0), cached_input=usd("cached_input"), output=usd("output") or Fraction(0),
+        input=usd("input") or Fraction(0),
+        cached_input=usd("cached_input"),
+        output=usd("output") or Fraction(0),
         per_call=usd("per_call"),
-    )  # fmt: skip
+    )
     usage = Usage(
-        prompt=part["prompt_tokens"], cached=part["cached_tokens"], completion=part["completion_tokens"],
+        prompt=part["prompt_tokens"],
+        cached=part["cached_tokens"],
+        completion=part["completion_tokens"],
         calls=part["served"],
-    )  # fmt: skip
+    )
     return charge_for(price, usage, Fraction(1))

@@ -32,7 +32,9 @@ def chat(gw: Deployment, key: str, model: str) -> int:
 async def counts(conn: AsyncConnection) -> tuple[int, int]:
     records = (await conn.execute(select(func.count()).select_from(usage_records))).scalar_one()
     days = usage_rollups.c.span == DAYS, usage_rollups.c.bucket < await folded_before(conn)
-    folded = (await conn.execute(select(func.coalesce(func.sum(usage_rollups.c.requests), 0)).where(*days))).scalar_one()
+    folded = (
+        await conn.execute(select(func.coalesce(func.sum(usage_rollups.c.requests), 0)).where(*days))
+    ).scalar_one()
     return int(records), int(folded)
 
 

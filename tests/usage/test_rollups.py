@@ -24,10 +24,10 @@ from relaygate.billing.books import check_books
 from relaygate.billing.usage_batch import write_usage
 from relaygate.billing.usage_queries import UsageFilter, usage_summary
 from relaygate.clock import now
+from relaygate.importer.opening import explain_by_logs, write_opening_usage
 from relaygate.settings import to_async_url
 from relaygate.store.database import create_engine
 from relaygate.store.migrate import alembic_config, upgrade_to_head
-from relaygate.importer.opening import explain_by_logs, write_opening_usage
 from relaygate.store.schema import tokens, usage_records, usage_rollups, users
 from relaygate.usage.retention import cutoff, fold_old_usage, folded_before
 from relaygate.usage.rollups import ALL_TIME, COUNTS, DAY, HOUR, keys_of, roll_up
@@ -96,7 +96,9 @@ async def compare(engine: AsyncEngine, accounts: Accounts, scan: Scan, seed: int
         assert await usage_summary(engine, where, by, zone) == scan.summary(where, by, zone, fold), (where, by, zone)
         asked += 1
     for by in BYS:  # and every bucket over everything
-        assert await usage_summary(engine, UsageFilter(user_id=None), by) == scan.summary(UsageFilter(None), by, None, fold)
+        assert await usage_summary(engine, UsageFilter(user_id=None), by) == scan.summary(
+            UsageFilter(None), by, None, fold
+        )
     return asked
 
 
@@ -130,9 +132,7 @@ def test_rollups_answer_as_a_scan_of_the_records_before_and_after_a_fold(url: st
             async with engine.connect() as conn:
                 fold = await folded_before(conn)
                 kept = (await conn.execute(select(func.count()).select_from(usage_records))).scalar_one()
-                hours = await conn.scalar(
-                    select(func.min(usage_rollups.c.bucket)).where(usage_rollups.c.span == HOUR)
-                )
+                hours = await conn.scalar(select(func.min(usage_rollups.c.bucket)).where(usage_rollups.c.span == HOUR))
             assert fold == cutoff(3, now())
             assert kept == sum(1 for record in scan.records if record["created_at"] >= fold)
             assert hours >= fold  # the hours before the fold point went with their records
@@ -155,8 +155,9 @@ def test_a_batch_adds_each_record_to_its_hour_day_and_all_time(url: str) -> None
         async with engine.connect() as conn:
             table = usage_rollups
             rows = await conn.execute(
-                select(table.c.span, table.c.bucket, table.c.user_id, table.c.requests, table.c.quota)
-                .order_by(table.c.span, table.c.user_id)
+                select(table.c.span, table.c.bucket, table.c.user_id, table.c.requests, table.c.quota).order_by(
+                    table.c.span, table.c.user_id
+                )
             )
             found = [tuple(row) for row in rows]
         await engine.dispose()
@@ -303,4 +304,5 @@ def test_an_import_correction_moves_the_rollups_with_the_record(url: str) -> Non
         return {row["key"]: row["quota"] for row in totals}, books["tokens"] == []
 
     quotas, balanced = run(main())
-    assert sorted(quotas.values()) == [120, 380] and balanced
+    assert sorted(quotas.values()) == [120, 380]
+    assert balanced

@@ -44,6 +44,11 @@ def _sums() -> str:
     return ", ".join(f"SUM({name.strip()})" for name in COUNTS.split(","))
 
 
+def _rolled(span: int) -> str:
+    """The rows of one span of each user, in the shape of RECORDS."""
+    return f"SELECT bucket AS moment, {KEYS}, {COUNTS} FROM usage_rollups WHERE span = {span} AND user_id > 0"  # noqa: S608
+
+
 def _backfill(span: int, source: str, *, site: bool = False) -> str:
     """The rows of one span; `site`: those of everyone (user and token 0) per channel, model and group."""
     bucket = "0" if span == 0 else f"moment - moment % {span}"
@@ -77,14 +82,14 @@ def upgrade() -> None:
         sa.Column("before", sa.BigInteger(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_usage_folds")),
     )
-    both = f"{RECORDS} UNION ALL {FOLDED}"
+    # One pass over the records for their hours; the days, all time and the site-wide rows from those.
     op.execute(_backfill(HOUR, RECORDS))
-    op.execute(_backfill(DAY, both))
-    op.execute(_backfill(0, both))
-    op.execute(_backfill(HOUR, RECORDS, site=True))
-    op.execute(_backfill(DAY, both, site=True))
+    op.execute(_backfill(DAY, f"{_rolled(HOUR)} UNION ALL {FOLDED}"))
+    op.execute(_backfill(0, _rolled(DAY)))
+    op.execute(_backfill(HOUR, _rolled(HOUR), site=True))
+    op.execute(_backfill(DAY, _rolled(DAY), site=True))
     op.execute(
-        f"INSERT INTO usage_folds (id, before) SELECT 1, (SELECT MAX(day) FROM usage_daily) + {DAY} "
+        f"INSERT INTO usage_folds (id, before) SELECT 1, (SELECT MAX(day) FROM usage_daily) + {DAY} "  # noqa: S608
         "WHERE EXISTS (SELECT 1 FROM usage_daily)"
     )
     op.create_index("ix_usage_rollups_user_span", "usage_rollups", ["user_id", "span", "bucket"])
@@ -120,9 +125,9 @@ def downgrade() -> None:
     op.create_index("ix_usage_daily_token_id", "usage_daily", ["token_id"])
     # The days before the fold point are what the previous version kept as folded totals.
     op.execute(
-        f'INSERT INTO usage_daily (day, {KEYS}, requests, errors, prompt_tokens, cached_tokens, completion_tokens, '  # noqa: S608
+        f"INSERT INTO usage_daily (day, {KEYS}, requests, errors, prompt_tokens, cached_tokens, completion_tokens, "  # noqa: S608
         "quota, overrun, overruns, latency_ms_total) "
-        "SELECT bucket, user_id, NULLIF(token_id, 0), NULLIF(channel_id, 0), model, \"group\", requests, errors, "
+        'SELECT bucket, user_id, NULLIF(token_id, 0), NULLIF(channel_id, 0), model, "group", requests, errors, '
         "prompt_tokens, cached_tokens, completion_tokens, quota, overrun, overruns, latency_ms_total "
         f"FROM usage_rollups WHERE span = {DAY} AND user_id > 0 "
         "AND bucket < (SELECT COALESCE(MAX(before), 0) FROM usage_folds)"
