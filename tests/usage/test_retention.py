@@ -16,6 +16,7 @@ from relaygate.billing.usage_queries import UsageFilter, usage_summary
 from relaygate.store.database import create_engine
 from relaygate.store.schema import usage_records, usage_rollups
 from relaygate.usage.retention import fold_old_usage, folded_before
+from relaygate.usage.rollups import EVERYONE
 from tests.support.deployment import Deployment
 from tests.support.keys import new_key
 
@@ -31,7 +32,8 @@ def chat(gw: Deployment, key: str, model: str) -> int:
 
 async def counts(conn: AsyncConnection) -> tuple[int, int]:
     records = (await conn.execute(select(func.count()).select_from(usage_records))).scalar_one()
-    days = usage_rollups.c.span == DAYS, usage_rollups.c.bucket < await folded_before(conn)
+    before = await folded_before(conn)
+    days = usage_rollups.c.span == DAYS, usage_rollups.c.bucket < before, usage_rollups.c.user_id == EVERYONE
     folded = (
         await conn.execute(select(func.coalesce(func.sum(usage_rollups.c.requests), 0)).where(*days))
     ).scalar_one()
