@@ -95,6 +95,8 @@ def upgrade() -> None:
     op.create_index("ix_usage_rollups_user_span", "usage_rollups", ["user_id", "span", "bucket"])
     op.create_index("ix_usage_rollups_token_span", "usage_rollups", ["token_id", "span", "bucket"])
     op.create_index("ix_usage_records_created_at", "usage_records", ["created_at"])
+    if op.get_bind().dialect.name == "postgresql":  # plans for the new rows now, not when autovacuum gets to them
+        op.execute("ANALYZE usage_rollups")
     op.drop_index("ix_usage_daily_token_id", table_name="usage_daily")
     op.drop_index("ix_usage_daily_user_day", table_name="usage_daily")
     op.drop_table("usage_daily")
