@@ -8,7 +8,8 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from relaygate.billing.usage_batch import write_usage
-from relaygate.billing.usage_queries import UsageFilter, usage_summary
+from relaygate.billing.usage_queries import UsageFilter
+from relaygate.billing.usage_summary import usage_summary
 from relaygate.store.database import create_engine
 from relaygate.store.migrate import upgrade_to_head
 from tests.billing.test_ledger import record

@@ -12,7 +12,8 @@ import time_machine
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from relaygate.billing.usage_queries import UsageFilter, usage_summary
+from relaygate.billing.usage_queries import UsageFilter
+from relaygate.billing.usage_summary import usage_summary
 from relaygate.store.database import create_engine
 from relaygate.store.schema import usage_records, usage_rollups
 from relaygate.usage.retention import fold_old_usage, folded_before

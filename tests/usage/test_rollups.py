@@ -22,7 +22,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from relaygate.billing.books import check_books
 from relaygate.billing.usage_batch import write_usage
-from relaygate.billing.usage_queries import UsageFilter, usage_summary
+from relaygate.billing.usage_queries import UsageFilter
+from relaygate.billing.usage_summary import usage_summary
 from relaygate.clock import now
 from relaygate.importer.opening import explain_by_logs, write_opening_usage
 from relaygate.settings import to_async_url
