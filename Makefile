@@ -8,7 +8,7 @@ DEV_STAMP   := $(VENV)/.installed-dev
 NODE_STAMP  := tests/node/node_modules/.installed
 LINTED := relaygate tests $(wildcard bench)  # bench/ is optional in a checkout
 
-.PHONY: install install-serve browser run test lint typecheck pytest bench clean
+.PHONY: install install-serve browser run test lint typecheck pytest bench bench-data clean
 
 # Everything `make test` needs: the package with its dev extras, the browser and the Node clients.
 install: $(DEV_STAMP) browser $(NODE_STAMP)
@@ -63,6 +63,10 @@ test: lint typecheck pytest
 
 bench: install
 	$(BIN)/python bench/run.py
+
+# The management reads and the relay at 0, 1M and 10M usage records (SQLite) and 0 and 1M (PostgreSQL).
+bench-data: install
+	$(BIN)/python bench/data_growth.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

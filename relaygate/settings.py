@@ -72,7 +72,7 @@ class Settings(BaseSettings):
     alert_webhook: str = ""
     # GET /api/pricing answers anonymous callers too (the default group's prices).
     public_pricing: bool = False
-    # Usage records older than this many days are folded into daily totals (0: kept for ever).
+    # Usage records older than this many days are deleted, their daily rollups kept (0: kept for ever).
     usage_retention_days: int = Field(default=0, ge=0)
     # A new or rotated token key stays sealed (encrypted) this many hours, for one reveal from the token
     # list (POST /api/tokens/{id}/reveal); then only its hash is kept. 0: never sealed.

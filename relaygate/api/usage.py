@@ -18,7 +18,8 @@ from relaygate.api.caller import CallerDep
 from relaygate.api.iso_time import IsoTime
 from relaygate.api.numbers import INT64_MAX, IdQuery
 from relaygate.api.pages import Page, PagingDep
-from relaygate.billing.usage_queries import COLUMNS, UsageFilter, usage_page, usage_rows, usage_summary
+from relaygate.billing.usage_queries import COLUMNS, UsageFilter, usage_page, usage_rows
+from relaygate.billing.usage_summary import usage_summary
 from relaygate.clock import unix_seconds
 from relaygate.errors import Forbidden, InvalidValue
 

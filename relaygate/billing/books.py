@@ -1,6 +1,7 @@
 """The books (SPEC section 5): for every account, credits = balance + charges; for every token,
-used quota + quota cleared by periodic resets = the sum of its charges (usage records, and the
-daily totals that retention folded older records into); no balance below zero and no token's used
+used quota + quota cleared by periodic resets = the sum of its charges (the all-time rollups of its
+usage records, written in the records' own transactions: `relaygate.usage.rollups`, which also keep
+the charges of records retention has folded away); no balance below zero and no token's used
 quota above its limit. Upstream overruns (usage a channel reported beyond the hold it was given,
 never billed) are listed per channel beside. Run against the database, after the ledger has flushed."""
 
@@ -8,19 +9,22 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Subquery, func, select, union_all
+from sqlalchemy import Subquery, and_, false, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from relaygate.store.schema import channels, ledger_entries, tokens, usage_daily, usage_records, users
+from relaygate.store.schema import channels, ledger_entries, tokens, usage_rollups, users
+from relaygate.usage.rollups import ALL_TIME
 
 
 def _charges_by(owner: str) -> Subquery:
-    """Charges per user or token: the usage records, and the daily totals older records were folded into."""
-    both = union_all(
-        select(usage_records.c[owner].label("owner"), usage_records.c.quota),
-        select(usage_daily.c[owner].label("owner"), usage_daily.c.quota),
-    ).subquery()
-    return select(both.c.owner, func.sum(both.c.quota).label("charges")).group_by(both.c.owner).subquery()
+    """Charges per user or token, from the all-time rollups."""
+    table = usage_rollups
+    return (
+        select(table.c[owner].label("owner"), func.sum(table.c.quota).label("charges"))
+        .where(table.c.span == ALL_TIME)
+        .group_by(table.c[owner])
+        .subquery()
+    )
 
 
 async def check_books(conn: AsyncConnection) -> dict[str, Any]:
@@ -31,31 +35,28 @@ async def check_books(conn: AsyncConnection) -> dict[str, Any]:
         .subquery()
     )
     user_charges = _charges_by("user_id")
+    credited, charged = func.coalesce(credits.c.credits, 0), func.coalesce(user_charges.c.charges, 0)
+    # Only the accounts and tokens that break a rule come back from the database.
     account_rows = (
         await conn.execute(
-            select(
-                users.c.id,
-                users.c.name,
-                users.c.balance,
-                users.c.used_quota,
-                func.coalesce(credits.c.credits, 0).label("credits"),
-                func.coalesce(user_charges.c.charges, 0).label("charges"),
-            )
+            select(users.c.id, users.c.name, users.c.balance, credited.label("credits"), charged.label("charges"))
             .outerjoin(credits, credits.c.user_id == users.c.id)
             .outerjoin(user_charges, user_charges.c.owner == users.c.id)
+            .where(or_(credited != users.c.balance + charged, users.c.used_quota != charged, users.c.balance < 0))
         )
     ).all()
     token_charges = _charges_by("token_id")
+    token_charged = func.coalesce(token_charges.c.charges, 0)
     token_rows = (
         await conn.execute(
-            select(
-                tokens.c.id,
-                tokens.c.used_quota,
-                tokens.c.quota_cleared,
-                tokens.c.unlimited,
-                tokens.c.quota_limit,
-                func.coalesce(token_charges.c.charges, 0).label("charges"),
-            ).outerjoin(token_charges, token_charges.c.owner == tokens.c.id)
+            select(tokens.c.id, tokens.c.used_quota, tokens.c.quota_cleared, token_charged.label("charges"))
+            .outerjoin(token_charges, token_charges.c.owner == tokens.c.id)
+            .where(
+                or_(
+                    tokens.c.used_quota + tokens.c.quota_cleared != token_charged,
+                    and_(tokens.c.unlimited == false(), tokens.c.used_quota > tokens.c.quota_limit),
+                )
+            )
         )
     ).all()
     accounts = [
@@ -68,7 +69,6 @@ async def check_books(conn: AsyncConnection) -> dict[str, Any]:
             "problem": "below_zero" if row.balance < 0 else "unbalanced",
         }
         for row in account_rows
-        if int(row.credits) != row.balance + int(row.charges) or row.used_quota != int(row.charges) or row.balance < 0
     ]
     bad_tokens = [
         {
@@ -79,7 +79,6 @@ async def check_books(conn: AsyncConnection) -> dict[str, Any]:
             "problem": "unbalanced" if row.used_quota + row.quota_cleared != int(row.charges) else "over_limit",
         }
         for row in token_rows
-        if row.used_quota + row.quota_cleared != int(row.charges) or _over_limit(row)
     ]
     return {
         "balanced": not accounts and not bad_tokens,
@@ -89,34 +88,22 @@ async def check_books(conn: AsyncConnection) -> dict[str, Any]:
     }
 
 
-def _over_limit(row: Any) -> bool:
-    return not row.unlimited and row.used_quota > row.quota_limit
-
-
 async def upstream_overruns(conn: AsyncConnection) -> list[dict[str, Any]]:
-    """Per channel: how many answers reported usage beyond their hold, and what it was worth unbilled
-    (records, and the daily totals retention folded older records into)."""
-    both = union_all(
-        select(
-            usage_records.c.channel_id, func.count().label("requests"), func.sum(usage_records.c.overrun).label("quota")
-        )
-        .where(usage_records.c.overrun > 0)
-        .group_by(usage_records.c.channel_id),
-        select(usage_daily.c.channel_id, usage_daily.c.overruns, usage_daily.c.overrun).where(
-            usage_daily.c.overrun > 0
-        ),
-    ).subquery()
+    """Per channel: how many answers reported usage beyond their hold, and what it was worth unbilled."""
+    table = usage_rollups
+    channel_id = func.nullif(table.c.channel_id, 0)
     rows = (
         await conn.execute(
             select(
-                both.c.channel_id,
+                channel_id.label("channel_id"),
                 channels.c.name,
-                func.sum(both.c.requests).label("requests"),
-                func.sum(both.c.quota).label("quota"),
+                func.sum(table.c.overruns).label("requests"),
+                func.sum(table.c.overrun).label("quota"),
             )
-            .outerjoin(channels, channels.c.id == both.c.channel_id)
-            .group_by(both.c.channel_id, channels.c.name)
-            .order_by(both.c.channel_id)
+            .outerjoin(channels, channels.c.id == table.c.channel_id)
+            .where(table.c.span == ALL_TIME, table.c.overrun > 0)
+            .group_by(channel_id, channels.c.name)
+            .order_by(channel_id)
         )
     ).all()
     return [

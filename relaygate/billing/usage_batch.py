@@ -1,7 +1,7 @@
 """Usage records settled in this process, written in batches with their balance and token deltas.
 
-One transaction per batch: the records, the owners' balances and the tokens' used quota move
-together, so the books in the database balance after every write. A batch that fails to write is
+One transaction per batch: the records, their rollups (`relaygate.usage.rollups`), the owners'
+balances and the tokens' used quota move together, so the books in the database balance after every write. A batch that fails to write is
 kept for the next; a write is shielded, so a flush cancelled mid-write still finishes its batch.
 """
 
@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from relaygate.billing.usage_record import COLUMNS, UsageRecord
 from relaygate.store.schema import tokens, usage_records, users
+from relaygate.usage.rollups import roll_up
 
 log = logging.getLogger(__name__)
 
@@ -113,15 +114,18 @@ class RecordBatcher:
 
 
 async def write_usage(conn: AsyncConnection, records: list[UsageRecord], *, read_seqs: bool = False) -> Written:
-    """Insert the records and apply their charges to balances and tokens (rows locked in id order)."""
+    """Insert the records, add them to their rollups and apply their charges to balances and tokens
+    (rows locked in id order, then the rollups in key order)."""
     user_deltas, token_deltas = _deltas(records)
+    columns = [record.row() for record in records]
     if conn.dialect.name == "sqlite":
         await _insert_in_chunks(conn, records)
     else:
-        await conn.execute(insert(usage_records), [record.row() for record in records])
+        await conn.execute(insert(usage_records), columns)
     await conn.execute(_charge_users, user_deltas)
     if token_deltas:  # records of no token (imported opening usage) charge only their account
         await conn.execute(_charge_tokens, token_deltas)
+    await roll_up(conn, columns)
     written = Written(
         user_charges={d["uid"]: d["quota"] for d in user_deltas},
         token_charges={d["tid"]: d["quota"] for d in token_deltas},

@@ -16,6 +16,7 @@ from relaygate.importer.context import ImportContext
 from relaygate.importer.opening import ENDPOINT, explain_by_logs
 from relaygate.importer.source import read_logs
 from relaygate.store.schema import usage_records
+from relaygate.usage.rollups import roll_up
 
 CURSOR = "last_log_id"
 
@@ -42,6 +43,7 @@ async def import_logs(conn: AsyncConnection, ctx: ImportContext, source: AsyncCo
             explained[(user_id, token_id)] += int(row.get("quota") or 0)
         if records:
             await conn.execute(insert(usage_records), records)
+            await roll_up(conn, records)
         for (user_id, token_id), quota in sorted(explained.items(), key=lambda item: (item[0][0], item[0][1] or 0)):
             ref = f"token:{token_id}" if token_id is not None else f"user:{user_id}"
             await explain_by_logs(conn, user_id=user_id, token_id=token_id, ref=ref, quota=quota)

@@ -10,13 +10,14 @@ honestly right after the import, and the opening records can be told apart from 
 
 from __future__ import annotations
 
-from sqlalchemy import insert, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from relaygate.billing.usage_batch import write_usage
 from relaygate.billing.usage_record import UsageRecord
 from relaygate.clock import now
 from relaygate.store.schema import usage_records
+from relaygate.usage.rollups import add_counts, roll_up
 
 ENDPOINT = "import"
 MODEL = "(usage before the import)"
@@ -37,9 +38,14 @@ async def explain_by_logs(conn: AsyncConnection, *, user_id: int, token_id: int 
     """Imported consume logs are charges already counted in the opening usage: take them out of it,
     so that the charges in all stay what they were (no balance moves)."""
     opening = usage_records.c.request_id == f"import:{ref}"[:64]
-    result = await conn.execute(update(usage_records).where(opening).values(quota=usage_records.c.quota - quota))
-    if result.rowcount == 0:  # no opening usage was written there (it was 0): the correction stands alone
-        await conn.execute(insert(usage_records).values(**_record(user_id, token_id, -quota, ref, None).row()))
+    found = (await conn.execute(select(usage_records).where(opening))).mappings().all()
+    if found:
+        await conn.execute(update(usage_records).where(opening).values(quota=usage_records.c.quota - quota))
+        await add_counts(conn, [(dict(record), {"quota": -quota}) for record in found])
+    else:  # no opening usage was written there (it was 0): the correction stands alone
+        correction = _record(user_id, token_id, -quota, ref, None).row()
+        await conn.execute(insert(usage_records).values(**correction))
+        await roll_up(conn, [correction])
 
 
 def _record(user_id: int, token_id: int | None, quota: int, ref: str, at: int | None) -> UsageRecord:

@@ -187,32 +187,47 @@ usage_records = Table(
     Column("created_at", BigInteger, nullable=False),
     Index("ix_usage_records_user_created", "user_id", "created_at"),
     Index("ix_usage_records_token_created", "token_id", "created_at"),
+    Index("ix_usage_records_created_at", "created_at"),  # the partial hours at a range's ends
 )
 
-# Usage records older than RELAYGATE_USAGE_RETENTION_DAYS, folded into one row per UTC day, user,
-# token, channel and model (a fold may add several rows for one key: readers sum them). Their
-# `quota` still counts as charges in the books.
-usage_daily = Table(
-    "usage_daily",
+# The usage records summed as they are written (`relaygate.usage.rollups`, in the records' own
+# transaction): one row per span (an hour, a UTC day, or all time: `span` 3600, 86400 or 0), its start
+# (`bucket`, Unix seconds; 0 for all time), user, token, channel, model and serving group. No token or
+# channel is 0 (not NULL: a unique key needs values). Records older than RELAYGATE_USAGE_RETENTION_DAYS are
+# deleted with their hours; their days and all-time rows stay, and still count as charges in the books.
+usage_rollups = Table(
+    "usage_rollups",
     metadata,
-    Column("id", Id, primary_key=True, autoincrement=True),
-    Column("day", BigInteger, nullable=False),  # the day's UTC midnight, Unix seconds
-    Column("user_id", Id, nullable=False),
-    Column("token_id", Id, nullable=True),
-    Column("channel_id", Id, nullable=True),
-    Column("model", String(128), nullable=False),
-    Column("group", String(64), nullable=False, server_default=""),  # the serving group, as in usage_records
-    Column("requests", BigInteger, nullable=False),
-    Column("errors", BigInteger, nullable=False),
-    Column("prompt_tokens", BigInteger, nullable=False),
-    Column("cached_tokens", BigInteger, nullable=False),
-    Column("completion_tokens", BigInteger, nullable=False),
-    Column("quota", BigInteger, nullable=False),
+    Column("span", Integer, primary_key=True),
+    Column("bucket", BigInteger, primary_key=True),
+    Column("user_id", Id, primary_key=True),
+    Column("token_id", Id, primary_key=True),
+    Column("channel_id", Id, primary_key=True),
+    Column("model", String(128), primary_key=True),
+    Column("group", String(64), primary_key=True),
+    Column("requests", BigInteger, nullable=False, server_default="0"),
+    Column("served", BigInteger, nullable=False, server_default="0"),  # status < 300: billed per call
+    Column("errors", BigInteger, nullable=False, server_default="0"),  # status >= 400
+    Column("prompt_tokens", BigInteger, nullable=False, server_default="0"),
+    Column("cached_tokens", BigInteger, nullable=False, server_default="0"),
+    Column("cache_write_5m_tokens", BigInteger, nullable=False, server_default="0"),
+    Column("cache_write_1h_tokens", BigInteger, nullable=False, server_default="0"),
+    Column("completion_tokens", BigInteger, nullable=False, server_default="0"),
+    Column("quota", BigInteger, nullable=False, server_default="0"),
     Column("overrun", BigInteger, nullable=False, server_default="0"),  # as in usage_records, summed
     Column("overruns", BigInteger, nullable=False, server_default="0"),  # records with an overrun
-    Column("latency_ms_total", BigInteger, nullable=False),
-    Index("ix_usage_daily_user_day", "user_id", "day"),
-    Index("ix_usage_daily_token_id", "token_id"),
+    Column("latency_ms_total", BigInteger, nullable=False, server_default="0"),
+    Index("ix_usage_rollups_user_span", "user_id", "span", "bucket"),
+    Index("ix_usage_rollups_token_span", "token_id", "span", "bucket"),
+)
+
+# Where retention has folded to: records created before `before` (a UTC midnight) were deleted, with
+# their hours; what happened before it is known per UTC day only. One row (id 1), absent until a fold.
+usage_folds = Table(
+    "usage_folds",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("before", BigInteger, nullable=False),
 )
 
 # Every credit to a balance (initial, top-up, redemption, adjustment); charges are the usage records.

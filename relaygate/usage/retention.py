@@ -1,25 +1,25 @@
-"""`RELAYGATE_USAGE_RETENTION_DAYS`: usage records older than that are folded into daily totals.
+"""`RELAYGATE_USAGE_RETENTION_DAYS`: usage records older than that are folded into their daily totals.
 
-A fold moves whole UTC days: every record created before the midnight that starts the oldest day
-kept becomes part of one `usage_daily` row per day, user, token, channel, model and serving group (requests,
-errors, tokens, quota, upstream overruns, total latency), and is deleted in the same transaction, so the books
-(which count the folded quota as charges) balance before, during and after. Batches keep each
-transaction short; the fold runs at start and then once an hour on every instance (a second
-instance finds nothing left to fold).
+The rollups (`relaygate.usage.rollups`) already hold every record's day and all-time totals, so a
+fold only forgets detail: it moves the fold point (`usage_folds.before`, a UTC midnight: before it,
+usage is known per day) and then deletes the records and hourly rollups older than it, in batches that
+keep each transaction short. The books count the rollups' quota as charges, so they balance before,
+during and after. The fold runs at start and then once an hour on every instance (a second instance
+finds nothing left to fold).
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Any
 
-from sqlalchemy import Select, case, delete, func, insert, select
-from sqlalchemy.ext.asyncio import AsyncEngine
-from sqlalchemy.sql import ColumnElement
+from sqlalchemy import case, delete, func, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from relaygate.clock import now
 from relaygate.periodic import Periodic
-from relaygate.store.schema import usage_daily, usage_records
+from relaygate.store.schema import usage_folds, usage_records, usage_rollups
+from relaygate.usage.rollups import HOUR
 
 log = logging.getLogger(__name__)
 
@@ -34,16 +34,26 @@ def cutoff(retention_days: int, at: int) -> int:
     return moment - moment % DAY
 
 
+async def folded_before(conn: AsyncConnection) -> int:
+    """The fold point: usage before it is known per UTC day only (0: nothing was folded)."""
+    return int((await conn.execute(select(func.coalesce(func.max(usage_folds.c.before), 0)))).scalar_one())
+
+
 async def fold_old_usage(engine: AsyncEngine, retention_days: int) -> int:
     """Fold every record older than the retention period; returns how many records were folded."""
     before, folded = cutoff(retention_days, now()), 0
+    async with engine.begin() as conn:
+        # First the fold point, so readers take the days before it from the daily rollups while
+        # their records and hours are being deleted.
+        await _move_fold_point(conn, before)
+        point = await folded_before(conn)
     while True:
         async with engine.begin() as conn:
             ids = (
                 (
                     await conn.execute(
                         select(usage_records.c.id)
-                        .where(usage_records.c.created_at < before)
+                        .where(usage_records.c.created_at < point)
                         .order_by(usage_records.c.id)
                         .limit(BATCH)
                     )
@@ -52,53 +62,24 @@ async def fold_old_usage(engine: AsyncEngine, retention_days: int) -> int:
                 .all()
             )
             if not ids:
+                await conn.execute(
+                    delete(usage_rollups).where(usage_rollups.c.span == HOUR, usage_rollups.c.bucket < point)
+                )
                 return folded
-            batch = (usage_records.c.created_at < before, usage_records.c.id <= ids[-1])
-            await conn.execute(insert(usage_daily).from_select(FOLDED_COLUMNS, _daily_totals(*batch)))
-            await conn.execute(delete(usage_records).where(*batch))
+            await conn.execute(
+                delete(usage_records).where(usage_records.c.created_at < point, usage_records.c.id <= ids[-1])
+            )
         folded += len(ids)
 
 
-FOLDED_COLUMNS = (
-    "day",
-    "user_id",
-    "token_id",
-    "channel_id",
-    "model",
-    "group",
-    "requests",
-    "errors",
-    "prompt_tokens",
-    "cached_tokens",
-    "completion_tokens",
-    "quota",
-    "overrun",
-    "overruns",
-    "latency_ms_total",
-)
-
-
-def _daily_totals(*conditions: ColumnElement[bool]) -> Select[Any]:
-    table = usage_records
-    day = (table.c.created_at - table.c.created_at % DAY).label("day")
-    keys = (table.c.user_id, table.c.token_id, table.c.channel_id, table.c.model, table.c.group)
-    return (
-        select(
-            day,
-            *keys,
-            func.count(),
-            func.sum(case((table.c.status_code >= 400, 1), else_=0)),
-            func.sum(table.c.prompt_tokens),
-            func.sum(table.c.cached_tokens),
-            func.sum(table.c.completion_tokens),
-            func.sum(table.c.quota),
-            func.sum(table.c.overrun),
-            func.sum(case((table.c.overrun > 0, 1), else_=0)),
-            func.sum(table.c.latency_ms),
-        )
-        .where(*conditions)
-        .group_by(day, *keys)
+async def _move_fold_point(conn: AsyncConnection, before: int) -> None:
+    """Never back: a shorter retention period folds more, a longer one cannot bring records back."""
+    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+    statement = insert(usage_folds).values(id=1, before=before)
+    later = case(
+        (statement.excluded.before > usage_folds.c.before, statement.excluded.before), else_=usage_folds.c.before
     )
+    await conn.execute(statement.on_conflict_do_update(index_elements=["id"], set_={"before": later}))
 
 
 class UsageRetention:

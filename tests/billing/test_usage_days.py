@@ -7,12 +7,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import insert
-
-from relaygate.billing.usage_queries import UsageFilter, usage_summary
+from relaygate.billing.usage_batch import write_usage
+from relaygate.billing.usage_queries import UsageFilter
+from relaygate.billing.usage_summary import usage_summary
 from relaygate.store.database import create_engine
 from relaygate.store.migrate import upgrade_to_head
-from relaygate.store.schema import usage_records
 from tests.billing.test_ledger import record
 
 
@@ -27,8 +26,8 @@ def days(tmp_path: Path, zone: str | None) -> dict[str, int]:
         engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'u.db'}")
         await upgrade_to_head(engine)
         async with engine.begin() as conn:
-            await conn.execute(insert(usage_records), [
-                record(1, 1, quota, created_at=at(moment)).row()
+            await write_usage(conn, [
+                record(1, 1, quota, created_at=at(moment))
                 for moment, quota in (("2026-11-23T23:30:00", 1), ("2026-11-24T00:30:00", 10), ("2026-11-24T18:40:00", 100))
             ])  # fmt: skip
         rows = await usage_summary(engine, UsageFilter(user_id=1), "day", ZoneInfo(zone) if zone else None)

@@ -1,4 +1,4 @@
-"""RELAYGATE_USAGE_RETENTION_DAYS: old usage records are folded into daily totals, and the books still balance."""
+"""RELAYGATE_USAGE_RETENTION_DAYS: old usage records are folded into their daily rollups, and the books still balance."""
 
 from __future__ import annotations
 
@@ -12,10 +12,12 @@ import time_machine
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from relaygate.billing.usage_queries import UsageFilter, usage_summary
+from relaygate.billing.usage_queries import UsageFilter
+from relaygate.billing.usage_summary import usage_summary
 from relaygate.store.database import create_engine
-from relaygate.store.schema import usage_daily, usage_records
-from relaygate.usage.retention import fold_old_usage
+from relaygate.store.schema import usage_records, usage_rollups
+from relaygate.usage.retention import fold_old_usage, folded_before
+from relaygate.usage.rollups import EVERYONE
 from tests.support.deployment import Deployment
 from tests.support.keys import new_key
 
@@ -31,7 +33,11 @@ def chat(gw: Deployment, key: str, model: str) -> int:
 
 async def counts(conn: AsyncConnection) -> tuple[int, int]:
     records = (await conn.execute(select(func.count()).select_from(usage_records))).scalar_one()
-    folded = (await conn.execute(select(func.coalesce(func.sum(usage_daily.c.requests), 0)))).scalar_one()
+    before = await folded_before(conn)
+    days = usage_rollups.c.span == DAYS, usage_rollups.c.bucket < before, usage_rollups.c.user_id == EVERYONE
+    folded = (
+        await conn.execute(select(func.coalesce(func.sum(usage_rollups.c.requests), 0)).where(*days))
+    ).scalar_one()
     return int(records), int(folded)
 
 

@@ -1,0 +1,112 @@
+"""Usage summed as it is written: the one rule that keeps `usage_rollups` equal to the usage records.
+
+Every write of usage records (the batch writer, imports) calls `roll_up` in the same transaction, so
+the sums can never disagree with the records. Each record adds to three rows of its user, token,
+channel, model and serving group: its hour, its UTC day, and all time; and to the hour and day rows
+of everyone (user and token 0) for its channel, model and group, which answer the site-wide questions
+(per day, model or channel over all users) without reading every user's rows. Rows are upserted
+(`INSERT ... ON CONFLICT DO UPDATE SET n = n + excluded.n`), the same statement on SQLite and
+PostgreSQL; the rows of one call are distinct and sorted, so concurrent writers of several
+processes lock them in the same order and cannot deadlock, and an addition is never lost.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from relaygate.store.schema import usage_rollups
+
+HOUR = 3600
+DAY = 86400
+ALL_TIME = 0  # the span of the rows that sum all time (bucket 0)
+SPANS = (HOUR, DAY, ALL_TIME)
+EVERYONE = 0  # the user and token of the site-wide rows (ids start at 1)
+SITE_SPANS = (HOUR, DAY)  # all time over everyone is small enough as it is
+KEY = ("span", "bucket", "user_id", "token_id", "channel_id", "model", "group")
+COUNTS = (
+    "requests",
+    "served",
+    "errors",
+    "prompt_tokens",
+    "cached_tokens",
+    "cache_write_5m_tokens",
+    "cache_write_1h_tokens",
+    "completion_tokens",
+    "quota",
+    "overrun",
+    "overruns",
+    "latency_ms_total",
+)
+ROWS_PER_STATEMENT = 1000  # x 19 columns stays under the 32,766 bound parameters of SQLite and asyncpg
+
+Key = tuple[int, int, int, int, int, str, str]
+
+
+def bucket_of(span: int, moment: int) -> int:
+    return 0 if span == ALL_TIME else moment - moment % span
+
+
+def counts_of(record: Mapping[str, Any]) -> dict[str, int]:
+    """What one usage record (as the table's columns) adds to its rows."""
+    status, overrun = int(record["status_code"]), int(record.get("overrun") or 0)
+    return {
+        "requests": 1,
+        "served": int(status < 300),
+        "errors": int(status >= 400),
+        "prompt_tokens": int(record.get("prompt_tokens") or 0),
+        "cached_tokens": int(record.get("cached_tokens") or 0),
+        "cache_write_5m_tokens": int(record.get("cache_write_5m_tokens") or 0),
+        "cache_write_1h_tokens": int(record.get("cache_write_1h_tokens") or 0),
+        "completion_tokens": int(record.get("completion_tokens") or 0),
+        "quota": int(record["quota"]),
+        "overrun": overrun,
+        "overruns": int(overrun > 0),
+        "latency_ms_total": int(record.get("latency_ms") or 0),
+    }
+
+
+def keys_of(record: Mapping[str, Any]) -> list[Key]:
+    """The record's row of each span, and its site-wide rows."""
+    owner = (
+        int(record["user_id"]),
+        int(record.get("token_id") or 0),
+        int(record.get("channel_id") or 0),
+        str(record["model"]),
+        str(record.get("group") or ""),
+    )
+    moment = int(record["created_at"])
+    site = (EVERYONE, EVERYONE, *owner[2:])
+    return [(span, bucket_of(span, moment), *owner) for span in SPANS] + [
+        (span, bucket_of(span, moment), *site) for span in SITE_SPANS
+    ]
+
+
+async def roll_up(conn: AsyncConnection, records: Iterable[Mapping[str, Any]]) -> None:
+    """Add the records (as the usage_records table's columns) to their rollups."""
+    await add_counts(conn, [(record, counts_of(record)) for record in records])
+
+
+async def add_counts(conn: AsyncConnection, changes: Iterable[tuple[Mapping[str, Any], Mapping[str, int]]]) -> None:
+    """Add `counts` to each record's rows (an import's correction of a record's quota adds only quota)."""
+    summed: dict[Key, dict[str, int]] = {}
+    for record, counts in changes:
+        for key in keys_of(record):
+            row = summed.setdefault(key, dict.fromkeys(COUNTS, 0))
+            for name, value in counts.items():
+                row[name] += value
+    rows = [dict(zip(KEY, key, strict=True)) | summed[key] for key in sorted(summed)]
+    for start in range(0, len(rows), ROWS_PER_STATEMENT):
+        await conn.execute(_upsert(conn.dialect.name, rows[start : start + ROWS_PER_STATEMENT]))
+
+
+def _upsert(dialect: str, rows: list[dict[str, Any]]) -> Any:
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = insert(usage_rollups).values(rows)
+    return statement.on_conflict_do_update(
+        index_elements=list(KEY),
+        set_={name: usage_rollups.c[name] + statement.excluded[name] for name in COUNTS},
+    )
