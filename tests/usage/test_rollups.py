@@ -9,7 +9,6 @@ import asyncio
 import random
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import replace
 from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
@@ -150,7 +149,7 @@ def test_a_batch_adds_each_record_to_its_hour_day_and_all_time(url: str) -> None
         engine, accounts = await written(url, seed=4, count=0)
         user_id, token_id = accounts.tokens[0]
         [record] = random_records(random.Random(5), accounts, 1, 1_800_000_000, 1_800_000_001)
-        record = replace(record, user_id=user_id, token_id=token_id, quota=7)
+        record = record._replace(user_id=user_id, token_id=token_id, quota=7)
         async with engine.begin() as conn:
             await write_usage(conn, [record, record])
         async with engine.connect() as conn:
@@ -243,7 +242,7 @@ def test_an_upgraded_database_has_the_rollups_of_its_records_and_folded_days(url
             base = now() - now() % DAY
             # (usage_daily counted requests - errors as served: it kept no 3xx answers apart)
             folded = [
-                replace(record, status_code=200) if record.status_code == 302 else record
+                record._replace(status_code=200) if record.status_code == 302 else record
                 for record in random_records(rng, accounts, 800, base - 6 * DAY, base - 3 * DAY)
             ]
             live = random_records(rng, accounts, 1500, base - 3 * DAY, now())
