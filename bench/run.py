@@ -158,9 +158,10 @@ def ratios(runs: list[Run]) -> tuple[float, float, float]:
     return chat, stream, added_p50
 
 
-def billing_checks(label: str, runs: list[Run], billing: Billing) -> list[Check]:
-    """Every request wrk sent through one deployment has its usage record, and its books balance."""
-    sent = sum(r.result.requests for r in runs)
+def billing_checks(label: str, runs: list[Run], billing: Billing, also_sent: int) -> list[Check]:
+    """Every request sent through one deployment (by wrk, and `also_sent` streams timed to their first
+    byte) has its usage record, and its books balance."""
+    sent = sum(r.result.requests for r in runs) + also_sent
     # wrk leaves out requests still in flight when its time is up: at most one per connection and run.
     in_flight = sum(r.connections for r in runs)
     return [
@@ -178,7 +179,13 @@ def billing_checks(label: str, runs: list[Run], billing: Billing) -> list[Check]
 
 
 def evaluate(
-    warmups: list[Run], runs: list[Run], rss_mb: float, billing: Billing, scaled_billing: Billing, scaled: str
+    warmups: list[Run],
+    runs: list[Run],
+    ttfbs: dict[str, Ttfb],
+    rss_mb: float,
+    billing: Billing,
+    scaled_billing: Billing,
+    scaled: str,
 ) -> list[Check]:
     chat_ratio, _, added_p50 = ratios(runs)
     errors = sum(r.result.errors for r in warmups + runs)
@@ -191,8 +198,8 @@ def evaluate(
         Check("added p50 latency <= 0.5 ms (chat, 1 conn)", added_p50 <= MAX_ADDED_P50_MS, f"{added_p50:+.2f} ms"),
         Check("no errors or non-2xx responses", errors == 0, f"{errors} errors in all runs"),
         Check(f"gateway RSS <= {MAX_RSS_MB:.0f} MB after load", rss_mb <= MAX_RSS_MB, f"{rss_mb:.1f} MB"),
-        *billing_checks("SQLite", [r for r in warmups + runs if r.via == "gateway"], billing),
-        *billing_checks(scaled, [r for r in warmups + runs if r.via == scaled], scaled_billing),
+        *billing_checks("SQLite", [r for r in warmups + runs if r.via == "gateway"], billing, ttfbs["gateway"].sent),
+        *billing_checks(scaled, [r for r in warmups + runs if r.via == scaled], scaled_billing, ttfbs[scaled].sent),
     ]
 
 
@@ -232,7 +239,7 @@ def benchmark(wrk: str, seconds: int, scaled: str, redis: bool) -> tuple[list[Ru
         print(f"scale-out gateway stopped with exit code {processes.stop(scaled_process)}", flush=True)
         billing = read_billing(env)
         scaled_billing = read_billing(scaled_env)
-    return runs, ttfbs, evaluate(warmups, runs, rss_mb, billing, scaled_billing, scaled)
+    return runs, ttfbs, evaluate(warmups, runs, ttfbs, rss_mb, billing, scaled_billing, scaled)
 
 
 def main() -> int:

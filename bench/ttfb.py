@@ -25,7 +25,8 @@ BODY = json.dumps(
 
 @dataclass(frozen=True)
 class Ttfb:
-    requests: int
+    sent: int  # every request made (each one billed)
+    requests: int  # those measured: all but the first few
     p50_ms: float
     p99_ms: float
 
@@ -76,4 +77,4 @@ async def _read_chunks(reader: asyncio.StreamReader, started: float) -> float:
 def measure_ttfb(url: str, key: str, requests: int = 500) -> Ttfb:
     times = asyncio.run(_measure(url, key, requests))[10:]  # the first few warm the connection up
     cuts = statistics.quantiles(times, n=100)
-    return Ttfb(len(times), statistics.median(times), cuts[98])
+    return Ttfb(requests, len(times), statistics.median(times), cuts[98])

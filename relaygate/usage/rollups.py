@@ -12,6 +12,7 @@ processes lock them in the same order and cannot deadlock, and an addition is ne
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -41,7 +42,6 @@ COUNTS = (
     "overruns",
     "latency_ms_total",
 )
-ROWS_PER_STATEMENT = 1000  # x 19 columns stays under the 32,766 bound parameters of SQLite and asyncpg
 
 Key = tuple[int, int, int, int, int, str, str]
 
@@ -71,18 +71,7 @@ def counts_of(record: Mapping[str, Any]) -> dict[str, int]:
 
 def keys_of(record: Mapping[str, Any]) -> list[Key]:
     """The record's row of each span, and its site-wide rows."""
-    owner = (
-        int(record["user_id"]),
-        int(record.get("token_id") or 0),
-        int(record.get("channel_id") or 0),
-        str(record["model"]),
-        str(record.get("group") or ""),
-    )
-    moment = int(record["created_at"])
-    site = (EVERYONE, EVERYONE, *owner[2:])
-    return [(span, bucket_of(span, moment), *owner) for span in SPANS] + [
-        (span, bucket_of(span, moment), *site) for span in SITE_SPANS
-    ]
+    return _keys(_owner_of(record), int(record["created_at"]))
 
 
 async def roll_up(conn: AsyncConnection, records: Iterable[Mapping[str, Any]]) -> None:
@@ -91,21 +80,60 @@ async def roll_up(conn: AsyncConnection, records: Iterable[Mapping[str, Any]]) -
 
 
 async def add_counts(conn: AsyncConnection, changes: Iterable[tuple[Mapping[str, Any], Mapping[str, int]]]) -> None:
-    """Add `counts` to each record's rows (an import's correction of a record's quota adds only quota)."""
-    summed: dict[Key, dict[str, int]] = {}
+    """Add `counts` to each record's rows (an import's correction of a record's quota adds only quota).
+
+    The records of one flush share few owners and hours: they are summed per owner and hour first,
+    and only those sums are spread over their rows (a record's day and all-time rows follow from its
+    hour), so the work on the event loop grows with the groups, not with every row of every record.
+    """
+    by_hour: dict[tuple[int, Owner], list[int]] = {}
     for record, counts in changes:
-        for key in keys_of(record):
-            row = summed.setdefault(key, dict.fromkeys(COUNTS, 0))
-            for name, value in counts.items():
-                row[name] += value
-    rows = [dict(zip(KEY, key, strict=True)) | summed[key] for key in sorted(summed)]
-    for start in range(0, len(rows), ROWS_PER_STATEMENT):
-        await conn.execute(_upsert(conn.dialect.name, rows[start : start + ROWS_PER_STATEMENT]))
+        owner, moment = _owner_of(record), int(record["created_at"])
+        sums = by_hour.get((moment - moment % HOUR, owner))
+        if sums is None:
+            sums = by_hour[(moment - moment % HOUR, owner)] = [0] * len(COUNTS)
+        for name, value in counts.items():
+            sums[_COUNT_INDEX[name]] += value
+    summed: dict[Key, list[int]] = {}
+    for (hour, owner), sums in by_hour.items():
+        for key in _keys(owner, hour):
+            row = summed.get(key)
+            if row is None:
+                summed[key] = list(sums)
+            else:
+                for index, value in enumerate(sums):
+                    row[index] += value
+    rows = [dict(zip(KEY, key, strict=True)) | dict(zip(COUNTS, summed[key], strict=True)) for key in sorted(summed)]
+    if rows:
+        # one statement, compiled once and cached, executed for every row
+        await conn.execute(_upsert(conn.dialect.name), rows)
 
 
-def _upsert(dialect: str, rows: list[dict[str, Any]]) -> Any:
+Owner = tuple[int, int, int, str, str]
+_COUNT_INDEX = {name: index for index, name in enumerate(COUNTS)}
+
+
+def _owner_of(record: Mapping[str, Any]) -> Owner:
+    return (
+        int(record["user_id"]),
+        int(record.get("token_id") or 0),
+        int(record.get("channel_id") or 0),
+        str(record["model"]),
+        str(record.get("group") or ""),
+    )
+
+
+def _keys(owner: Owner, moment: int) -> list[Key]:
+    site = (EVERYONE, EVERYONE, *owner[2:])
+    return [(span, bucket_of(span, moment), *owner) for span in SPANS] + [
+        (span, bucket_of(span, moment), *site) for span in SITE_SPANS
+    ]
+
+
+@functools.cache
+def _upsert(dialect: str) -> Any:
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = insert(usage_rollups).values(rows)
+    statement = insert(usage_rollups)
     return statement.on_conflict_do_update(
         index_elements=list(KEY),
         set_={name: usage_rollups.c[name] + statement.excluded[name] for name in COUNTS},
