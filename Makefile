@@ -57,7 +57,7 @@ typecheck: install
 # runs whole on one worker (its module fixtures are shared). PYTEST_WORKERS=0 runs them in-process.
 PYTEST_WORKERS ?= 3
 pytest: install
-	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile --durations=25
 
 test: lint typecheck pytest
 
