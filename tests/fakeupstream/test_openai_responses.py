@@ -10,15 +10,10 @@ import pytest
 from pydantic import BaseModel
 
 from relaygate.fakeupstream import TOOL_CALL_TOKENS, responses_usage
+from tests.support import responses
 
 QUESTION = "Say hello to the test"
-WEATHER: Any = {
-    "type": "function",
-    "name": "get_weather",
-    "description": "Weather of a city",
-    "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
-    "strict": True,
-}
+WEATHER: Any = {**responses.WEATHER, "strict": True}
 CITY: Any = {
     "type": "json_schema",
     "name": "city",

@@ -18,16 +18,11 @@ from relaygate.fakeupstream import TOOL_CALL_TOKENS, chat_prompt_tokens
 from tests.support.billing import expected_charge
 from tests.support.deployment import Deployment
 from tests.support.keys import new_key, used
+from tests.support.responses import WEATHER
 from tests.support.usage import records
 
 MODEL = "chat-only-gpt"
 QUESTION = "Say hello to the world"
-WEATHER: Any = {
-    "type": "function",
-    "name": "get_weather",
-    "description": "Weather of a city",
-    "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
-}
 
 
 def charge(prompt: int, completion: int) -> int:

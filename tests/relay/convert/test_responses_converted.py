@@ -17,15 +17,10 @@ from relaygate.fakeupstream import TOOL_USE_TOKENS, anthropic_prompt_tokens, gem
 from tests.relay.convert.test_sdk_conversion import upstream_requests, used
 from tests.support.billing import claude_charge, gemini_charge
 from tests.support.deployment import Deployment
+from tests.support.responses import WEATHER
 
 QUESTION = "Say hello to the world"
 SYSTEM = "Be brief."
-WEATHER: Any = {
-    "type": "function",
-    "name": "get_weather",
-    "description": "Weather of a city",
-    "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
-}
 TEXT_ITEM_EVENTS = [
     "response.output_item.added",
     "response.content_part.added",
