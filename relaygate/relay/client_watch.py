@@ -39,11 +39,6 @@ class ClientWatch:
         if self._task is None and not self.left:
             self._task = asyncio.ensure_future(self._watch())
 
-    def on_leave(self, callback: Callable[[], None]) -> None:
-        """Call `callback` when the client leaves (at once if it already has), watching from now on."""
-        self.on_leave_after_grace(callback)
-        self.start()
-
     def on_leave_after_grace(self, callback: Callable[[], None]) -> None:
         """Call `callback` if the client leaves; the watch starts once the request has had its grace."""
         if self.left:
