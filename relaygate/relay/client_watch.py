@@ -8,7 +8,7 @@ does each request set a timer of its own for that: the requests waiting now are 
 
 A client that leaves before the upstream's headers arrive cancels the wait (the request ends
 unbilled and its hold, slot and upstream connection are freed at once); one that leaves mid-answer
-runs the callbacks given to `on_leave` (the stream closes its upstream response).
+runs the callbacks given to `on_leave_after_grace` (the stream closes its upstream response).
 """
 
 from __future__ import annotations
