@@ -42,8 +42,10 @@ def wait_for_port(process: subprocess.Popen[bytes], port: int, log_path: Path) -
     _wait(process, accepts, f"port {port}", log_path)
 
 
-def wait_for_http(process: subprocess.Popen[bytes], url: str, log_path: Path) -> None:
-    """Return once GET `url` answers 200."""
+def wait_for_http(
+    process: subprocess.Popen[bytes], url: str, log_path: Path, timeout_s: float = READY_TIMEOUT_S
+) -> None:
+    """Return once GET `url` answers 200 (within `timeout_s`)."""
 
     def answers() -> bool:
         try:
@@ -52,18 +54,24 @@ def wait_for_http(process: subprocess.Popen[bytes], url: str, log_path: Path) ->
         except (urllib.error.URLError, OSError):
             return False
 
-    _wait(process, answers, url, log_path)
+    _wait(process, answers, url, log_path, timeout_s)
 
 
-def _wait(process: subprocess.Popen[bytes], ready: Callable[[], bool], what: str, log_path: Path) -> None:
-    deadline = time.monotonic() + READY_TIMEOUT_S
+def _wait(
+    process: subprocess.Popen[bytes],
+    ready: Callable[[], bool],
+    what: str,
+    log_path: Path,
+    timeout_s: float = READY_TIMEOUT_S,
+) -> None:
+    deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"{process.args} exited with {process.returncode}:\n{log_tail(log_path)}")
         if ready():
             return
         time.sleep(0.1)
-    raise RuntimeError(f"{what} not ready after {READY_TIMEOUT_S:.0f} s:\n{log_tail(log_path)}")
+    raise RuntimeError(f"{what} not ready after {timeout_s:.0f} s:\n{log_tail(log_path)}")
 
 
 def stop(process: subprocess.Popen[bytes]) -> int:

@@ -15,7 +15,7 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import processes
@@ -49,6 +49,7 @@ class Target:
     key: str
     pid: int  # the process serving it (with its workers): its CPU time per request is reported
     scenarios: tuple[tuple[str, Path, int], ...] = SCENARIOS
+    headers: dict[str, str] = field(default_factory=dict)  # sent besides the key (a peer's routing headers)
 
 
 @dataclass(frozen=True)
@@ -110,7 +111,12 @@ def start_gateway(
 def measure(wrk: str, targets: list[Target], seconds: int) -> tuple[list[Run], list[Run]]:
     """A short warm-up per target, then every scenario against every target: (warm-ups, runs)."""
     warmups = [
-        Run("warm-up", t.via, 32, run_wrk(wrk, t.url, CHAT, connections=32, seconds=WARMUP_SECONDS, key=t.key))
+        Run(
+            "warm-up",
+            t.via,
+            32,
+            run_wrk(wrk, t.url, CHAT, connections=32, seconds=WARMUP_SECONDS, key=t.key, headers=t.headers),
+        )
         for t in targets
     ]
     runs = []
@@ -118,7 +124,15 @@ def measure(wrk: str, targets: list[Target], seconds: int) -> tuple[list[Run], l
         for name, script, connections in target.scenarios:
             print(f"wrk: {name} {target.via}, {connections} conn, {seconds} s", flush=True)
             cpu_before = processes.cpu_seconds(target.pid)
-            result = run_wrk(wrk, target.url, script, connections=connections, seconds=seconds, key=target.key)
+            result = run_wrk(
+                wrk,
+                target.url,
+                script,
+                connections=connections,
+                seconds=seconds,
+                key=target.key,
+                headers=target.headers,
+            )
             cpu_us = (processes.cpu_seconds(target.pid) - cpu_before) * 1e6 / max(result.requests, 1)
             runs.append(Run(name, target.via, connections, result, cpu_us))
     return warmups, runs

@@ -20,8 +20,9 @@ class WrkResult:
     requests_per_sec: float
     p50_ms: float
     p99_ms: float
-    socket_errors: int
+    socket_errors: int  # connect, read, write and timeout errors
     non_2xx: int
+    timeouts: int = 0  # those of the socket errors that were timeouts (no answer within --timeout)
 
     @property
     def errors(self) -> int:
@@ -45,8 +46,21 @@ def ensure_wrk() -> str:
     return found
 
 
-def run_wrk(wrk: str, url: str, script: Path, *, connections: int, seconds: int, key: str) -> WrkResult:
-    """Drive `url` for `seconds` with `connections` keep-alive connections; `key` goes to the Lua script."""
+def run_wrk(
+    wrk: str,
+    url: str,
+    script: Path,
+    *,
+    connections: int,
+    seconds: int,
+    key: str,
+    headers: dict[str, str] | None = None,
+) -> WrkResult:
+    """Drive `url` for `seconds` with `connections` keep-alive connections; `key` (and any extra request
+    `headers`) go to the Lua script."""
+    env = {name: value for name, value in os.environ.items() if name != "BENCH_HEADERS"} | {"BENCH_KEY": key}
+    if headers:
+        env["BENCH_HEADERS"] = "\n".join(f"{name}: {value}" for name, value in headers.items())
     command = [
         wrk,
         f"-t{min(2, connections)}",
@@ -61,7 +75,7 @@ def run_wrk(wrk: str, url: str, script: Path, *, connections: int, seconds: int,
     ]
     completed = subprocess.run(
         command,
-        env={**os.environ, "BENCH_KEY": key},
+        env=env,
         capture_output=True,
         text=True,
         timeout=seconds + 30,
@@ -81,6 +95,7 @@ def parse_report(text: str) -> WrkResult:
         p99_ms=_to_ms(_find(r"^\s*99%\s+(\S+)", text)),
         socket_errors=sum(int(n) for n in socket_errors.groups()) if socket_errors else 0,
         non_2xx=int(non_2xx.group(1)) if non_2xx else 0,
+        timeouts=int(socket_errors.group(4)) if socket_errors else 0,
     )
 
 
