@@ -16,6 +16,11 @@ gateway with a fresh data dir on free ports of 127.0.0.1, drives each with wrk (
 `bench/chat_stream.lua`; wrk is installed with apt-get when missing), checks the targets below,
 and adds a section at the top of the list. It takes about two minutes and exits 1 when a target
 fails. Figures from a shared 2-core machine vary by several percent between runs.
+
+`make bench-peers` (or `.venv/bin/python bench/peers.py`) runs relaygate, the LiteLLM proxy and the
+Portkey gateway on the same fake upstream in one run and checks relaygate's throughput against
+theirs (>= 50 x and >= 5 x). It installs the peers at pinned versions on first use (pip and npm, into
+`~/.cache/relaygate-bench/peers/` or RELAYGATE_BENCH_PEERS_DIR); `make test` and `make bench` never do.
 """
 RUNS_MARKER = "<!-- runs, newest first -->"
 

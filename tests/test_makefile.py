@@ -35,3 +35,9 @@ def test_the_checks_install_the_dev_extras_and_the_browser(target: str) -> None:
     plan = planned(target)
     assert "pip install --quiet -e '.[dev]'" in plan
     assert "chromium" in plan
+
+
+@pytest.mark.parametrize("target", ["test", "bench"])
+def test_only_make_bench_peers_installs_the_peer_gateways(target: str) -> None:
+    assert "bench/peers.py" not in planned(target)
+    assert planned("bench-peers").rstrip().endswith("bench/peers.py")
