@@ -89,19 +89,29 @@ def configure_gateway(env: dict[str, str], upstream_port: int) -> str:
     return str(tokens[0]["key"])
 
 
-def start_fake_upstream(children: contextlib.ExitStack, workdir: Path, port: int) -> subprocess.Popen[bytes]:
+def start_fake_upstream(
+    children: contextlib.ExitStack, workdir: Path, port: int, *, cpus: str | None = None
+) -> subprocess.Popen[bytes]:
+    """The fake upstream on `port`, on the cores `cpus` (None: any), stopped with `children`."""
     log = workdir / "fake-upstream.log"
-    process = processes.start([RELAYGATE, "fake-upstream", "--port", str(port)], log, dict(os.environ))
+    command = processes.pinned([RELAYGATE, "fake-upstream", "--port", str(port)], cpus)
+    process = processes.start(command, log, dict(os.environ))
     children.callback(processes.stop, process)
     processes.wait_for_port(process, port, log)
     return process
 
 
 def start_gateway(
-    children: contextlib.ExitStack, workdir: Path, env: dict[str, str], port: int, *args: str
+    children: contextlib.ExitStack,
+    workdir: Path,
+    env: dict[str, str],
+    port: int,
+    *args: str,
+    cpus: str | None = None,
 ) -> subprocess.Popen[bytes]:
+    """`relaygate serve` on `port` with `args`, on the cores `cpus` (None: any), stopped with `children`."""
     log = workdir / f"gateway-{port}.log"
-    process = processes.start([RELAYGATE, "serve", "--port", str(port), *args], log, env)
+    process = processes.start(processes.pinned([RELAYGATE, "serve", "--port", str(port), *args], cpus), log, env)
     children.callback(processes.stop, process)
     processes.wait_for_http(process, f"http://127.0.0.1:{port}/readyz", log)
     return process

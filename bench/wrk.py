@@ -6,8 +6,11 @@ import os
 import re
 import shutil
 import subprocess
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+
+from processes import pinned
 
 _MS_PER_UNIT = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0, "h": 3_600_000.0}
 
@@ -45,11 +48,23 @@ def ensure_wrk() -> str:
     return found
 
 
-def run_wrk(wrk: str, url: str, script: Path, *, connections: int, seconds: int, key: str) -> WrkResult:
-    """Drive `url` for `seconds` with `connections` keep-alive connections; `key` goes to the Lua script."""
+def run_wrk(
+    wrk: str,
+    url: str,
+    script: Path,
+    *,
+    connections: int,
+    seconds: int,
+    key: str,
+    cpus: str | None = None,
+    script_env: Mapping[str, str] | None = None,
+) -> WrkResult:
+    """Drive `url` for `seconds` with `connections` keep-alive connections, on the cores `cpus` (None:
+    any). The Lua script gets `key` as BENCH_KEY, its thread count as BENCH_THREADS, and `script_env`."""
+    threads = min(2, connections)
     command = [
         wrk,
-        f"-t{min(2, connections)}",
+        f"-t{threads}",
         f"-c{connections}",
         f"-d{seconds}s",
         "--timeout",
@@ -60,8 +75,8 @@ def run_wrk(wrk: str, url: str, script: Path, *, connections: int, seconds: int,
         url,
     ]
     completed = subprocess.run(
-        command,
-        env={**os.environ, "BENCH_KEY": key},
+        pinned(command, cpus),
+        env={**os.environ, "BENCH_KEY": key, "BENCH_THREADS": str(threads), **(script_env or {})},
         capture_output=True,
         text=True,
         timeout=seconds + 30,
