@@ -16,6 +16,12 @@ gateway with a fresh data dir on free ports of 127.0.0.1, drives each with wrk (
 `bench/chat_stream.lua`; wrk is installed with apt-get when missing), checks the targets below,
 and adds a section at the top of the list. It takes about two minutes and exits 1 when a target
 fails. Figures from a shared 2-core machine vary by several percent between runs.
+
+Three more add their sections here: `make bench-scaling` (`bench/scaling.py`: what one worker-core
+serves, `serve --workers 1` pinned to a core of its own against one worker per core left, on
+PostgreSQL + Redis), `make bench-data` (`bench/data_growth.py`: the management reads and the relay
+at 0 to 10M usage records) and `make bench-tokens` (`bench/token_growth.py`: the relay on one key and
+spread over 10,000 keys, at 10 to 100,000 tokens).
 """
 RUNS_MARKER = "<!-- runs, newest first -->"
 

@@ -15,9 +15,11 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import processes
 import scale_out
 from report import Check, Run, load_average, prepend_section, results_section, scenario_table
@@ -115,6 +117,22 @@ def start_gateway(
     children.callback(processes.stop, process)
     processes.wait_for_http(process, f"http://127.0.0.1:{port}/readyz", log)
     return process
+
+
+def wait_until_admitted(url: str, key: str) -> int:
+    """Return once the gateway serves a chat request (how many it served: 1).
+
+    /readyz answers as soon as one worker is up, but on a fresh Redis prefix a worker that joined the
+    ledger's new generation refuses relay requests with 503 until its warm-up (about 2 s) has passed, as
+    after a Redis restart."""
+    body = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "ready?"}], "max_tokens": 4}
+    deadline = time.monotonic() + processes.READY_TIMEOUT_S
+    while True:
+        response = httpx.post(url, json=body, headers={"Authorization": f"Bearer {key}"}, timeout=5)
+        if response.status_code != 503 or time.monotonic() > deadline:
+            response.raise_for_status()
+            return 1
+        time.sleep(0.2)
 
 
 def measure(wrk: str, targets: list[Target], seconds: int) -> tuple[list[Run], list[Run]]:

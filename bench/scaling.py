@@ -20,7 +20,6 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import processes
 import scale_out
 from report import Check, Run, load_average, prepend_section, results_section, scenario_table
@@ -34,6 +33,7 @@ from run import (
     read_billing,
     start_fake_upstream,
     start_gateway,
+    wait_until_admitted,
 )
 from wrk import WrkResult, ensure_wrk, run_wrk
 
@@ -173,21 +173,6 @@ def measure(wrk: str, layout: Layout, seconds: int, connections: int) -> Measure
         servers_cpu_us=servers_cpu * 1e6 / requests,
         checks=checks,
     )
-
-
-def wait_until_admitted(url: str, key: str) -> int:
-    """Return once the gateway serves a chat request (how many it served: 1).
-
-    /readyz answers as soon as one worker is up, but on a fresh Redis prefix the first worker refuses
-    relay requests with 503 for the ledger's warm-up (about 2 s, as after a Redis restart)."""
-    body = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "ready?"}], "max_tokens": 4}
-    deadline = time.monotonic() + processes.READY_TIMEOUT_S
-    while True:
-        response = httpx.post(url, json=body, headers={"Authorization": f"Bearer {key}"}, timeout=5)
-        if response.status_code != 503 or time.monotonic() > deadline:
-            response.raise_for_status()
-            return 1
-        time.sleep(0.2)
 
 
 def _cores(cpus: str | None) -> int:
