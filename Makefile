@@ -8,7 +8,7 @@ DEV_STAMP   := $(VENV)/.installed-dev
 NODE_STAMP  := tests/node/node_modules/.installed
 LINTED := relaygate tests $(wildcard bench)  # bench/ is optional in a checkout
 
-.PHONY: install install-serve browser run test lint typecheck pytest bench bench-peers bench-data clean
+.PHONY: install install-serve browser run test lint typecheck pytest bench bench-peers bench-data bench-scaling bench-tokens clean
 
 # Everything `make test` needs: the package with its dev extras, the browser and the Node clients.
 install: $(DEV_STAMP) browser $(NODE_STAMP)
@@ -72,6 +72,15 @@ bench-peers: install
 # The management reads and the relay at 0, 1M and 10M usage records (SQLite) and 0 and 1M (PostgreSQL).
 bench-data: install
 	$(BIN)/python bench/data_growth.py
+
+# What one worker-core serves: `serve --workers 1` on one pinned core, then one worker per core left, on
+# PostgreSQL + Redis (RELAYGATE_BENCH_POSTGRES_URL, RELAYGATE_BENCH_REDIS_URL; see bench/scale_out.py).
+bench-scaling: install
+	$(BIN)/python bench/scaling.py
+
+# The relay on one key and spread over 10,000 keys, at 10, 10,000 and 100,000 tokens (SQLite, PostgreSQL + Redis).
+bench-tokens: install
+	$(BIN)/python bench/token_growth.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

@@ -1,4 +1,4 @@
-"""The benchmark's child processes: free ports, starting, waiting until they answer, stopping."""
+"""The benchmark's child processes: free ports, pinning, starting, waiting until they answer, stopping."""
 
 from __future__ import annotations
 
@@ -21,6 +21,13 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+def pinned(command: list[str], cpus: str | None) -> list[str]:
+    """`command` run on the cores `cpus` (`taskset -c` syntax: "0", "1-3"), or anywhere when None.
+
+    taskset execs the command, so the pid is the command's own, and its children inherit the cores."""
+    return ["taskset", "-c", cpus, *command] if cpus else command
 
 
 def start(command: list[str], log_path: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
@@ -99,6 +106,21 @@ def cpu_seconds(pid: int) -> float:
             continue  # it ended meanwhile
         total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
         pending.extend(int(child) for child in children)
+    return total
+
+
+def servers_cpu_seconds(names: tuple[str, ...]) -> float:
+    """CPU time of every process on the machine whose command is one of `names` (say PostgreSQL's and
+    Redis's servers), with that of the children they reaped (PostgreSQL's ended backends)."""
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            head, _, tail = stat.read_text().rpartition(")")
+        except (FileNotFoundError, ProcessLookupError, PermissionError):
+            continue  # it ended meanwhile, or is not ours to read
+        if head.partition("(")[2] in names:
+            fields = tail.split()
+            total += sum(int(fields[i]) for i in (11, 12, 13, 14)) / os.sysconf("SC_CLK_TCK")
     return total
 
 

@@ -21,6 +21,12 @@ fails. Figures from a shared 2-core machine vary by several percent between runs
 Portkey gateway on the same fake upstream in one run and checks relaygate's throughput against
 theirs (>= 50 x and >= 5 x). It installs the peers at pinned versions on first use (pip and npm, into
 `~/.cache/relaygate-bench/peers/` or RELAYGATE_BENCH_PEERS_DIR); `make test` and `make bench` never do.
+
+Three more benchmarks add their sections here: `make bench-scaling` (`bench/scaling.py`: what one worker-core
+serves, `serve --workers 1` pinned to a core of its own against one worker per core left, on
+PostgreSQL + Redis), `make bench-data` (`bench/data_growth.py`: the management reads and the relay
+at 0 to 10M usage records) and `make bench-tokens` (`bench/token_growth.py`: the relay on one key and
+spread over 10,000 keys, at 10 to 100,000 tokens).
 """
 RUNS_MARKER = "<!-- runs, newest first -->"
 

@@ -15,9 +15,11 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import httpx
 import processes
 import scale_out
 from report import Check, Run, load_average, prepend_section, results_section, scenario_table
@@ -90,22 +92,48 @@ def configure_gateway(env: dict[str, str], upstream_port: int) -> str:
     return str(tokens[0]["key"])
 
 
-def start_fake_upstream(children: contextlib.ExitStack, workdir: Path, port: int) -> subprocess.Popen[bytes]:
+def start_fake_upstream(
+    children: contextlib.ExitStack, workdir: Path, port: int, *, cpus: str | None = None
+) -> subprocess.Popen[bytes]:
+    """The fake upstream on `port`, on the cores `cpus` (None: any), stopped with `children`."""
     log = workdir / "fake-upstream.log"
-    process = processes.start([RELAYGATE, "fake-upstream", "--port", str(port)], log, dict(os.environ))
+    command = processes.pinned([RELAYGATE, "fake-upstream", "--port", str(port)], cpus)
+    process = processes.start(command, log, dict(os.environ))
     children.callback(processes.stop, process)
     processes.wait_for_port(process, port, log)
     return process
 
 
 def start_gateway(
-    children: contextlib.ExitStack, workdir: Path, env: dict[str, str], port: int, *args: str
+    children: contextlib.ExitStack,
+    workdir: Path,
+    env: dict[str, str],
+    port: int,
+    *args: str,
+    cpus: str | None = None,
 ) -> subprocess.Popen[bytes]:
+    """`relaygate serve` on `port` with `args`, on the cores `cpus` (None: any), stopped with `children`."""
     log = workdir / f"gateway-{port}.log"
-    process = processes.start([RELAYGATE, "serve", "--port", str(port), *args], log, env)
+    process = processes.start(processes.pinned([RELAYGATE, "serve", "--port", str(port), *args], cpus), log, env)
     children.callback(processes.stop, process)
     processes.wait_for_http(process, f"http://127.0.0.1:{port}/readyz", log)
     return process
+
+
+def wait_until_admitted(url: str, key: str) -> int:
+    """Return once the gateway serves a chat request (how many it served: 1).
+
+    /readyz answers as soon as one worker is up, but on a fresh Redis prefix a worker that joined the
+    ledger's new generation refuses relay requests with 503 until its warm-up (about 2 s) has passed, as
+    after a Redis restart."""
+    body = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "ready?"}], "max_tokens": 4}
+    deadline = time.monotonic() + processes.READY_TIMEOUT_S
+    while True:
+        response = httpx.post(url, json=body, headers={"Authorization": f"Bearer {key}"}, timeout=5)
+        if response.status_code != 503 or time.monotonic() > deadline:
+            response.raise_for_status()
+            return 1
+        time.sleep(0.2)
 
 
 def measure(wrk: str, targets: list[Target], seconds: int) -> tuple[list[Run], list[Run]]:

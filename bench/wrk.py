@@ -6,8 +6,11 @@ import os
 import re
 import shutil
 import subprocess
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+
+from processes import pinned
 
 _MS_PER_UNIT = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0, "h": 3_600_000.0}
 
@@ -55,15 +58,20 @@ def run_wrk(
     seconds: int,
     key: str,
     headers: dict[str, str] | None = None,
+    cpus: str | None = None,
+    script_env: Mapping[str, str] | None = None,
 ) -> WrkResult:
-    """Drive `url` for `seconds` with `connections` keep-alive connections; `key` (and any extra request
-    `headers`) go to the Lua script."""
-    env = {name: value for name, value in os.environ.items() if name != "BENCH_HEADERS"} | {"BENCH_KEY": key}
+    """Drive `url` for `seconds` with `connections` keep-alive connections, on the cores `cpus` (None:
+    any). The Lua script gets `key` as BENCH_KEY, its thread count as BENCH_THREADS, any extra request
+    `headers` as BENCH_HEADERS, and `script_env`."""
+    threads = min(2, connections)
+    env = {name: value for name, value in os.environ.items() if name != "BENCH_HEADERS"}
+    env |= {"BENCH_KEY": key, "BENCH_THREADS": str(threads), **(script_env or {})}
     if headers:
         env["BENCH_HEADERS"] = "\n".join(f"{name}: {value}" for name, value in headers.items())
     command = [
         wrk,
-        f"-t{min(2, connections)}",
+        f"-t{threads}",
         f"-c{connections}",
         f"-d{seconds}s",
         "--timeout",
@@ -74,7 +82,7 @@ def run_wrk(
         url,
     ]
     completed = subprocess.run(
-        command,
+        pinned(command, cpus),
         env=env,
         capture_output=True,
         text=True,
