@@ -96,7 +96,11 @@ class EdgeProtocol(HttpToolsProtocol):
     def on_headers_complete(self) -> None:
         self._in_headers = False
         self._body_pending = True
-        declared = next((value for name, value in self.headers if name == b"content-length"), b"")
+        declared = b""
+        for name, value in self.headers:
+            if name == b"content-length":
+                declared = value
+                break
         self._body_left = int(declared) if declared.isdigit() else None
         self._cancel_header_timer()
         self.guard.waiting.pop(self, None)
@@ -215,12 +219,16 @@ class _LingeringTransport:
     def write(self, data: bytes) -> None:
         # An answer that starts while much of the body is unread ends the connection: say so in its
         # head, so that a keep-alive client does not send its next request into the closing one.
-        head = data.startswith(b"HTTP/1.1 ") and not data.startswith(b"HTTP/1.1 100 ")
-        if head and self._protocol.answered_early_with_much_unread():
+        protocol = self._protocol
+        if (
+            protocol.answered_early_with_much_unread()
+            and data.startswith(b"HTTP/1.1 ")
+            and not data.startswith(b"HTTP/1.1 100 ")
+        ):
             status_line, _, rest = data.partition(b"\r\n")
             if b"\r\nconnection: close\r\n" not in b"\r\n" + rest.lower():
                 data = status_line + b"\r\nconnection: close\r\n" + rest
-            self._protocol.close_after_this_answer()
+            protocol.close_after_this_answer()
         self._transport.write(data)
 
     def __getattr__(self, name: str) -> Any:

@@ -88,11 +88,13 @@ class RateLimiter(Protocol):
 
 def subjects_of(token: TokenAccess, user: UserAccess) -> tuple[Subject, ...]:
     """The token's and the account's limits, leaving out whichever has none."""
-    candidates = (
-        Subject("token", token.id, Limits(token.rpm, token.tpm, token.max_concurrent)),
-        Subject("account", user.id, Limits(user.rpm, user.tpm, user.max_concurrent)),
-    )
-    return tuple(subject for subject in candidates if subject.limits.any)
+    subjects: tuple[Subject, ...] = ()
+    # Most keys and accounts have no limit: nothing is built for those (every request asks).
+    if token.rpm is not None or token.tpm is not None or token.max_concurrent is not None:
+        subjects = (Subject("token", token.id, Limits(token.rpm, token.tpm, token.max_concurrent)),)
+    if user.rpm is not None or user.tpm is not None or user.max_concurrent is not None:
+        subjects += (Subject("account", user.id, Limits(user.rpm, user.tpm, user.max_concurrent)),)
+    return subjects
 
 
 def new_permit_id() -> str:

@@ -29,12 +29,9 @@ def query_map(scope: Scope) -> dict[str, str]:
 
 async def read_body(receive: Receive, headers: dict[str, str], limit: int) -> bytes:
     """The whole request body, or 413 as soon as it is known to exceed `limit`."""
-    too_large = BodyTooLarge(
-        f"The request body is larger than the limit of {limit} bytes (RELAYGATE_MAX_BODY_BYTES): send less."
-    )
     declared = headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
-        raise too_large
+        raise _too_large(limit)
     chunks: list[bytes] = []
     size = 0
     while True:
@@ -44,11 +41,17 @@ async def read_body(receive: Receive, headers: dict[str, str], limit: int) -> by
         chunk = message.get("body", b"")
         size += len(chunk)
         if size > limit:
-            raise too_large
+            raise _too_large(limit)
         chunks.append(chunk)
         if not message.get("more_body", False):
             break
     return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+def _too_large(limit: int) -> BodyTooLarge:
+    return BodyTooLarge(
+        f"The request body is larger than the limit of {limit} bytes (RELAYGATE_MAX_BODY_BYTES): send less."
+    )
 
 
 async def send_bytes(

@@ -29,33 +29,34 @@ T = TypeVar("T")
 
 
 class ClientWatch:
+    __slots__ = ("_callbacks", "_noted", "_receive", "_task", "left")
+
     def __init__(self, receive: Receive):
         self._receive = receive
         self._task: asyncio.Task[None] | None = None
-        self._callbacks: list[Callable[[], None]] = []
+        self._callbacks: list[Callable[[], object]] = []
+        self._noted: GraceSweeper | None = None  # the sweeper this watch waits in, once noted
         self.left = False
 
     def start(self) -> None:
         if self._task is None and not self.left:
             self._task = asyncio.ensure_future(self._watch())
 
-    def on_leave_after_grace(self, callback: Callable[[], None]) -> None:
+    def on_leave_after_grace(self, callback: Callable[[], object]) -> None:
         """Call `callback` if the client leaves; the watch starts once the request has had its grace."""
         if self.left:
             callback()
             return
         self._callbacks.append(callback)
-        if self._task is None:
-            _sweeper().note(self)
+        if self._task is None and self._noted is None:
+            self._noted = _sweeper()
+            self._noted.note(self)
 
     async def guard(self, waiting: Awaitable[T]) -> T:
         """Await `waiting`; raise ClientGone (cancelling it) if the client leaves before it is done."""
         task = asyncio.current_task()
         assert task is not None
-
-        def cancel() -> None:
-            task.cancel()
-
+        cancel = task.cancel
         self.on_leave_after_grace(cancel)
         try:
             return await waiting
@@ -68,7 +69,9 @@ class ClientWatch:
                 self._callbacks.remove(cancel)
 
     def stop(self) -> None:
-        _sweeper().forget(self)
+        if self._noted is not None:
+            self._noted.forget(self)
+            self._noted = None
         if self._task is not None:
             self._task.cancel()
 
@@ -91,8 +94,7 @@ class GraceSweeper:
         self._timer: asyncio.TimerHandle | None = None
 
     def note(self, watch: ClientWatch) -> None:
-        if watch not in self._waiting:
-            self._waiting[watch] = time.monotonic() + GRACE_SECONDS
+        self._waiting[watch] = time.monotonic() + GRACE_SECONDS
         if self._timer is None:
             self._timer = self._loop.call_later(SWEEP_SECONDS, self._sweep)
 
@@ -109,6 +111,7 @@ class GraceSweeper:
             due.append(watch)
         for watch in due:
             del self._waiting[watch]
+            watch._noted = None
             if watch._callbacks:  # a request that is still waiting (or streaming)
                 watch.start()
         if self._waiting:

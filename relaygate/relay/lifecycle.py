@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from fractions import Fraction
 from typing import Generic, TypeVar
 
@@ -37,12 +37,13 @@ from relaygate.runtime import Runtime
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
+NO_USAGE = Usage()  # frozen: every hold may start from the same one
 FREE = Price()  # what a free call (token counting) is charged: it still writes a usage record
 MIN_OUTPUT_TOKENS = 16  # a capped request is refused when not even this much answer fits
 CAP_ATTEMPTS = 3  # holds tried again when concurrent requests took the room a capped hold was sized for
 
 
-@dataclass
+@dataclass(slots=True)
 class Admission:
     """An authorised request (or Realtime session) of one principal for one model, with its permit."""
 
@@ -98,7 +99,7 @@ class Admission:
         return await self.rt.ledger.reserve(token.id, user.id, token.quota_limit, amount)
 
 
-@dataclass
+@dataclass(slots=True)
 class Hold:
     """Quota held for one exchange; the relay fills in what happened, `settle` bills it once."""
 
@@ -107,7 +108,7 @@ class Hold:
     reservation: Reservation
     output_limit: int | None  # what the upstream is told it may write (None: nothing to limit)
     capped: bool  # the limit is below what the request asked for, because of the quota left
-    usage: Usage = field(default_factory=Usage)
+    usage: Usage = NO_USAGE
     status: int = 502
     channel_id: int | None = None
     upstream_model: str = ""

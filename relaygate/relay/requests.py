@@ -17,7 +17,8 @@ from relaygate.runtime import Runtime
 
 async def authenticate_request(rt: Runtime, scope: Scope, family: Family, headers: dict[str, str]) -> Principal:
     """Find the key where `family`'s clients put it, check it, and learn the client's address."""
-    refuse_repeated_credentials(name for name, _ in scope["headers"])
+    if len(headers) != len(scope["headers"]):  # some header name repeats (header_map kept the first)
+        refuse_repeated_credentials(name for name, _ in scope["headers"])
     key = extract_key(family, headers, query_map(scope) if family is Family.GEMINI else {})
     peer = scope.get("client")
     ip = client_ip(peer[0] if peer else None, headers.get("x-forwarded-for"), rt.settings.trusted_proxies)

@@ -50,23 +50,24 @@ def bucket_of(span: int, moment: int) -> int:
     return 0 if span == ALL_TIME else moment - moment % span
 
 
-def counts_of(record: Mapping[str, Any]) -> dict[str, int]:
-    """What one usage record (as the table's columns) adds to its rows."""
+def counts_of(record: Mapping[str, Any]) -> list[int]:
+    """What one usage record (as the table's columns) adds to its rows, in the order of COUNTS."""
     status, overrun = int(record["status_code"]), int(record.get("overrun") or 0)
-    return {
-        "requests": 1,
-        "served": int(status < 300),
-        "errors": int(status >= 400),
-        "prompt_tokens": int(record.get("prompt_tokens") or 0),
-        "cached_tokens": int(record.get("cached_tokens") or 0),
-        "cache_write_5m_tokens": int(record.get("cache_write_5m_tokens") or 0),
-        "cache_write_1h_tokens": int(record.get("cache_write_1h_tokens") or 0),
-        "completion_tokens": int(record.get("completion_tokens") or 0),
-        "quota": int(record["quota"]),
-        "overrun": overrun,
-        "overruns": int(overrun > 0),
-        "latency_ms_total": int(record.get("latency_ms") or 0),
-    }
+    get = record.get
+    return [
+        1,  # requests
+        int(status < 300),  # served
+        int(status >= 400),  # errors
+        int(get("prompt_tokens") or 0),
+        int(get("cached_tokens") or 0),
+        int(get("cache_write_5m_tokens") or 0),
+        int(get("cache_write_1h_tokens") or 0),
+        int(get("completion_tokens") or 0),
+        int(record["quota"]),
+        overrun,
+        int(overrun > 0),  # overruns
+        int(get("latency_ms") or 0),  # latency_ms_total
+    ]
 
 
 def keys_of(record: Mapping[str, Any]) -> list[Key]:
@@ -76,11 +77,22 @@ def keys_of(record: Mapping[str, Any]) -> list[Key]:
 
 async def roll_up(conn: AsyncConnection, records: Iterable[Mapping[str, Any]]) -> None:
     """Add the records (as the usage_records table's columns) to their rollups."""
-    await add_counts(conn, [(record, counts_of(record)) for record in records])
+    await _add(conn, [(record, counts_of(record)) for record in records])
 
 
 async def add_counts(conn: AsyncConnection, changes: Iterable[tuple[Mapping[str, Any], Mapping[str, int]]]) -> None:
-    """Add `counts` to each record's rows (an import's correction of a record's quota adds only quota).
+    """Add `counts` to each record's rows (an import's correction of a record's quota adds only quota)."""
+    values = []
+    for record, counts in changes:
+        row = [0] * len(COUNTS)
+        for name, value in counts.items():
+            row[_COUNT_INDEX[name]] = value
+        values.append((record, row))
+    await _add(conn, values)
+
+
+async def _add(conn: AsyncConnection, changes: list[tuple[Mapping[str, Any], list[int]]]) -> None:
+    """Add each record's counts (in the order of COUNTS) to its rows.
 
     The records of one flush share few owners and hours: they are summed per owner and hour first,
     and only those sums are spread over their rows (a record's day and all-time rows follow from its
@@ -88,12 +100,14 @@ async def add_counts(conn: AsyncConnection, changes: Iterable[tuple[Mapping[str,
     """
     by_hour: dict[tuple[int, Owner], list[int]] = {}
     for record, counts in changes:
-        owner, moment = _owner_of(record), int(record["created_at"])
-        sums = by_hour.get((moment - moment % HOUR, owner))
+        moment = int(record["created_at"])
+        group = (moment - moment % HOUR, _owner_of(record))
+        sums = by_hour.get(group)
         if sums is None:
-            sums = by_hour[(moment - moment % HOUR, owner)] = [0] * len(COUNTS)
-        for name, value in counts.items():
-            sums[_COUNT_INDEX[name]] += value
+            by_hour[group] = list(counts)
+        else:
+            for index, value in enumerate(counts):
+                sums[index] += value
     summed: dict[Key, list[int]] = {}
     for (hour, owner), sums in by_hour.items():
         for key in _keys(owner, hour):
