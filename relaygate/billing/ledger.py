@@ -21,7 +21,7 @@ from relaygate.errors import InsufficientBalance, TokenQuotaExceeded
 from relaygate.store.schema import tokens, users
 
 
-@dataclass
+@dataclass(slots=True)
 class Reservation:
     token_id: int
     user_id: int

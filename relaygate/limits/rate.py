@@ -58,7 +58,7 @@ class Standing:
     tokens_reset: float  # seconds until the oldest of those tokens leave the window (0: none)
 
 
-@dataclass
+@dataclass(slots=True)
 class Permit:
     """An admitted request; give it back to `release` exactly once (more calls do nothing)."""
 

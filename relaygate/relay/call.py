@@ -14,7 +14,7 @@ from relaygate.relay.stream_meter import StreamMeter
 from relaygate.upstream.client import UpstreamRequest
 
 
-@dataclass
+@dataclass(slots=True)
 class RelayCall:
     family: Family
     endpoint: str  # recorded in usage records, e.g. "chat.completions"

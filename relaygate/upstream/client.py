@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 RETRYABLE_STATUSES = frozenset({401, 402, 403, 408, 429}) | frozenset(range(500, 600))
 
 
-@dataclass
+@dataclass(slots=True)
 class UpstreamRequest:
     """What to send to one channel: built per attempt, since each channel maps the model its own way."""
 
