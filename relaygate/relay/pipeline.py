@@ -59,12 +59,11 @@ async def exchange(
     send: Send,
 ) -> None:
     """Send the call upstream and relay the answer; `hold` learns the channel, status and usage."""
-    channel, response = await watch.guard(
-        rt.upstream.send(
+    with watch.guarding():  # a client that leaves before the upstream answers cancels the wait
+        channel, response = await rt.upstream.send(
             lambda tried: rt.channels.pick(principal.group, call.model, tried, adapter.channel_types),
             lambda chosen: adapter.build_request(chosen, call),
         )
-    )
     hold.served_by(channel.id, channel.upstream_model(call.model), response.status)
     headers = hold.admission.permit.headers()  # x-request-id is added for every response by the app
     if hold.capped and call.output_limit is not None:
