@@ -39,6 +39,7 @@ class EdgeProtocol(HttpToolsProtocol):
         self._body_pending = False  # headers done, body not yet read to its end
         self._body_left: int | None = None  # bytes of the body still to come (None: chunked, unknown)
         self._header_timer: asyncio.TimerHandle | None = None
+        self._headers_begun = False  # a request has begun and its headers are not complete yet
         self._linger_timer: asyncio.TimerHandle | None = None
         self._lingering = False
 
@@ -66,6 +67,9 @@ class EdgeProtocol(HttpToolsProtocol):
         self._header_bytes += min(len(data), room)
         if len(data) <= room:
             super().data_received(data)
+            if self._headers_begun and self._header_timer is None:
+                # Timed only when its headers did not all come at once, as almost every request's do.
+                self._start_header_timer()
             return
         super().data_received(data[:room])
         if self._in_headers and not self.transport.is_closing():
@@ -90,11 +94,11 @@ class EdgeProtocol(HttpToolsProtocol):
     def on_message_begin(self) -> None:
         super().on_message_begin()
         self._in_headers = True
-        if self._header_timer is None:
-            self._start_header_timer()
+        self._headers_begun = True
 
     def on_headers_complete(self) -> None:
         self._in_headers = False
+        self._headers_begun = False
         self._body_pending = True
         declared = b""
         for name, value in self.headers:
