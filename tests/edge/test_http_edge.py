@@ -99,7 +99,6 @@ def test_headers_that_do_not_arrive_in_time_get_408_and_a_close(edge: str) -> No
     assert answer.startswith(b"HTTP/1.1 408 ")
 
 
-
 def test_a_keep_alive_connection_whose_next_headers_stall_gets_408(edge: str) -> None:
     """The header timer of a request after the first starts with its first byte, not with the connection."""
     with socket.create_connection(_address(edge), timeout=HEADER_TIMEOUT_S * 10) as sock:
@@ -111,6 +110,7 @@ def test_a_keep_alive_connection_whose_next_headers_stall_gets_408(edge: str) ->
         sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")  # and never the blank line
         answer = _read_answer(sock)
     assert answer.startswith(b"HTTP/1.1 408 ")
+
 
 def test_real_requests_are_served_while_1100_slow_clients_dribble_headers(edge: str) -> None:
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
