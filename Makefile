@@ -8,7 +8,7 @@ DEV_STAMP   := $(VENV)/.installed-dev
 NODE_STAMP  := tests/node/node_modules/.installed
 LINTED := relaygate tests $(wildcard bench)  # bench/ is optional in a checkout
 
-.PHONY: install install-serve browser run test lint typecheck pytest bench bench-peers bench-data bench-scaling bench-tokens clean
+.PHONY: install install-serve browser run test lint typecheck pytest bench bench-peers bench-data bench-scaling bench-tokens bench-instructions clean
 
 # Everything `make test` needs: the package with its dev extras, the browser and the Node clients.
 install: $(DEV_STAMP) browser $(NODE_STAMP)
@@ -68,6 +68,10 @@ bench: install
 # with pip and npm on first use, into RELAYGATE_BENCH_PEERS_DIR (default ~/.cache/relaygate-bench/peers).
 bench-peers: install
 	$(BIN)/python bench/peers.py
+
+# The gateway's CPU instructions per chat request, counted by valgrind: the same on a busy machine.
+bench-instructions: install
+	$(BIN)/python bench/instructions.py
 
 # The management reads and the relay at 0, 1M and 10M usage records (SQLite) and 0 and 1M (PostgreSQL).
 bench-data: install
