@@ -37,6 +37,18 @@ def create_engine(url: str, pool: PoolSizing | None = None) -> AsyncEngine:
     )
 
 
+def single_reads(engine: AsyncEngine) -> AsyncEngine:
+    """`engine` for reads of one statement each, as on a cache miss.
+
+    On PostgreSQL in autocommit: a transaction around one SELECT costs a BEGIN and a ROLLBACK round
+    trip and adds nothing, since one statement reads one snapshot. SQLite starts no transaction for a
+    read, so its engine stays as it is.
+    """
+    if engine.dialect.name == "postgresql":
+        return engine.execution_options(isolation_level="AUTOCOMMIT")
+    return engine
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # WAL lets the CLI write while the server reads; NORMAL sync is durable at every checkpoint.
     cursor = dbapi_connection.cursor()
