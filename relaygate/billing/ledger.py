@@ -67,6 +67,9 @@ class Ledger(Protocol):
     def open_holds(self) -> int:
         """Reservations of this process not yet settled."""
 
+    async def unready(self) -> str | None:
+        """Why this process's ledger would refuse every reservation now (for /readyz), or None when it admits."""
+
 
 def token_quota_exceeded(left: int, amount: int) -> TokenQuotaExceeded:
     error = TokenQuotaExceeded(
@@ -171,6 +174,9 @@ class MemoryLedger:
 
     def open_holds(self) -> int:
         return self._open
+
+    async def unready(self) -> str | None:
+        return None
 
     async def start(self) -> None:
         await self.batcher.start()

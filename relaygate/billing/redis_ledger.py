@@ -120,6 +120,7 @@ class RedisLedger:
         self._resync_script = redis.register_script(scripts.RESYNC)
         self._adopt_script = redis.register_script(scripts.ADOPT)
         self._heartbeat_script = redis.register_script(scripts.HEARTBEAT)
+        self._warming_script = redis.register_script(scripts.WARMING)
 
     # -- the Ledger interface
 
@@ -243,6 +244,22 @@ class RedisLedger:
 
     def pending_records(self) -> int:
         return len(self.batcher.entries) + len(self._settling)
+
+    async def unready(self) -> str | None:
+        if self._generation is None or self._dirty:
+            return "the quota counters are being resynchronised with Redis"
+        try:
+            reply = await self._warming_script(keys=[self._gen_key], args=[self._generation])
+        except (RedisError, OSError) as exc:
+            return f"the quota counters (Redis) are unreachable: {type(exc).__name__}"
+        if reply[0] == b"GEN":
+            return "Redis was restarted or emptied: the quota counters are being rebuilt"
+        if reply[0] == b"WARM":
+            return f"the quota counters are warming up after a new Redis generation ({int(reply[1])} ms left)"
+        return None
+
+    def open_holds(self) -> int:
+        return self._open
 
     # -- keeping Redis in step
 

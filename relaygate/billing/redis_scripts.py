@@ -29,16 +29,23 @@ local function int(x)
 end
 """
 
+# Milliseconds until the warm-up of this generation ends (0 or less: over). KEYS[1]: generation
+_WARM_UP_LEFT = """
+local function warm_up_left()
+  local warm = redis.call('GET', KEYS[1] .. ':warm')
+  if not warm then return 0 end
+  local t = redis.call('TIME')
+  return tonumber(warm) - (tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000))
+end
+"""
+
 # KEYS: generation, user hash, token hash, process key set. ARGV: generation, process, amount, token limit ('' = unlimited)
 RESERVE = (
     _CHECK_GENERATION
     + _NUM
+    + _WARM_UP_LEFT
     + """
-local warm = redis.call('GET', KEYS[1] .. ':warm')
-if warm then
-  local t = redis.call('TIME')
-  if tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) < tonumber(warm) then return {'WARM'} end
-end
+if warm_up_left() > 0 then return {'WARM'} end
 local ubase = redis.call('HGET', KEYS[2], 'base')
 local tbase = redis.call('HGET', KEYS[3], 'base')
 if not ubase or not tbase then
@@ -146,6 +153,18 @@ for i = 3, #KEYS do
   if unfl == 0 then redis.call('HDEL', k, 'u:' .. p) else redis.call('HSET', k, 'u:' .. p, int(unfl)) end
   redis.call('SADD', KEYS[2], k)
 end
+return {'OK'}
+"""
+)
+
+# Whether reservations are admitted yet: {'WARM', ms left} during the warm-up, else {'OK'} (for /readyz).
+# KEYS: generation. ARGV: generation
+WARMING = (
+    _CHECK_GENERATION
+    + _WARM_UP_LEFT
+    + """
+local left = warm_up_left()
+if left > 0 then return {'WARM', string.format('%d', left)} end
 return {'OK'}
 """
 )
