@@ -12,7 +12,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Protocol
 
-from sqlalchemy import literal_column, select, union_all
+from sqlalchemy import bindparam, literal_column, select, union_all
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.types import String
 
@@ -90,8 +90,15 @@ def insufficient_balance(available: int, amount: int) -> InsufficientBalance:
 
 
 Ref = tuple[str, int]  # ("user", id): a user's balance; ("token", id): a token's used quota
-_BALANCES = select(literal_column("'user'", String), users.c.id, users.c.balance, users.c.ledger_seq)
-_USED_QUOTAS = select(literal_column("'token'", String), tokens.c.id, tokens.c.used_quota, tokens.c.ledger_seq)
+# Built once, as every statement of a cache miss here: building one and its cache key costs over 100 us a call.
+_STORED = union_all(
+    select(literal_column("'user'", String), users.c.id, users.c.balance, users.c.ledger_seq).where(
+        users.c.id.in_(bindparam("user_ids", expanding=True))
+    ),
+    select(literal_column("'token'", String), tokens.c.id, tokens.c.used_quota, tokens.c.ledger_seq).where(
+        tokens.c.id.in_(bindparam("token_ids", expanding=True))
+    ),
+)
 
 
 async def read_stored(engine: AsyncEngine, refs: Collection[Ref]) -> dict[Ref, tuple[int, int]]:
@@ -100,9 +107,8 @@ async def read_stored(engine: AsyncEngine, refs: Collection[Ref]) -> dict[Ref, t
     One statement for them all, so one snapshot (and one round trip) however many there are."""
     user_ids = [ref_id for kind, ref_id in refs if kind == "user"]
     token_ids = [ref_id for kind, ref_id in refs if kind != "user"]
-    query = union_all(_BALANCES.where(users.c.id.in_(user_ids)), _USED_QUOTAS.where(tokens.c.id.in_(token_ids)))
     async with single_reads(engine).connect() as conn:
-        rows = (await conn.execute(query)).all()
+        rows = (await conn.execute(_STORED, {"user_ids": user_ids, "token_ids": token_ids})).all()
     found = {(str(row[0]), int(row[1])): (int(row[2]), int(row[3])) for row in rows}
     return {ref: found.get(ref, (0, 0)) for ref in refs}
 
