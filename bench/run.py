@@ -123,9 +123,9 @@ def start_gateway(
 def wait_until_admitted(url: str, key: str) -> int:
     """Return once the gateway serves a chat request (how many it served: 1).
 
-    /readyz answers as soon as one worker is up, but on a fresh Redis prefix a worker that joined the
-    ledger's new generation refuses relay requests with 503 until its warm-up (about 2 s) has passed, as
-    after a Redis restart."""
+    /readyz answers 503 while the worker that answers refuses relay requests (on a fresh Redis prefix, the
+    ledger's warm-up of about 2 s, as after a Redis restart), but with several workers each answers for
+    itself only: this makes sure that a relay request is served before anything is timed."""
     body = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "ready?"}], "max_tokens": 4}
     deadline = time.monotonic() + processes.READY_TIMEOUT_S
     while True:

@@ -71,6 +71,21 @@ class Figures:
         sent = self.runs[FIRST_USE].result.requests
         return min(self.spread, sent) / max(sent, 1)
 
+    @property
+    def first_use_cpu_ms(self) -> float | None:
+        """The gateway CPU a key's first use costs over a cached request, in ms (None: too few first uses).
+
+        The first-use run's CPU per request is share x (cached + extra) + (1 - share) x cached, so the
+        extra is the difference of the two spread runs over the share of first uses."""
+        if self.first_use_share < 0.1:
+            return None
+        first, cached = self.runs[FIRST_USE].cpu_us or 0.0, self.runs[CACHED].cpu_us or 0.0
+        return (first - cached) / self.first_use_share / 1000
+
+    def first_use_text(self) -> str:
+        cpu_ms = self.first_use_cpu_ms
+        return "n/a (too few keys)" if cpu_ms is None else f"{cpu_ms:.2f}"
+
 
 def make_keys(count: int) -> list[str]:
     """`count` distinct keys of the form `generate_key` makes, derived from one random seed (fast)."""
@@ -192,6 +207,7 @@ def scenario(wrk: str, backend: str, n: int, spread: int, user_count: int, secon
         # Again on the keys the first-use run sent, each of them: every one is in the gateway's cache now.
         figures.cached = max(1, min(int(used_file.read_text()), figures.spread))
         timed_run(CACHED, write_keys(workdir / "cached-keys.txt", spread_keys[: figures.cached]))
+        print(f"  a key's first use: {figures.first_use_text()} ms of gateway CPU over a cached request")
         # SIGTERM makes the gateway flush pending usage records; uvicorn then exits with -15.
         print(f"  gateway stopped with exit code {processes.stop(gateway)}", flush=True)
         records, books = asyncio.run(read_books(to_async_url(url)))
@@ -242,6 +258,7 @@ def table(all_figures: list[Figures]) -> str:
             row(f"chat on {name}, p99 ms", lambda f, n=name: f"{f.runs[n].result.p99_ms:.1f}"),
             row(f"chat on {name}, gateway CPU us/request", lambda f, n=name: f"{f.runs[n].cpu_us or 0:,.0f}"),
         ]
+    rows.append(row("a key's first use, gateway CPU over a cached request, ms", Figures.first_use_text))
     return "\n".join(rows)
 
 

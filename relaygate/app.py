@@ -205,6 +205,10 @@ def _management_app(gateway: Gateway) -> Starlette:
             return JSONResponse({"status": "unavailable", "reason": type(exc).__name__}, status_code=503)
         if gateway.rt.redis is not None and (failure := await unreachable(gateway.rt.redis)):
             return JSONResponse({"status": "unavailable", "reason": f"redis: {failure}"}, status_code=503)
+        # This process's own quota counters: after a new Redis generation it refuses relay requests
+        # until the warm-up is over, though its database and Redis answer.
+        if unready := await gateway.rt.ledger.unready():
+            return JSONResponse({"status": "unavailable", "reason": f"ledger: {unready}"}, status_code=503)
         return JSONResponse({"status": "ready"})
 
     async def metrics(request: Request) -> Response:

@@ -142,6 +142,9 @@ class DatabaseLedger:
     def open_holds(self) -> int:
         return len(self._holding)
 
+    async def unready(self) -> str | None:
+        return None  # every reservation goes to the database, which /readyz checks first
+
     async def beat(self) -> None:
         """Say this process is alive; if it was taken for dead meanwhile, register again and put its holds back."""
         async with self._engine.begin() as conn:

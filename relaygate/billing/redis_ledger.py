@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from relaygate.billing import redis_scripts
 from relaygate.billing.ledger import (
+    Ref,
     Reservation,
     insufficient_balance,
     read_stored,
@@ -98,8 +99,8 @@ class RedisLedger:
         self._keyset = self._keyset_prefix + self._process
         self._generation: str | None = None
         self._dirty = True  # until the first resynchronisation
-        self._reseed: set[tuple[str, int]] = set()
-        self._seeds: SingleFlight[tuple[str, int], None] = SingleFlight()
+        self._reseed: set[Ref] = set()
+        self._seeds: SingleFlight[tuple[Ref, ...], None] = SingleFlight()
         # This process's own shares, per hash key: what it holds for requests in flight, and what it
         # charged but has not yet written (or reported). The truth that a resynchronisation restores.
         self._held: defaultdict[str, int] = defaultdict(int)
@@ -119,6 +120,7 @@ class RedisLedger:
         self._resync_script = redis.register_script(scripts.RESYNC)
         self._adopt_script = redis.register_script(scripts.ADOPT)
         self._heartbeat_script = redis.register_script(scripts.HEARTBEAT)
+        self._warming_script = redis.register_script(scripts.WARMING)
 
     # -- the Ledger interface
 
@@ -144,10 +146,11 @@ class RedisLedger:
                         self._open += 1
                         return Reservation(token_id, user_id, amount)
                 if status == b"LOAD":
-                    kind = reply[1].decode()
-                    ref_id = user_id if kind == "user" else token_id
-                    # one seed for every request that found this cold hash at once
-                    await self._seeds.run((kind, ref_id), functools.partial(self._seed, kind, ref_id))
+                    cold = tuple(
+                        (kind, user_id if kind == "user" else token_id) for kind in map(bytes.decode, reply[1:])
+                    )
+                    # one seed, from one read, for every request that found these cold hashes at once
+                    await self._seeds.run(cold, functools.partial(self._seed, cold))
                 elif status == b"TOKEN":
                     raise token_quota_exceeded(int(reply[1]), amount)
                 elif status == b"BALANCE":
@@ -242,6 +245,19 @@ class RedisLedger:
     def pending_records(self) -> int:
         return len(self.batcher.entries) + len(self._settling)
 
+    async def unready(self) -> str | None:
+        if self._generation is None or self._dirty:
+            return "the quota counters are being resynchronised with Redis"
+        try:
+            reply = await self._warming_script(keys=[self._gen_key], args=[self._generation])
+        except (RedisError, OSError) as exc:
+            return f"the quota counters (Redis) are unreachable: {type(exc).__name__}"
+        if reply[0] == b"GEN":
+            return "Redis was restarted or emptied: the quota counters are being rebuilt"
+        if reply[0] == b"WARM":
+            return f"the quota counters are warming up after a new Redis generation ({int(reply[1])} ms left)"
+        return None
+
     def open_holds(self) -> int:
         return self._open
 
@@ -334,27 +350,29 @@ class RedisLedger:
 
     async def _reseed_pending(self) -> None:
         while self._reseed:
-            kind, ref_id = self._reseed.pop()
+            ref = self._reseed.pop()
             try:
-                await self._seed(kind, ref_id)
+                await self._seed((ref,))
             except BaseException:
-                self._reseed.add((kind, ref_id))
+                self._reseed.add(ref)
                 raise
 
-    async def _seed(self, kind: str, ref_id: int) -> None:
-        hash_key = self._hash(kind, ref_id)
+    async def _seed(self, refs: tuple[Ref, ...]) -> None:
+        """Seed these hashes from one read of the database; read again those a charge landed on meanwhile."""
         for _ in range(8):
-            value, seq = await read_stored(self._engine, kind, ref_id)
+            stored = await read_stored(self._engine, refs)
+            args: list[Any] = [self._generation or ""]
+            for ref in refs:
+                args += stored[ref]
             async with self._gate.shared():
-                reply = await self._seed_script(
-                    keys=[self._gen_key, hash_key], args=[self._generation or "", value, seq]
-                )
-            if reply[0] == b"OK":
-                return
+                reply = await self._seed_script(keys=[self._gen_key, *(self._hash(*ref) for ref in refs)], args=args)
             if reply[0] == b"GEN":
                 raise _NewGeneration
-        # Charges keep landing between our read and our write; the next change or flush seeds it.
-        self._reseed.add((kind, ref_id))
+            refs = tuple(refs[int(index) - 1] for index in reply[1:])  # SEED answers the hashes to read again
+            if not refs:
+                return
+        # Charges keep landing between our read and our write; the next change or flush seeds them.
+        self._reseed.update(refs)
 
     def _hash(self, kind: str, ref_id: int) -> str:
         return key(self._settings, "ledger", kind, ref_id)

@@ -29,20 +29,31 @@ local function int(x)
 end
 """
 
+# Milliseconds until the warm-up of this generation ends (0 or less: over). KEYS[1]: generation
+_WARM_UP_LEFT = """
+local function warm_up_left()
+  local warm = redis.call('GET', KEYS[1] .. ':warm')
+  if not warm then return 0 end
+  local t = redis.call('TIME')
+  return tonumber(warm) - (tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000))
+end
+"""
+
 # KEYS: generation, user hash, token hash, process key set. ARGV: generation, process, amount, token limit ('' = unlimited)
 RESERVE = (
     _CHECK_GENERATION
     + _NUM
+    + _WARM_UP_LEFT
     + """
-local warm = redis.call('GET', KEYS[1] .. ':warm')
-if warm then
-  local t = redis.call('TIME')
-  if tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) < tonumber(warm) then return {'WARM'} end
-end
+if warm_up_left() > 0 then return {'WARM'} end
 local ubase = redis.call('HGET', KEYS[2], 'base')
-if not ubase then return {'LOAD', 'user'} end
 local tbase = redis.call('HGET', KEYS[3], 'base')
-if not tbase then return {'LOAD', 'token'} end
+if not ubase or not tbase then
+  local cold = {'LOAD'}
+  if not ubase then table.insert(cold, 'user') end
+  if not tbase then table.insert(cold, 'token') end
+  return cold
+end
 local amount = tonumber(ARGV[3])
 if ARGV[4] ~= '' then
   local left = tonumber(ARGV[4]) - tonumber(tbase) - num(KEYS[3], 'held') - num(KEYS[3], 'unfl')
@@ -102,15 +113,25 @@ return {'OK'}
 """
 )
 
-# The database value of one hash. KEYS: generation, hash. ARGV: generation, value, its ledger_seq
+# The database values of hashes, each with its ledger_seq; answers {'RETRY', i, ...} with the (1-based)
+# positions of the hashes a later charge was flushed to meanwhile, to be read again, else {'OK'}.
+# KEYS: generation, hash... ARGV: generation, then per hash: value, its ledger_seq
 SEED = (
     _CHECK_GENERATION
     + _NUM
     + """
-local seq = tonumber(ARGV[3])
-if seq < num(KEYS[2], 'seen') then return {'RETRY'} end
-if redis.call('HEXISTS', KEYS[2], 'base') == 1 and seq <= num(KEYS[2], 'seed') then return {'OK'} end
-redis.call('HSET', KEYS[2], 'base', ARGV[2], 'seed', ARGV[3], 'seen', ARGV[3])
+local retry = {'RETRY'}
+for i = 2, #KEYS do
+  local k = KEYS[i]
+  local value = ARGV[2 * i - 2]
+  local seq = tonumber(ARGV[2 * i - 1])
+  if seq < num(k, 'seen') then
+    table.insert(retry, i - 1)
+  elseif redis.call('HEXISTS', k, 'base') == 0 or seq > num(k, 'seed') then
+    redis.call('HSET', k, 'base', value, 'seed', ARGV[2 * i - 1], 'seen', ARGV[2 * i - 1])
+  end
+end
+if #retry > 1 then return retry end
 return {'OK'}
 """
 )
@@ -132,6 +153,18 @@ for i = 3, #KEYS do
   if unfl == 0 then redis.call('HDEL', k, 'u:' .. p) else redis.call('HSET', k, 'u:' .. p, int(unfl)) end
   redis.call('SADD', KEYS[2], k)
 end
+return {'OK'}
+"""
+)
+
+# Whether reservations are admitted yet: {'WARM', ms left} during the warm-up, else {'OK'} (for /readyz).
+# KEYS: generation. ARGV: generation
+WARMING = (
+    _CHECK_GENERATION
+    + _WARM_UP_LEFT
+    + """
+local left = warm_up_left()
+if left > 0 then return {'WARM', string.format('%d', left)} end
 return {'OK'}
 """
 )

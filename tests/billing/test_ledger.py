@@ -7,9 +7,11 @@ from typing import Any
 
 import pytest
 
+from relaygate.billing import ledger as ledger_module
+from relaygate.billing import redis_ledger as redis_ledger_module
 from relaygate.billing.books import check_books
 from relaygate.billing.db_ledger import DatabaseLedger
-from relaygate.billing.ledger import Ledger, MemoryLedger
+from relaygate.billing.ledger import Ledger, MemoryLedger, read_stored
 from relaygate.billing.redis_ledger import RedisLedger
 from relaygate.billing.usage_record import UsageRecord
 from relaygate.errors import InsufficientBalance, TokenQuotaExceeded
@@ -124,6 +126,41 @@ def test_an_outside_credit_is_seen_while_charges_are_still_pending(form: tuple[s
         async with engine.connect() as conn:
             assert (await get_user(conn, user_id))["balance"] == 0
             assert await check_books(conn) == {"balanced": True, "accounts": [], "tokens": [], "overruns": []}
+
+    run_contract(form, scenario)
+
+
+def test_an_outside_credit_whose_notice_arrives_while_the_counters_are_first_read_is_not_lost(
+    form: tuple[str, Settings], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A ledger that keeps counters reads both of a reservation's in one query: a read that raced with a
+    change notice must not become the counter (the credit is there when the request is checked)."""
+    if form[0] == "database":
+        pytest.skip("the database ledger keeps no counters: every reservation is checked in the database")
+
+    async def scenario(engine: Any, ledger: Ledger, user_id: int, token_id: int) -> None:
+        first_read = True
+
+        async def read_then_credit(engine_: Any, refs: Any) -> Any:
+            nonlocal first_read
+            stored = await read_stored(engine_, refs)
+            if first_read:  # the snapshot just read predates this credit and its notice
+                first_read = False
+                assert set(refs) == {("user", user_id), ("token", token_id)}  # one read for both counters
+                async with engine.begin() as conn:
+                    await credit(conn, user_id, 5000, kind="topup", reason="test")
+                await ledger.on_change("user", str(user_id))
+            return stored
+
+        monkeypatch.setattr(ledger_module, "read_stored", read_then_credit)
+        monkeypatch.setattr(redis_ledger_module, "read_stored", read_then_credit)
+        hold = await ledger.reserve(token_id, user_id, None, 6000)  # 1000 + 5000
+        assert not first_read
+        with pytest.raises(InsufficientBalance):
+            await ledger.reserve(token_id, user_id, None, 1)
+        await ledger.settle(hold, record(user_id, token_id, 6000))
+        await ledger.flush()
+        assert await books_of(engine, user_id, token_id) == (0, 6000, True)
 
     run_contract(form, scenario)
 
