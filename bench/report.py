@@ -26,7 +26,8 @@ Three more benchmarks add their sections here: `make bench-scaling` (`bench/scal
 serves, `serve --workers 1` pinned to a core of its own against one worker per core left, on
 PostgreSQL + Redis), `make bench-data` (`bench/data_growth.py`: the management reads and the relay
 at 0 to 10M usage records) and `make bench-tokens` (`bench/token_growth.py`: the relay on one key and
-spread over 10,000 keys, at 10 to 100,000 tokens).
+spread over 10,000 keys, at 10 to 100,000 tokens). `make bench-instructions` (`bench/instructions.py`) prints
+the gateway's CPU instructions per chat request under valgrind, which a busy machine does not move.
 """
 RUNS_MARKER = "<!-- runs, newest first -->"
 
