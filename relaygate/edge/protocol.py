@@ -225,8 +225,7 @@ class _LingeringTransport:
         # head, so that a keep-alive client does not send its next request into the closing one.
         protocol = self._protocol
         if (
-            protocol._body_pending  # the common case, read first: the body was read to its end
-            and protocol.answered_early_with_much_unread()
+            protocol.answered_early_with_much_unread()
             and data.startswith(b"HTTP/1.1 ")
             and not data.startswith(b"HTTP/1.1 100 ")
         ):

@@ -101,7 +101,7 @@ async def roll_up_usage(conn: AsyncConnection, records: Iterable[UsageRecord]) -
     """`roll_up` for the relay's own records, read without turning each into a dict first."""
     changes = []
     for r in records:
-        owner = (r.user_id, r.token_id or 0, r.channel_id or 0, r.model, r.group or "")
+        owner = _owner(r.user_id, r.token_id, r.channel_id, r.model, r.group)
         counts = _counts(
             r.status_code, r.prompt_tokens, r.cached_tokens, r.cache_write_5m_tokens, r.cache_write_1h_tokens,
             r.completion_tokens, r.quota, r.overrun, r.latency_ms,
@@ -157,13 +157,13 @@ _COUNT_INDEX = {name: index for index, name in enumerate(COUNTS)}
 
 
 def _owner_of(record: Mapping[str, Any]) -> Owner:
-    return (
-        int(record["user_id"]),
-        int(record.get("token_id") or 0),
-        int(record.get("channel_id") or 0),
-        str(record["model"]),
-        str(record.get("group") or ""),
-    )
+    get = record.get
+    return _owner(int(record["user_id"]), get("token_id"), get("channel_id"), str(record["model"]), get("group"))
+
+
+def _owner(user_id: int, token_id: int | None, channel_id: int | None, model: str, group: str | None) -> Owner:
+    """Whose rows a record adds to: no token or channel is 0, no group is ''."""
+    return (user_id, int(token_id or 0), int(channel_id or 0), model, str(group or ""))
 
 
 def _keys(owner: Owner, moment: int) -> list[Key]:
