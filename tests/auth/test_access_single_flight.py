@@ -14,7 +14,7 @@ from relaygate.settings import Settings
 from relaygate.store.database import create_engine
 from relaygate.store.redis import connect_redis
 from tests.support.access import account, count_reads_of
-from tests.support.postgres import fresh_database
+from tests.support.postgres import migrated_database
 from tests.support.redis import SERVER as REDIS_SERVER
 from tests.support.redis import fresh_prefix
 
@@ -43,7 +43,7 @@ def test_a_burst_on_a_cold_key_reads_the_token_with_its_owner_once(tmp_path: Pat
 
 @pytest.fixture
 def redis_settings(tmp_path: Path) -> Iterator[Settings]:
-    with fresh_database() as url, fresh_prefix() as prefix:
+    with migrated_database() as url, fresh_prefix() as prefix:
         yield Settings(
             database_url=url, data_dir=tmp_path, flush_interval=3600, redis_url=REDIS_SERVER, redis_prefix=prefix
         )

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from relaygate.settings import Settings
-from tests.support.postgres import fresh_database
+from tests.support.postgres import migrated_database
 from tests.support.redis import SERVER as REDIS_SERVER
 from tests.support.redis import fresh_prefix
 
@@ -21,7 +21,7 @@ def form(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str, 
     """(ledger kind, settings): each ledger on the storage it runs on."""
     kind, database = request.param.split("/")
     with ExitStack() as stack:
-        url = stack.enter_context(fresh_database()) if database == "postgres" else f"sqlite:///{tmp_path / 'l.db'}"
+        url = stack.enter_context(migrated_database()) if database == "postgres" else f"sqlite:///{tmp_path / 'l.db'}"
         redis = (
             {"redis_url": REDIS_SERVER, "redis_prefix": stack.enter_context(fresh_prefix())} if kind == "redis" else {}
         )

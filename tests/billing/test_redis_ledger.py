@@ -15,14 +15,14 @@ from relaygate.errors import InsufficientBalance, ServiceUnavailable, TokenQuota
 from relaygate.settings import Settings
 from relaygate.store.redis import connect_redis
 from tests.billing.test_ledger import books_of, database_with_account, record
-from tests.support.postgres import fresh_database
+from tests.support.postgres import migrated_database
 from tests.support.redis import SERVER as REDIS_SERVER
 from tests.support.redis import fresh_prefix
 
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Iterator[Settings]:
-    with fresh_database() as url, fresh_prefix() as prefix:
+    with migrated_database() as url, fresh_prefix() as prefix:
         yield Settings(
             database_url=url, data_dir=tmp_path, flush_interval=3600, redis_url=REDIS_SERVER, redis_prefix=prefix
         )

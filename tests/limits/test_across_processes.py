@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from tests.support.deployment import Deployment
-from tests.support.postgres import fresh_database
+from tests.support.postgres import migrated_database
 from tests.support.processes import instances as running_instances
 from tests.support.redis import SERVER, fresh_prefix
 
@@ -25,7 +25,7 @@ CHAT = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}],
 @pytest.fixture
 def shared(tmp_path: Path, fake_upstream: str) -> Iterator[Deployment]:
     """A deployment on a fresh PostgreSQL database and Redis prefix, with a fast and a slow model."""
-    with fresh_database() as database_url, fresh_prefix() as prefix:
+    with migrated_database() as database_url, fresh_prefix() as prefix:
         gw = Deployment(tmp_path / "data", database_url, redis_url=SERVER, redis_prefix=prefix)
         gw.cli(
             "channel", "add", "--type", "openai", "--base-url", fake_upstream, "--key", "fake", "--models", "gpt-4o-mini"

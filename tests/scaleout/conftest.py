@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from tests.support.deployment import Deployment
-from tests.support.postgres import fresh_database
+from tests.support.postgres import migrated_database
 from tests.support.redis import SERVER as REDIS_SERVER
 from tests.support.redis import fresh_prefix
 
@@ -29,13 +29,13 @@ def shared_setup(tmp_path: Path, fake_upstream: str, **settings: str) -> Deploym
 
 @pytest.fixture
 def on_postgres_and_redis(tmp_path: Path, fake_upstream: str) -> Iterator[Deployment]:
-    with fresh_database() as url, fresh_prefix() as prefix:
+    with migrated_database() as url, fresh_prefix() as prefix:
         yield shared_setup(tmp_path, fake_upstream, database_url=url, redis_url=REDIS_SERVER, redis_prefix=prefix)
 
 
 @pytest.fixture
 def on_postgres_alone(tmp_path: Path, fake_upstream: str) -> Iterator[Deployment]:
-    with fresh_database() as url:
+    with migrated_database() as url:
         yield shared_setup(tmp_path, fake_upstream, database_url=url)
 
 

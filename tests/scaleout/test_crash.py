@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from relaygate.store.schema import ledger_processes, tokens
 from tests.scaleout.conftest import PER_CALL_UNITS, PER_CALL_USD, shared_setup, spread
 from tests.support.deployment import Deployment
-from tests.support.postgres import fresh_database
+from tests.support.postgres import migrated_database
 from tests.support.processes import free_port, start_server, stop_server
 
 QUOTA_CALLS = 10
@@ -43,7 +43,7 @@ async def hold_the_whole_quota(
 def test_a_sigkilled_server_on_postgres_alone_has_its_holds_released_within_a_minute(
     tmp_path: Path, fake_upstream: str
 ) -> None:
-    with fresh_database() as url:
+    with migrated_database() as url:
         gw = shared_setup(tmp_path, fake_upstream, database_url=url)
         gw.cli(
             "channel", "add", "--type", "openai", "--base-url", fake_upstream, "--key", "fake;delay-ms=20000",

@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from relaygate.store.schema import usage_records
 from tests.scaleout.conftest import PER_CALL_UNITS, shared_setup
 from tests.support.deployment import Deployment
-from tests.support.postgres import fresh_database
+from tests.support.postgres import migrated_database
 from tests.support.processes import free_port, instances
 
 
@@ -63,7 +63,7 @@ def own_redis(tmp_path: Path) -> Iterator[RedisServer]:
 
 @pytest.fixture
 def gateway_on_own_redis(tmp_path: Path, fake_upstream: str, own_redis: RedisServer) -> Iterator[Deployment]:
-    with fresh_database() as url:
+    with migrated_database() as url:
         yield shared_setup(tmp_path, fake_upstream, database_url=url, redis_url=own_redis.url)
 
 

@@ -15,11 +15,11 @@ from relaygate.store.schema import channel_keys, channels
 from tests.support.deployment import Deployment
 
 
-def test_an_existing_channel_keeps_its_key_after_the_upgrade(deployment: Deployment) -> None:
-    box = SecretBox(deployment.settings.secret_key)
+def test_an_existing_channel_keeps_its_key_after_the_upgrade(unmigrated_deployment: Deployment) -> None:
+    box = SecretBox(unmigrated_deployment.settings.secret_key)
 
     async def upgrade() -> tuple[list[str], list[str | None]]:
-        engine = create_engine(deployment.settings.sqlalchemy_url)
+        engine = create_engine(unmigrated_deployment.settings.sqlalchemy_url)
         try:
             async with engine.begin() as conn:
                 await conn.run_sync(lambda sync: command.upgrade(alembic_config(sync), "0006"))
@@ -39,5 +39,5 @@ def test_an_existing_channel_keeps_its_key_after_the_upgrade(deployment: Deploym
             await engine.dispose()
 
     assert asyncio.run(upgrade()) == (["sk-old-secret-1234"], ["sk-...1234"])
-    [channel] = deployment.cli("channel", "list")
+    [channel] = unmigrated_deployment.cli("channel", "list")
     assert ([key["hint"] for key in channel["keys"]], channel["status"]) == (["sk-...1234"], "enabled")

@@ -14,10 +14,10 @@ from tests.support.deployment import Deployment
 
 
 def test_existing_channels_are_not_chat_completions_only_and_the_downgrade_drops_the_column(
-    deployment: Deployment,
+    unmigrated_deployment: Deployment,
 ) -> None:
     async def migrate() -> tuple[list[bool], list[str]]:
-        engine = create_engine(deployment.settings.sqlalchemy_url)
+        engine = create_engine(unmigrated_deployment.settings.sqlalchemy_url)
         try:
             async with engine.begin() as conn:
                 await conn.run_sync(lambda sync: command.upgrade(alembic_config(sync), "0014"))
