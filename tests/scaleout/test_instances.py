@@ -1,14 +1,14 @@
-"""Every single-node promise across instances: quota, books, revocation, with Redis and without."""
+"""Every single-node promise across instances on PostgreSQL with Redis: quota, books, revocation.
+(Workers sharing one database without Redis: test_workers.py.)"""
 
 from __future__ import annotations
 
 import asyncio
 import time
-from pathlib import Path
 
 import httpx
 
-from tests.scaleout.conftest import PER_CALL_UNITS, shared_setup, spread
+from tests.scaleout.conftest import PER_CALL_UNITS, spread
 from tests.support.deployment import Deployment
 from tests.support.processes import instances
 
@@ -21,16 +21,6 @@ def test_600_requests_over_three_instances_on_a_quota_for_200_serve_200(on_postg
     assert outcome == {200: 200, "token_quota_exceeded": 400}
     assert gw.token(token["id"])["used_quota"] == 200 * PER_CALL_UNITS
     assert gw.user("alice")["balance"] == 100 * 500_000 - 200 * PER_CALL_UNITS
-    assert gw.books()["balanced"]
-
-
-def test_workers_on_postgres_alone_share_the_quota_through_the_database(on_postgres_alone: Deployment) -> None:
-    gw = on_postgres_alone
-    token = gw.cli("token", "create", "--user", "alice", "--quota-usd", str(0.001 * 100))[0]
-    with instances(gw.env, 1, "--workers", "2") as [workers], instances(gw.env, 1) as [single]:
-        outcome = asyncio.run(spread([workers, single], token["key"], 300))
-    assert outcome == {200: 100, "token_quota_exceeded": 200}
-    assert gw.token(token["id"])["used_quota"] == 100 * PER_CALL_UNITS
     assert gw.books()["balanced"]
 
 
@@ -62,13 +52,3 @@ def test_a_token_deleted_on_one_instance_is_refused_on_every_instance_within_a_s
                         refused_after[url] = time.monotonic() - deleted_at
     assert len(refused_after) == 3, refused_after
     assert max(refused_after.values()) < 1.0, refused_after
-
-
-def test_workers_on_sqlite_share_the_quota_through_the_database(tmp_path: Path, fake_upstream: str) -> None:
-    gw = shared_setup(tmp_path, fake_upstream)
-    token = gw.cli("token", "create", "--user", "alice", "--quota-usd", str(0.001 * 50))[0]
-    with instances(gw.env, 1, "--workers", "2") as urls:
-        outcome = asyncio.run(spread(urls, token["key"], 150, per_instance=20))
-    assert outcome == {200: 50, "token_quota_exceeded": 100}
-    assert gw.token(token["id"])["used_quota"] == 50 * PER_CALL_UNITS
-    assert gw.books()["balanced"]
