@@ -23,8 +23,6 @@ from relaygate.channels.service import (
 )
 from relaygate.cli.context import audit, emit, iso_time, json_option, run, settings, transaction
 from relaygate.errors import GatewayError, NotFoundError
-from relaygate.relay.model_discovery import discover_models
-from relaygate.relay.probe import probe_channel
 
 COLUMNS = (
     "id",
@@ -236,6 +234,8 @@ def _set_status(channel_id: int, status: str, as_json: bool) -> None:
 @json_option
 def test(channel_id: int, model: str | None, as_json: bool) -> None:
     """Send one tiny real request through the channel and report status and latency."""
+    from relaygate.relay.probe import probe_channel  # the relay's machinery: only this command needs it
+
     config = settings()
     channel = run(lambda conn: load_channel(conn, channel_id, SecretBox(config.secret_key)))  # enabled or not
     result = asyncio.run(probe_channel(channel, config, model))
@@ -254,6 +254,8 @@ def test(channel_id: int, model: str | None, as_json: bool) -> None:
 @json_option
 def fetch_models(channel_id: int, as_json: bool) -> None:
     """The models the upstream lists (in the channel's protocol), and which of them the channel does not serve yet."""
+    from relaygate.relay.model_discovery import discover_models  # an HTTP client: only this command needs it
+
     config = settings()
 
     async def main() -> dict[str, Any]:

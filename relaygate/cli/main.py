@@ -6,10 +6,8 @@ import asyncio
 import os
 
 import click
-import uvicorn
 from pydantic import ValidationError
 
-from relaygate.app import create_app
 from relaygate.cli.access_keys import access_key_group
 from relaygate.cli.channels import channel_group
 from relaygate.cli.context import transaction
@@ -17,7 +15,6 @@ from relaygate.cli.imports import import_group
 from relaygate.cli.prices import price_group
 from relaygate.cli.tokens import token_group
 from relaygate.cli.users import user_group
-from relaygate.edge.server import uvicorn_options
 from relaygate.logs import configure_logging
 from relaygate.settings import Settings, load_settings
 from relaygate.users.service import ensure_root
@@ -35,6 +32,12 @@ def cli() -> None:
 @click.option("--workers", type=int, help="Processes (RELAYGATE_WORKERS, default 1).")
 def serve(host: str | None, port: int | None, workers: int | None) -> None:
     """Run the gateway (migrates the database first)."""
+    # Imported here: the server and the app cost every other command a second of startup.
+    import uvicorn
+
+    from relaygate.app import create_app
+    from relaygate.edge.server import uvicorn_options
+
     config = load_settings(host=host, port=port, workers=workers)
     configure_logging(config.log_level)
     password = asyncio.run(_prepare(config))
