@@ -1,22 +1,21 @@
-// The Vercel AI SDK against the gateway: one case per run, its result printed as one JSON line.
-// Env: RELAYGATE_BASE_URL, RELAYGATE_KEY, MODEL, CASE, and PROVIDER, one of
+// The Vercel AI SDK against the gateway: runAiSdk runs one case and returns its result as one JSON-able object.
+// runner.mjs calls it per request; run directly, it runs the case the env names and prints one JSON line
+// (RELAYGATE_BASE_URL, RELAYGATE_KEY, MODEL, CASE, PROVIDER). The provider is one of
 //   openai-chat (createOpenAI(...).chat(model): /v1/chat/completions), openai-responses
 //   (createOpenAI(...)(model): /v1/responses), anthropic (/v1/messages), google (generateContent).
+import { pathToFileURL } from "node:url";
 import { createAnthropic } from "@ai-sdk/anthropic";
 import { createGoogleGenerativeAI } from "@ai-sdk/google";
 import { createOpenAI } from "@ai-sdk/openai";
 import { generateObject, generateText, stepCountIs, streamText, tool } from "ai";
 import { z } from "zod";
 
-const { RELAYGATE_BASE_URL: baseURL, RELAYGATE_KEY: apiKey, MODEL: modelId, CASE: kase, PROVIDER: provider } =
-  process.env;
 const providers = {
-  "openai-chat": () => createOpenAI({ baseURL, apiKey }).chat(modelId),
-  "openai-responses": () => createOpenAI({ baseURL, apiKey })(modelId),
-  anthropic: () => createAnthropic({ baseURL, apiKey })(modelId),
-  google: () => createGoogleGenerativeAI({ baseURL, apiKey })(modelId),
+  "openai-chat": ({ baseURL, apiKey, model }) => createOpenAI({ baseURL, apiKey }).chat(model),
+  "openai-responses": ({ baseURL, apiKey, model }) => createOpenAI({ baseURL, apiKey })(model),
+  anthropic: ({ baseURL, apiKey, model }) => createAnthropic({ baseURL, apiKey })(model),
+  google: ({ baseURL, apiKey, model }) => createGoogleGenerativeAI({ baseURL, apiKey })(model),
 };
-const model = providers[provider]();
 const prompt = "Say hello to the world";
 const tools = {
   get_weather: tool({
@@ -26,21 +25,27 @@ const tools = {
   }),
 };
 const usageOf = (usage) => ({ input: usage.inputTokens, output: usage.outputTokens });
-// streamText reports a failed request to onError only; keep it, to print its status rather than "No output".
-let streamError = null;
-const onError = ({ error }) => {
-  streamError = error;
-};
-const rethrow = (error) => {
-  throw streamError ?? error;
-};
 
-async function text() {
+// streamText reports a failed request to onError only; keep it per call, to return its status rather than "No output".
+function streamErrors() {
+  let streamError = null;
+  return {
+    onError: ({ error }) => {
+      streamError = error;
+    },
+    rethrow: (error) => {
+      throw streamError ?? error;
+    },
+  };
+}
+
+async function text(model) {
   const answer = await generateText({ model, prompt, maxOutputTokens: 5, maxRetries: 0 });
   return { text: answer.text, finish: answer.finishReason, usage: usageOf(answer.usage) };
 }
 
-async function stream() {
+async function stream(model) {
+  const { onError, rethrow } = streamErrors();
   const answer = streamText({ model, prompt, maxRetries: 0, onError });
   let chunks = 0;
   for await (const piece of answer.textStream) chunks += piece ? 1 : 0;
@@ -48,8 +53,9 @@ async function stream() {
   return { text, chunks, finish: await answer.finishReason, usage: usageOf(await answer.usage) };
 }
 
-async function streamTools() {
+async function streamTools(model) {
   // One step: the model (forced) calls the tool, the SDK runs it; the caller would send the result back.
+  const { onError, rethrow } = streamErrors();
   const answer = streamText({
     model, prompt, tools, toolChoice: "required", stopWhen: stepCountIs(1), maxRetries: 0, onError,
   });
@@ -60,7 +66,7 @@ async function streamTools() {
   return { calls, results, parts, finish: await answer.finishReason, usage: usageOf(await answer.usage) };
 }
 
-async function object() {
+async function object(model) {
   const answer = await generateObject({
     model,
     prompt: "Describe a city",
@@ -71,9 +77,20 @@ async function object() {
 }
 
 const cases = { text, stream, "stream-tools": streamTools, object };
-try {
-  console.log(JSON.stringify({ ok: true, ...(await cases[kase]()) }));
-} catch (error) {
-  const status = error.statusCode ?? error.lastError?.statusCode ?? null;
-  console.log(JSON.stringify({ ok: false, status, error: String(error.message ?? error) }));
+
+export async function runAiSdk({ baseURL, apiKey, model, case: kase, provider }) {
+  try {
+    if (!(provider in providers)) throw new Error(`unknown AI SDK provider ${provider}`);
+    if (!(kase in cases)) throw new Error(`unknown AI SDK case ${kase}`);
+    return { ok: true, ...(await cases[kase](providers[provider]({ baseURL, apiKey, model }))) };
+  } catch (error) {
+    const status = error.statusCode ?? error.lastError?.statusCode ?? null;
+    return { ok: false, status, error: String(error.message ?? error) };
+  }
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const { RELAYGATE_BASE_URL: baseURL, RELAYGATE_KEY: apiKey, MODEL: model, CASE: kase, PROVIDER: provider } =
+    process.env;
+  console.log(JSON.stringify(await runAiSdk({ baseURL, apiKey, model, case: kase, provider })));
 }

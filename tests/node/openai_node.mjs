@@ -1,9 +1,9 @@
-// openai-node against the gateway: one case per run, its result printed as one JSON line.
-// Env: RELAYGATE_BASE_URL (http://HOST:PORT/v1), RELAYGATE_KEY, MODEL, CASE (chat|stream|tools|responses|responses-stream).
+// openai-node against the gateway: runOpenAINode runs one case and returns its result as one JSON-able object.
+// runner.mjs calls it per request; run directly, it runs the case the env names and prints one JSON line
+// (RELAYGATE_BASE_URL (http://HOST:PORT/v1), RELAYGATE_KEY, MODEL, CASE (chat|stream|tools|responses|responses-stream)).
+import { pathToFileURL } from "node:url";
 import OpenAI from "openai";
 
-const { RELAYGATE_BASE_URL: baseURL, RELAYGATE_KEY: apiKey, MODEL: model, CASE: kase } = process.env;
-const client = new OpenAI({ baseURL, apiKey, maxRetries: 0 });
 const messages = [{ role: "user", content: "Say hello to the world" }];
 const weather = {
   type: "function",
@@ -14,12 +14,12 @@ const weather = {
   },
 };
 
-async function chat() {
+async function chat(client, model) {
   const answer = await client.chat.completions.create({ model, messages, max_tokens: 5 });
   return { text: answer.choices[0].message.content, usage: answer.usage, finish: answer.choices[0].finish_reason };
 }
 
-async function stream() {
+async function stream(client, model) {
   const chunks = await client.chat.completions.create({
     model, messages, stream: true, stream_options: { include_usage: true },
   });
@@ -34,7 +34,7 @@ async function stream() {
   return { text, chunks: count, usage };
 }
 
-async function tools() {
+async function tools(client, model) {
   const answer = await client.chat.completions.create({
     model, messages, tools: [weather], tool_choice: "required",
   });
@@ -46,12 +46,12 @@ async function tools() {
   };
 }
 
-async function responses() {
+async function responses(client, model) {
   const answer = await client.responses.create({ model, input: "Say hello to the world", max_output_tokens: 5 });
   return { text: answer.output_text, usage: answer.usage };
 }
 
-async function responsesStream() {
+async function responsesStream(client, model) {
   const events = await client.responses.create({ model, input: "Say hello to the world", stream: true });
   let text = "";
   const types = [];
@@ -65,8 +65,18 @@ async function responsesStream() {
 }
 
 const cases = { chat, stream, tools, responses, "responses-stream": responsesStream };
-try {
-  console.log(JSON.stringify({ ok: true, ...(await cases[kase]()) }));
-} catch (error) {
-  console.log(JSON.stringify({ ok: false, status: error.status ?? null, error: String(error.message ?? error) }));
+
+export async function runOpenAINode({ baseURL, apiKey, model, case: kase }) {
+  try {
+    if (!(kase in cases)) throw new Error(`unknown openai-node case ${kase}`);
+    const client = new OpenAI({ baseURL, apiKey, maxRetries: 0 });
+    return { ok: true, ...(await cases[kase](client, model)) };
+  } catch (error) {
+    return { ok: false, status: error.status ?? null, error: String(error.message ?? error) };
+  }
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const { RELAYGATE_BASE_URL: baseURL, RELAYGATE_KEY: apiKey, MODEL: model, CASE: kase } = process.env;
+  console.log(JSON.stringify(await runOpenAINode({ baseURL, apiKey, model, case: kase })));
 }
