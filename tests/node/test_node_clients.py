@@ -1,6 +1,6 @@
 """openai-node and the Vercel AI SDK through a live gateway to the fake upstream, native and converted.
 
-Each case runs one Node script (tests/node/*.mjs) in a subprocess and asserts what the client got
+Each case runs one Node client (tests/node/*.mjs, in the suite's long-lived runner) and asserts what the client got
 (text, stream chunks, tool calls, parsed object) and that the gateway billed exactly the usage the
 client saw, which is the usage the fake upstream counts for the request it received.
 """
