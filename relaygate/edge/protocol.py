@@ -21,6 +21,11 @@ from relaygate.edge.guard import EdgeGuard
 SMALL_REST_BYTES = 64 * 1024  # an unread body rest up to this is read and dropped, keeping the connection
 
 
+# The parser callbacks below run for every request: they call uvicorn's through `_Base.name(self, ...)`
+# rather than `super()`, which builds a proxy object per call.
+_Base = HttpToolsProtocol
+
+
 class EdgeProtocol(HttpToolsProtocol):
     def __init__(
         self,
@@ -61,12 +66,12 @@ class EdgeProtocol(HttpToolsProtocol):
         if self._lingering:
             return  # the answer is out; the rest of the body is read only so that the close is clean
         if not self._in_headers:
-            super().data_received(data)
+            _Base.data_received(self, data)
             return
         room = self.limits.max_header_bytes - self._header_bytes
         self._header_bytes += min(len(data), room)
         if len(data) <= room:
-            super().data_received(data)
+            _Base.data_received(self, data)
             if self._headers_begun and self._header_timer is None:
                 # Timed only when its headers did not all come at once, as almost every request's do.
                 self._start_header_timer()
@@ -92,7 +97,7 @@ class EdgeProtocol(HttpToolsProtocol):
     # Parser callbacks
 
     def on_message_begin(self) -> None:
-        super().on_message_begin()
+        _Base.on_message_begin(self)
         self._in_headers = True
         self._headers_begun = True
 
@@ -108,18 +113,22 @@ class EdgeProtocol(HttpToolsProtocol):
         self._body_left = int(declared) if declared.isdigit() else None
         self._cancel_header_timer()
         self.guard.waiting.pop(self, None)
-        super().on_headers_complete()
+        _Base.on_headers_complete(self)
 
     def on_body(self, body: bytes) -> None:
         if self._body_left is not None:
             self._body_left -= len(body)
-        super().on_body(body)
+        _Base.on_body(self, body)
 
     def on_message_complete(self) -> None:
         self._body_pending = False
         self._in_headers = True
         self._header_bytes = 0
-        super().on_message_complete()
+        if self.cycle is not None:
+            # The body is read: nothing can be answered early any more, so the answer is written to
+            # the connection's own transport, past the lingering wrapper.
+            self.cycle.transport = self._raw_transport
+        _Base.on_message_complete(self)
 
     def on_response_complete(self) -> None:
         if self.answered_early_with_much_unread() and not self.transport.is_closing():
@@ -128,7 +137,7 @@ class EdgeProtocol(HttpToolsProtocol):
             # dropped, and the connection kept, as uvicorn does.
             self.transport.close()
             return
-        super().on_response_complete()
+        _Base.on_response_complete(self)
         if not self.transport.is_closing():
             self.guard.waiting[self] = None
 
