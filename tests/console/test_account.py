@@ -27,6 +27,7 @@ def test_access_key_shown_once_then_deleted(browse: Context, console: Deployment
     assert key.startswith("ak-")
     dialog.get_by_role("button", name="Done, I have copied it").click()
     assert httpx.get(console.url + "/api/me", headers={"Authorization": f"Bearer {key}"}).json()["name"] == "frank"
+    expect(page.locator("dialog.secret-dialog")).to_have_count(0)  # removed from the page, key and all
     assert key not in page.content()
 
     page.locator("tbody tr", has_text="deploy").get_by_role("button", name="Delete").click()

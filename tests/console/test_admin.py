@@ -73,6 +73,7 @@ def test_an_admin_creates_a_code_and_a_user_tops_up_with_it(
     code = dialog.locator("output.secret").inner_text()
     dialog.get_by_role("button", name="Done, I have copied it").click()
     expect(page.locator("tbody tr").first).to_contain_text("$3.00")
+    expect(page.locator("dialog.secret-dialog")).to_have_count(0)  # removed from the page, key and all
     assert code not in page.content()
 
     create_user(console, "erin", balance_usd="1")

@@ -39,6 +39,7 @@ def test_copy_reveals_the_key_once(browse: Context, console: Deployment) -> None
     assert page.evaluate("() => navigator.clipboard.readText()") == key
     dialog.get_by_role("button", name="Done, I have copied it").click()
     expect(page.get_by_role("dialog")).to_have_count(0)
+    expect(page.locator("dialog.secret-dialog")).to_have_count(0)  # removed from the page, key and all
     assert key not in page.content()
     assert key not in str(browse.storage())
 
