@@ -184,7 +184,10 @@ class PriceBook:
         return self._prices.get(model)
 
     def multiplier(self, group: str) -> Fraction:
-        return self._multipliers.get(group, Fraction(1))
+        return self._multipliers.get(group, _ONE)
+
+
+_ONE = Fraction(1)
 
 
 def _fraction(value: str | None) -> Fraction | None:

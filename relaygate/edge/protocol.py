@@ -9,13 +9,16 @@ header byte every few seconds, or make the parser buffer a 64 MiB header.
 from __future__ import annotations
 
 import asyncio
+import urllib.parse
 from typing import Any
 
+import httptools
 import orjson
 from uvicorn.config import Config
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.server import ServerState
 
+from relaygate.edge.cycle import EdgeCycle
 from relaygate.edge.guard import EdgeGuard
 
 SMALL_REST_BYTES = 64 * 1024  # an unread body rest up to this is read and dropped, keeping the connection
@@ -37,6 +40,10 @@ class EdgeProtocol(HttpToolsProtocol):
         guard: EdgeGuard,
     ) -> None:
         super().__init__(config, server_state, app_state, _loop)
+        if self.limit_concurrency is not None:
+            raise ValueError(
+                "the edge bounds connections itself (RELAYGATE_MAX_CONNECTIONS): leave limit_concurrency unset"
+            )
         self.guard = guard
         self.limits = guard.limits
         self._in_headers = True  # the bytes arriving now belong to a request line or its headers
@@ -50,7 +57,8 @@ class EdgeProtocol(HttpToolsProtocol):
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         self._raw_transport = transport
-        super().connection_made(_LingeringTransport(transport, self))  # type: ignore[arg-type]
+        self._lingering_transport: Any = _LingeringTransport(transport, self)
+        super().connection_made(transport)
         self.guard.waiting[self] = None
         self._start_header_timer()
         self.guard.make_room(len(self.connections))
@@ -113,7 +121,49 @@ class EdgeProtocol(HttpToolsProtocol):
         self._body_left = int(declared) if declared.isdigit() else None
         self._cancel_header_timer()
         self.guard.waiting.pop(self, None)
-        _Base.on_headers_complete(self)
+        # Until its body is read, the request and its answer see the connection through the lingering
+        # wrapper (an early answer, a 413, must not reset the connection); on_message_complete takes it
+        # back off, so a request that arrives whole (almost every one) never calls through it.
+        self.transport = self._lingering_transport
+        self._begin_cycle()
+
+    def _begin_cycle(self) -> None:
+        """uvicorn's `on_headers_complete`, making an EdgeCycle: the scope's method and path, then the
+        request's cycle and task (queued behind an unfinished one, for a pipelined request)."""
+        parser, scope = self.parser, self.scope
+        http_version = parser.get_http_version()
+        scope["method"] = parser.get_method().decode("ascii")
+        if http_version != "1.1":
+            scope["http_version"] = http_version
+        if parser.should_upgrade() and self._should_upgrade():
+            return
+        url = httptools.parse_url(self.url)
+        raw_path = url.path
+        path = raw_path.decode("ascii")
+        if "%" in path:
+            path = urllib.parse.unquote(path)
+        scope["path"] = self.root_path + path
+        scope["raw_path"] = self.root_path.encode("ascii") + raw_path
+        scope["query_string"] = url.query or b""
+        existing = self.cycle
+        self.cycle = EdgeCycle(
+            scope=scope,
+            transport=self.transport,
+            flow=self.flow,
+            logger=self.logger,
+            access_logger=self.access_logger,
+            access_log=self.access_log,
+            default_headers=self.server_state.default_headers,
+            message_event=asyncio.Event(),
+            expect_100_continue=self.expect_100_continue,
+            keep_alive=http_version != "1.0" and parser.should_keep_alive(),
+            on_response=self.on_response_complete,
+        )
+        if existing is None or existing.response_complete:
+            self._start_asgi_task(self.cycle, self.app)
+        else:
+            self.flow.pause_reading()
+            self.pipeline.appendleft((self.cycle, self.app))
 
     def on_body(self, body: bytes) -> None:
         if self._body_left is not None:
@@ -124,9 +174,10 @@ class EdgeProtocol(HttpToolsProtocol):
         self._body_pending = False
         self._in_headers = True
         self._header_bytes = 0
+        # The body is read: nothing can be answered early any more, so the answer is written to the
+        # connection's own transport, past the lingering wrapper.
+        self.transport = self._raw_transport
         if self.cycle is not None:
-            # The body is read: nothing can be answered early any more, so the answer is written to
-            # the connection's own transport, past the lingering wrapper.
             self.cycle.transport = self._raw_transport
         _Base.on_message_complete(self)
 

@@ -98,7 +98,7 @@ def exchange_bounds(call: RelayCall, price: Price, settings: Settings) -> tuple[
     """
     if call.estimate is not None:
         return call.estimate.prompt, call.estimate.completion, call.estimate.calls
-    prompt = prompt_token_bound(call.body, call.raw)
+    prompt = prompt_token_bound(call.body)
     if not call.generates:
         return prompt, None, 1
     wanted = requested_output_tokens(call.body)

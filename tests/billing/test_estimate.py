@@ -22,20 +22,26 @@ def test_every_string_and_key_counts_its_bytes() -> None:
     assert prompt_token_bound({"messages": [{"role": "user", "content": "中文"}]}) == 8 + 4 + 4 + 7 + 6  # UTF-8 bytes
 
 
-def test_a_body_without_media_is_bounded_by_its_raw_length() -> None:
-    body = {"model": "m", "messages": [{"role": "user", "content": TEXT}]}
-    raw = orjson.dumps(body)
-    assert prompt_token_bound(body, raw) == len(raw)
+def test_a_body_without_media_is_bounded_by_no_more_than_its_raw_length() -> None:
+    body = {"model": "m", "messages": [{"role": "user", "content": TEXT, "name": "名前"}], "n": 1, "stream": False}
+    bound = prompt_token_bound(body)
+    assert bound == 5 + 1 + 8 + 4 + 4 + 7 + 300 + 4 + 6 + 1 + 1 + 6 + 1  # keys and strings in UTF-8 bytes, 1 a number
+    assert bound <= len(orjson.dumps(body))
 
 
 def test_images_and_inline_media_count_their_bound_not_their_base64() -> None:
     image = {"inlineData": {"mimeType": "image/png", "data": "A" * 300_000}}
     body = {"contents": [{"parts": [image]}]}
-    assert prompt_token_bound(body, orjson.dumps(body)) == len("contents") + len("parts") + IMAGE_TOKEN_BOUND
+    assert prompt_token_bound(body) == len("contents") + len("parts") + IMAGE_TOKEN_BOUND
     audio = {"inlineData": {"mimeType": "audio/wav", "data": "A" * 300_000}}
     assert prompt_token_bound({"parts": [audio]}) == len("parts") + 3_001
     url = {"type": "image_url", "image_url": {"url": "https://example.com/cat.png"}}
     assert prompt_token_bound({"messages": [{"role": "user", "content": [url]}]}) >= IMAGE_TOKEN_BOUND
+
+
+def test_a_type_that_is_not_a_string_is_no_media_part() -> None:
+    schema = {"type": ["string", "null"], "items": {"type": {"nested": "object"}}}
+    assert prompt_token_bound({"image": "x", "schema": schema}) == 5 + 1 + 6 + 4 + 6 + 4 + 5 + 4 + 6 + 6
 
 
 def test_a_deeply_nested_body_is_bounded_without_recursion() -> None:

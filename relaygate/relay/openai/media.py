@@ -153,7 +153,7 @@ async def _json_call(
 async def images_route(rt: Runtime, scope: Scope, receive: Receive, send: Send, request_id: str) -> None:
     principal, call = await _json_call(rt, scope, receive, request_id, "/v1/images/generations", DEFAULT_IMAGE_MODEL)
     call.estimate = Usage(
-        prompt=prompt_token_bound(call.body, call.raw),
+        prompt=prompt_token_bound(call.body),
         completion=rt.settings.default_max_output_tokens,
         calls=image_count(call.body),
     )
