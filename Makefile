@@ -57,7 +57,8 @@ typecheck: install
 	MYPY_CACHE_DIR=$(MYPY_CACHE_DIR) $(BIN)/mypy
 
 # Most tests wait on sockets and subprocesses, so three workers keep two cores busy; each test file
-# runs whole on one worker (its module fixtures are shared). PYTEST_WORKERS=0 runs them in-process.
+# runs whole on one worker (its module fixtures are shared), the longest files first (SLOW_FIRST in
+# tests/conftest.py, kept by --no-loadscope-reorder in pyproject.toml). PYTEST_WORKERS=0 runs them in-process.
 PYTEST_WORKERS ?= 3
 pytest: install
 	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile --durations=25

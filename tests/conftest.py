@@ -74,7 +74,8 @@ DEPLOYMENT_FORMS = ["sqlite", "postgres", "postgres+redis"]
 @pytest.fixture(params=DEPLOYMENT_FORMS)
 def backend(request: pytest.FixtureRequest) -> Iterator[dict[str, str]]:
     """Each deployment form in turn, as settings: SQLite alone, PostgreSQL alone, PostgreSQL with Redis.
-    A PostgreSQL database is migrated already (as the first start leaves it); see `deployment`."""
+    A PostgreSQL database is migrated already (as the first start leaves it); see `deployment`. The Redis
+    is in use already (see fresh_prefix): its gateway joins the ledger generation, without the warm-up."""
     with ExitStack() as stack:
         yield _form_settings(stack, request.param, migrated_database)
 
@@ -92,7 +93,7 @@ def _form_settings(stack: ExitStack, form: str, database: Callable[[], ContextMa
         settings["database_url"] = stack.enter_context(database())
     if form.endswith("+redis"):
         settings["redis_url"] = REDIS_SERVER
-        settings["redis_prefix"] = stack.enter_context(fresh_prefix())
+        settings["redis_prefix"] = stack.enter_context(fresh_prefix(in_use=True))  # no 2 s warm-up at start
     return settings
 
 
@@ -136,18 +137,44 @@ def _running(deployment: Deployment, fake_upstream: str) -> Iterator[Deployment]
     deployment.stop()
 
 
-# Files that start several gateway processes or wait out a timer, slowest first. `make test` hands
-# whole files to its workers in collection order, so a slow file collected last (tests/scaleout sorts
-# late) kept one worker busy alone at the end of the run: they are handed out first instead.
+# The longest files, longest first (seconds each took on three workers of a loaded run, before the
+# last changes to them). `make test` hands whole files to its workers in this order, then the others in
+# collection order: a long file handed out late kept one worker busy alone at the end of the run (with
+# --no-loadscope-reorder: xdist would otherwise hand out the files with the most tests first, and a slow
+# file of one or two tests last). Keep a file here once it takes over ~12 s.
 SLOW_FIRST = (
-    "tests/scaleout/test_instances.py",
-    "tests/scaleout/test_workers.py",
-    "tests/hardening/test_api_fuzz.py",
-    "tests/scaleout/test_crash.py",
-    "tests/usage/test_rollups.py",
-    "tests/scaleout/test_redis_restart.py",
-    "tests/limits/test_across_processes.py",
-    "tests/test_settings.py",
+    "tests/node/test_node_clients.py",  # 62
+    "tests/relay/test_bounded_spend.py",  # 54
+    "tests/scaleout/test_instances.py",  # 62 (serial server starts)
+    "tests/hardening/test_api_fuzz.py",  # 48
+    "tests/scaleout/test_workers.py",  # 49
+    "tests/usage/test_rollups.py",  # 45
+    "tests/relay/test_concurrency.py",  # 38
+    "tests/importer/test_import.py",  # 26
+    "tests/scaleout/test_crash.py",  # 39 (a 30 s silence)
+    "tests/limits/test_across_processes.py",  # 42 (serial server starts)
+    "tests/console/test_an_operators_day.py",  # 24
+    "tests/usage/test_retention.py",  # 22
+    "tests/billing/test_db_ledger.py",  # 22
+    "tests/console/test_admin.py",  # 21
+    "tests/billing/test_redis_ledger.py",  # 21
+    "tests/billing/test_ledger.py",  # 21
+    "tests/relay/test_midjourney.py",  # 20
+    "tests/scaleout/test_channel_health.py",  # 19
+    "tests/cli/test_serve.py",  # 18
+    "tests/console/test_what_a_person_sees.py",  # 18
+    "tests/relay/test_rate_limits.py",  # 18
+    "tests/console/test_safety.py",  # 15
+    "tests/relay/test_realtime.py",  # 15
+    "tests/api/test_redemptions.py",  # 14
+    "tests/relay/test_auth_failures.py",  # 14
+    "tests/api/test_hostile_requests.py",  # 14
+    "tests/console/test_account.py",  # 13
+    "tests/importer/test_import_options.py",  # 12
+    "tests/test_settings.py",  # 12
+    "tests/edge/test_http_edge.py",  # 12
+    "tests/tokens/test_resets.py",  # 12
+    "tests/scaleout/test_redis_restart.py",  # 12
 )
 
 

@@ -25,7 +25,8 @@ CHAT = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}],
 @pytest.fixture
 def shared(tmp_path: Path, fake_upstream: str) -> Iterator[Deployment]:
     """A deployment on a fresh PostgreSQL database and Redis prefix, with a fast and a slow model."""
-    with migrated_database() as database_url, fresh_prefix() as prefix:
+    # a Redis in use (see fresh_prefix): the instances join its ledger generation, without the 2 s warm-up
+    with migrated_database() as database_url, fresh_prefix(in_use=True) as prefix:
         gw = Deployment(tmp_path / "data", database_url, redis_url=SERVER, redis_prefix=prefix)
         gw.cli(
             "channel", "add", "--type", "openai", "--base-url", fake_upstream, "--key", "fake", "--models", "gpt-4o-mini"

@@ -26,7 +26,7 @@ def sqlite_deployment(request: pytest.FixtureRequest, tmp_path: Path) -> Iterato
     if request.param == "memory":
         yield Deployment(tmp_path / "data")
         return
-    with fresh_prefix() as prefix:
+    with fresh_prefix(in_use=True) as prefix:  # a Redis in use: no ledger warm-up at the gateway's start
         yield Deployment(tmp_path / "data", redis_url=SERVER, redis_prefix=prefix)
 
 

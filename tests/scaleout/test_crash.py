@@ -1,4 +1,8 @@
-"""A gateway on PostgreSQL alone SIGKILLed with requests in flight: its holds come back within a minute."""
+"""A gateway on PostgreSQL alone SIGKILLed with requests in flight: its holds come back within a minute.
+
+Production takes a process silent for db_ledger.SILENCE_MS (30 s) for dead and sweeps every BEAT_SECONDS
+(5 s), within a minute by the first test. The servers of the crash itself run with a 12 s silence and 1 s
+beats (short_silence_serve.py): the same heartbeats and sweep, without half a minute of waiting."""
 
 from __future__ import annotations
 
@@ -9,7 +13,9 @@ from pathlib import Path
 import httpx
 from sqlalchemy import func, select
 
+from relaygate.billing import db_ledger
 from relaygate.store.schema import ledger_processes, tokens
+from tests.scaleout import short_silence_serve
 from tests.scaleout.conftest import PER_CALL_UNITS, PER_CALL_USD, shared_setup, spread
 from tests.support.deployment import Deployment
 from tests.support.postgres import migrated_database
@@ -40,6 +46,13 @@ async def hold_the_whole_quota(
     return calls
 
 
+def test_the_production_silence_and_beat_release_a_dead_process_holds_within_a_minute() -> None:
+    assert db_ledger.SILENCE_MS / 1000 + db_ledger.BEAT_SECONDS < 60
+    # the crash test's servers: a shorter silence, still many beats long (a live process is never taken for dead)
+    assert short_silence_serve.SHORT_SILENCE_MS / 1000 < db_ledger.SILENCE_MS / 1000
+    assert short_silence_serve.SHORT_SILENCE_MS / 1000 >= 10 * short_silence_serve.SHORT_BEAT_SECONDS
+
+
 def test_a_sigkilled_server_on_postgres_alone_has_its_holds_released_within_a_minute(
     tmp_path: Path, fake_upstream: str
 ) -> None:
@@ -53,7 +66,7 @@ def test_a_sigkilled_server_on_postgres_alone_has_its_holds_released_within_a_mi
         token = gw.cli("token", "create", "--user", "alice", "--quota-usd", str(0.001 * QUOTA_CALLS))[0]
 
         first_port = free_port()
-        server = start_server(gw.env, first_port)
+        server = start_server(gw.env, first_port, command=short_silence_serve.COMMAND)
 
         async def kill_under_load() -> float:
             limits = httpx.Limits(max_connections=QUOTA_CALLS)
@@ -74,7 +87,7 @@ def test_a_sigkilled_server_on_postgres_alone_has_its_holds_released_within_a_mi
             server.kill()
             server.communicate()
         port = free_port()
-        restarted = start_server(gw.env, port)
+        restarted = start_server(gw.env, port, command=short_silence_serve.COMMAND)
         try:
             urls = [f"http://127.0.0.1:{port}"]
             assert asyncio.run(spread(urls, token["key"], 1)) == {"token_quota_exceeded": 1}  # still held

@@ -28,14 +28,30 @@ def require_redis() -> None:
 
 
 @contextmanager
-def fresh_prefix() -> Iterator[str]:
-    """A key prefix no other test uses; yields it and deletes its keys afterwards."""
+def fresh_prefix(*, in_use: bool = False) -> Iterator[str]:
+    """A key prefix no other test uses; yields it and deletes its keys afterwards.
+
+    `in_use`: as a Redis in use leaves it, its ledger generation begun and warmed up already, so a gateway
+    joins it as a deployment's next process does. Without it the first gateway on the prefix starts the
+    generation and waits out the warm-up (redis_ledger.WARM_UP_MS, 2 s) before it is ready: what the
+    tests of the ledger and of readiness see, and a wait for every other test of a gateway on Redis."""
     require_redis()
     prefix = f"rgtest:{uuid.uuid4().hex[:12]}:"
     try:
+        if in_use:
+            asyncio.run(_begin_generation(prefix))
         yield prefix
     finally:
         asyncio.run(_delete(prefix))
+
+
+async def _begin_generation(prefix: str) -> None:
+    client = aioredis.Redis.from_url(SERVER)
+    try:
+        # the key RedisLedger names `ledger:gen` (ADOPT in redis_scripts.py); no `:warm` key: warmed up
+        await client.set(f"{prefix}ledger:gen", f"suite-{uuid.uuid4().hex[:8]}")
+    finally:
+        await client.aclose()
 
 
 async def _ping() -> None:

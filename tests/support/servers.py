@@ -12,6 +12,30 @@ import uvicorn
 from aiohttp import web
 
 
+class _PromptServer(uvicorn.Server):
+    """uvicorn.Server whose main loop ends as soon as `request_exit()` is called: uvicorn's own notices
+    `should_exit` at its next 0.1 s tick, which a suite stopping a gateway in most of its tests waited out
+    each time. Its ticks run as ever until then (the Date header, the request limits)."""
+
+    async def main_loop(self) -> None:
+        self._exit_requested = asyncio.Event()
+        ticking = asyncio.ensure_future(super().main_loop())
+        asked = asyncio.ensure_future(self._exit_requested.wait())
+        try:
+            await asyncio.wait({ticking, asked}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (ticking, asked):
+                task.cancel()
+            await asyncio.gather(ticking, asked, return_exceptions=True)
+        if not ticking.cancelled():
+            ticking.result()  # what ended uvicorn's own loop, raised as it would be
+
+    def request_exit(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.should_exit = True
+        if hasattr(self, "_exit_requested"):
+            loop.call_soon_threadsafe(self._exit_requested.set)
+
+
 class UvicornThread:
     """Runs an ASGI app with uvicorn on 127.0.0.1 and a free port until `stop()`."""
 
@@ -27,7 +51,7 @@ class UvicornThread:
             access_log=False,
             proxy_headers=False,
         )
-        self.server = uvicorn.Server(self.config)
+        self.server = _PromptServer(self.config)
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self._run, daemon=True)
 
@@ -53,7 +77,7 @@ class UvicornThread:
         return f"http://127.0.0.1:{port}"
 
     def stop(self) -> None:
-        self.server.should_exit = True
+        self.server.request_exit(self.loop)
         self.thread.join(timeout=30)
 
 
