@@ -12,6 +12,7 @@ import itertools
 import logging
 import os
 import re
+from collections.abc import Awaitable
 
 import orjson
 from sqlalchemy import text
@@ -158,11 +159,12 @@ class _ResponseTracker:
         self._request_id = request_id.encode()
         self.started = False
 
-    async def __call__(self, message: Message) -> None:
+    def __call__(self, message: Message) -> Awaitable[None]:
+        # A plain function handing back the server's own send: no coroutine of its own per message.
         if message["type"] == "http.response.start":
             self.started = True
             message["headers"] = [*message.get("headers", ()), (b"x-request-id", self._request_id)]
-        await self._send(message)
+        return self._send(message)
 
 
 async def _send_error(send: _ResponseTracker, family: Family, error: GatewayError) -> None:

@@ -14,7 +14,6 @@ runs the callbacks given to `on_leave_after_grace` (the stream closes its upstre
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import threading
 import time
 from collections.abc import Awaitable, Callable
@@ -92,8 +91,9 @@ class Guarding:
         self._watch.on_leave_after_grace(self._cancel)
 
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, tb: object) -> None:
-        with contextlib.suppress(ValueError):
-            self._watch._callbacks.remove(self._cancel)
+        callbacks = self._watch._callbacks
+        if self._cancel in callbacks:  # not when the watch ran it (the client left)
+            callbacks.remove(self._cancel)
         if isinstance(error, asyncio.CancelledError) and self._watch.left and self._task.uncancel() == 0:
             raise ClientGone("The client closed the connection before the upstream answered.") from None
 
