@@ -14,9 +14,9 @@ from typing import Any
 from uvicorn._types import ASGISendEvent
 from uvicorn.protocols.http.httptools_impl import HEADER_RE, HEADER_VALUE_RE, STATUS_LINE, RequestResponseCycle
 
-# The bytes uvicorn's patterns allow in a header name and in a value.
-_NAME_BYTES = bytes(byte for byte in range(256) if not HEADER_RE.search(bytes([byte])))
-_VALUE_BYTES = bytes(byte for byte in range(256) if not HEADER_VALUE_RE.search(bytes([byte])))
+# Tables that turn each byte uvicorn's patterns refuse in a header name (or value) into 1, any other into 0.
+_BAD_IN_NAME = bytes(int(HEADER_RE.search(bytes([byte])) is not None) for byte in range(256))
+_BAD_IN_VALUE = bytes(int(HEADER_VALUE_RE.search(bytes([byte])) is not None) for byte in range(256))
 
 
 class EdgeCycle(RequestResponseCycle):
@@ -58,9 +58,9 @@ class EdgeCycle(RequestResponseCycle):
                 self.keep_alive = False
                 close = True
             content += (name, b": ", value, b"\r\n")
-        if b"".join(names).translate(None, _NAME_BYTES):
+        if b"\x01" in b"".join(names).translate(_BAD_IN_NAME):
             raise RuntimeError("Invalid HTTP header name.")
-        if b"".join(values).translate(None, _VALUE_BYTES):
+        if b"\x01" in b"".join(values).translate(_BAD_IN_VALUE):
             raise RuntimeError("Invalid HTTP header value.")
         if not self.keep_alive and not close:
             content.append(b"connection: close\r\n")
