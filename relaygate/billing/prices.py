@@ -156,6 +156,9 @@ async def list_groups(conn: AsyncConnection) -> list[dict[str, Any]]:
     return [dict(row) for row in rows]
 
 
+_ONE = Fraction(1)  # the multiplier of a group without one of its own
+
+
 class PriceBook:
     """The in-memory price table the relay reads on every request."""
 
@@ -185,9 +188,6 @@ class PriceBook:
 
     def multiplier(self, group: str) -> Fraction:
         return self._multipliers.get(group, _ONE)
-
-
-_ONE = Fraction(1)
 
 
 def _fraction(value: str | None) -> Fraction | None:

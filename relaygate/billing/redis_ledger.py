@@ -47,6 +47,7 @@ log = logging.getLogger(__name__)
 SILENCE_LIMIT_MS = 30_000  # a process not heard of for this long has died: its shares are taken back
 HEARTBEAT_SECONDS = 0.5
 WARM_UP_MS = int(4 * HEARTBEAT_SECONDS * 1000)  # every live process beats (and resynchronises) in this time
+GENERATION_KEY = "ledger:gen"  # under the deployment's prefix: the generation every process of a Redis joins
 
 
 class _NewGeneration(Exception):
@@ -93,7 +94,7 @@ class RedisLedger:
         self._redis = redis
         self._settings = settings
         self._process = secrets.token_hex(8)
-        self._gen_key = key(settings, "ledger", "gen")
+        self._gen_key = key(settings, GENERATION_KEY)
         self._registry = key(settings, "ledger", "processes")
         self._keyset_prefix = key(settings, "ledger", "keys", "")
         self._keyset = self._keyset_prefix + self._process

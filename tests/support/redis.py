@@ -15,6 +15,8 @@ import pytest
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
+from relaygate.billing.redis_ledger import GENERATION_KEY
+
 SERVER = os.environ.get("RELAYGATE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 
@@ -48,8 +50,8 @@ def fresh_prefix(*, in_use: bool = False) -> Iterator[str]:
 async def _begin_generation(prefix: str) -> None:
     client = aioredis.Redis.from_url(SERVER)
     try:
-        # the key RedisLedger names `ledger:gen` (ADOPT in redis_scripts.py); no `:warm` key: warmed up
-        await client.set(f"{prefix}ledger:gen", f"suite-{uuid.uuid4().hex[:8]}")
+        # the ledger's generation key (ADOPT in redis_scripts.py), without its `:warm` key: warmed up
+        await client.set(prefix + GENERATION_KEY, f"suite-{uuid.uuid4().hex[:8]}")
     finally:
         await client.aclose()
 
