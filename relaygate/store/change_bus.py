@@ -132,7 +132,7 @@ class ChangeSubscriber:
                     return
         finally:
             with contextlib.suppress(RedisError, OSError):
-                await pubsub.aclose()  # type: ignore[no-untyped-call]
+                await pubsub.aclose()  # type: ignore[no-untyped-call, unused-ignore]  # typed from redis 8.2 on
 
     async def _deliver(self, message: dict[str, Any]) -> None:
         kind, _, ref_id = message["data"].decode().partition(":")
