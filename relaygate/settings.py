@@ -47,7 +47,11 @@ class Settings(BaseSettings):
     # (0: what the open-file limit leaves after a reserve for the database, Redis and upstreams).
     max_header_bytes: int = Field(default=32 * 1024, ge=1024)
     header_timeout: float = Field(default=10.0, gt=0)
-    keep_alive_timeout: int = Field(default=5, gt=0)
+    # Longer than the idle timeouts of clients (httpx 5 s, aiohttp 15 s) and proxies (nginx 60 s, AWS ALB
+    # 60 s) and than a busy client's delay in reading an answer: the timer starts when the answer is
+    # written, so a shorter one resets connections under requests already sent. Idle connections are
+    # the first closed at the connection budget, so a long one costs no descriptors real requests need.
+    keep_alive_timeout: int = Field(default=75, gt=0)
     max_connections: int = Field(default=0, ge=0)
     retries: int = Field(default=2, ge=0)
     root_password: str = ""

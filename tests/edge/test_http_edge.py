@@ -112,6 +112,22 @@ def test_a_keep_alive_connection_whose_next_headers_stall_gets_408(edge: str) ->
     assert answer.startswith(b"HTTP/1.1 408 ")
 
 
+def test_a_client_that_sends_its_next_request_seconds_after_its_answer_is_served(edge: str) -> None:
+    """The keep-alive timer starts when the server writes an answer, not when the client reads it: a
+    busy client (or a proxy with a longer idle timeout) that sends its next request six seconds later
+    must be served, not reset. With a 5 s keep-alive a loaded CI run lost a request this way."""
+    with socket.create_connection(_address(edge), timeout=30) as sock:
+        for pause in (0.0, 6.0):
+            time.sleep(pause)
+            sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            answer = b""
+            while b'"ok"' not in answer:
+                chunk = sock.recv(65536)
+                assert chunk, f"the connection closed after {pause:g} s idle instead of answering"
+                answer += chunk
+            assert answer.startswith(b"HTTP/1.1 200 ")
+
+
 def test_real_requests_are_served_while_1100_slow_clients_dribble_headers(edge: str) -> None:
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 4096), hard))  # this process holds the other ends
